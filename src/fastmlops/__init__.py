@@ -1,0 +1,47 @@
+"""fastmlops: the statistics of production ML monitoring on native-speed kernels.
+
+``import fastmlops`` is cheap: it imports neither Numba nor scipy and compiles
+nothing.  Public names are loaded on first access.  Call
+:func:`fastmlops.warmup` (or run ``fastmlops warmup``) at server start or in a
+container build to compile, or load from the on-disk cache, every kernel ahead
+of the first request.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "ks_2samp": "fastmlops.drift",
+    "KstestResult": "fastmlops.drift",
+    "DriftReference": "fastmlops.drift",
+    "DriftReport": "fastmlops.drift",
+    "psi": "fastmlops.divergence",
+    "kl_divergence": "fastmlops.divergence",
+    "js_divergence": "fastmlops.divergence",
+    "psi_verdict": "fastmlops.divergence",
+    "warmup": "fastmlops._warmup",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fastmlops._warmup import warmup
+    from fastmlops.divergence import js_divergence, kl_divergence, psi, psi_verdict
+    from fastmlops.drift import DriftReference, DriftReport, KstestResult, ks_2samp
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fastmlops' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

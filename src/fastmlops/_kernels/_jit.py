@@ -1,0 +1,67 @@
+"""All Numba options in one place, and the registry that ``warmup`` walks.
+
+Every kernel is declared with :func:`kernel`, which
+
+* compiles lazily (nothing is compiled at import time),
+* caches machine code on disk (``cache=True``), so a second process loads it
+  in milliseconds instead of compiling it again,
+* releases the GIL (``nogil=True``), so the public API can run kernels on
+  several columns at once from a thread pool,
+* never uses ``fastmath``: its ``nnan``/``ninf`` flags would break the NaN
+  checks the kernels rely on, and its reassociation would change sums that
+  must match numpy and scipy,
+* uses ``error_model="numpy"`` (division by zero gives inf/NaN instead of
+  raising, as numpy does; the wrappers validate input first).
+
+``parallel=True`` is not used: Numba's default ``workqueue`` threading layer
+aborts the process when two Python threads launch parallel kernels at once,
+which a threaded server would do.  Parallelism comes from
+:mod:`fastmlops._parallel` instead (threads over nogil kernels, each thread
+owning its own output).
+
+Each kernel lists the signatures it is used with; :func:`compile_all`
+compiles (or loads from the on-disk cache) every one of them, which is what
+``fastmlops.warmup()`` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numba
+
+_OPTIONS: dict[str, Any] = {
+    "cache": True,
+    "nogil": True,
+    "fastmath": False,
+    "error_model": "numpy",
+}
+
+#: (dispatcher, signatures) for every kernel declared with :func:`kernel`.
+REGISTRY: list[tuple[Any, tuple[str, ...]]] = []
+
+
+def kernel(*signatures: str) -> Callable[[Callable[..., Any]], Any]:
+    """Declare a Numba kernel with the project's options.
+
+    ``signatures`` are Numba signature strings (``"f8(f8[::1], i8)"``) that
+    warm-up compiles ahead of time; calls with other types still compile
+    lazily on first use.
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Any:
+        dispatcher = numba.njit(**_OPTIONS)(fn)
+        REGISTRY.append((dispatcher, tuple(signatures)))
+        return dispatcher
+
+    return decorate
+
+
+def compile_all() -> int:
+    """Compile or load every registered signature; return how many."""
+    count = 0
+    for dispatcher, signatures in REGISTRY:
+        for sig in signatures:
+            dispatcher.compile(sig)
+            count += 1
+    return count

@@ -1,0 +1,84 @@
+"""A process-wide thread pool for running nogil kernels on several columns.
+
+numpy's sort and our Numba kernels release the GIL, so plain threads give real
+parallelism.  Each task writes only its own slice of the output; results are
+combined serially by the caller.  The pool is rebuilt in a forked child (the
+parent's worker threads do not exist there).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterable, TypeVar
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def n_workers() -> int:
+    """Number of worker threads: ``FASTMLOPS_NUM_THREADS`` or the usable CPUs."""
+    env = os.environ.get("FASTMLOPS_NUM_THREADS")
+    if env:
+        try:
+            value = int(env)
+        except ValueError:
+            raise ValueError(
+                f"FASTMLOPS_NUM_THREADS must be a positive integer, got {env!r}"
+            ) from None
+        if value < 1:
+            raise ValueError(f"FASTMLOPS_NUM_THREADS must be >= 1, got {value}")
+        return value
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _get_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(
+                max_workers=n_workers(), thread_name_prefix="fastmlops"
+            )
+        return _pool
+
+
+def _reset_after_fork() -> None:
+    global _pool, _lock
+    _pool = None
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def parallel_map(fn: Callable[[Any], T], items: Iterable[Any]) -> list[T]:
+    """``[fn(x) for x in items]``, run on the pool when there is more than one item.
+
+    Falls back to a plain loop for a single item, a single worker, or when
+    called from one of the pool's own threads (no nested submission, so no
+    deadlock).
+    """
+    items = list(items)
+    if len(items) <= 1 or n_workers() == 1 or threading.current_thread().name.startswith("fastmlops"):
+        return [fn(x) for x in items]
+    return list(_get_pool().map(fn, items))
+
+
+def chunk_bounds(n: int, parts: int, minimum: int = 1) -> list[tuple[int, int]]:
+    """Split ``range(n)`` into at most ``parts`` contiguous ``(start, stop)`` pieces
+    of at least ``minimum`` elements each (one piece if ``n`` is small)."""
+    parts = max(1, min(parts, n // max(1, minimum)))
+    step, extra = divmod(n, parts)
+    bounds = []
+    start = 0
+    for i in range(parts):
+        stop = start + step + (1 if i < extra else 0)
+        bounds.append((start, stop))
+        start = stop
+    return bounds
