@@ -1,0 +1,232 @@
+"""Kernels for the two-sample Kolmogorov-Smirnov statistic.
+
+The statistic is evaluated exactly as scipy does: at every observed value ``v``
+the ECDF difference is ``i / n1 - j / n2`` (float64 division, then
+subtraction), with ``i = #{a <= v}`` and ``j = #{b <= v}``.  Because the same
+float operations are done on the same integer counts, the result is identical
+to scipy's, ties included.
+
+Two ways to get there:
+
+``merge_block``
+    the classic sort-merge pass over two sorted arrays (O(n) after sorting).
+
+bucket refinement (``bucket_counts`` / ``select_buckets`` / ``gather`` /
+    ``refine_merge``)
+    avoids sorting whole samples.  Values are cut into contiguous buckets by a
+    monotone map (linear between two sample quantiles, open-ended at both
+    ends) and counted.  The
+    prefix sums give the exact ECDF difference at the last value of every
+    bucket, and an exact upper/lower bound on every difference inside it
+    (``i`` and ``j`` only grow).  Only buckets whose bound can reach the best
+    value found at a bucket end can hold the extremum; only their elements are
+    gathered, sorted and merged.  Division and subtraction are monotone in
+    IEEE arithmetic, so the float bounds are as exact as the values they
+    bound.  Under the null hypothesis a handful of buckets is refined, so the
+    whole statistic costs two streaming passes per sample.
+
+State arrays: ``st = [max over a-values, max over b-values, min over
+a-values, min over b-values]`` of the difference, ``locs`` the values where
+each was first reached (scipy's ``argmax`` over ``concatenate([a, b])``
+prefers the first, i.e. smallest, value of ``a``, then of ``b``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastmlops._kernels._jit import kernel
+
+_DATA_SIGS = ("float64", "float32", "int64", "uint64")
+
+
+def _sigs(template: str) -> tuple[str, ...]:
+    return tuple(template.format(d=dt) for dt in _DATA_SIGS)
+
+
+_CHUNK = 512
+
+
+@kernel()
+def _bucket_chunk(values, start, stop, lo, scale, top, idx):
+    """Buckets of values[start:stop] into idx[:stop - start]; return the NaN count.
+
+    The bucket is clamp((x - lo) * scale + 1, 0, top) truncated: every step is
+    monotone non-decreasing in x in IEEE arithmetic and equal values
+    (-0.0 and +0.0 included) share a bucket, which is all refinement needs.
+    Values below ``lo`` or beyond the covered range land in the two end
+    buckets.  NaN lands in bucket 0 and is counted, so callers can correct for
+    it.  Branch-free, so LLVM vectorises it.
+    """
+    nan = 0
+    for t in range(start, stop):
+        x = values[t]
+        u = (np.float64(x) - lo) * scale + 1.0
+        u = u if u > 0.0 else 0.0
+        u = u if u < top else top
+        nan += x != x
+        idx[t - start] = np.int32(u)
+    return nan
+
+
+@kernel(*_sigs("int64({d}[::1], float64, float64, float64, int64[::1])"))
+def bucket_counts(values, lo, scale, top, counts):
+    """Add the number of non-NaN values per bucket to ``counts`` (length
+    ``int(top) + 1``); return the number of NaNs."""
+    idx = np.empty(_CHUNK, np.int32)
+    n = values.size
+    nan = 0
+    for start in range(0, n, _CHUNK):
+        stop = min(n, start + _CHUNK)
+        nan += _bucket_chunk(values, start, stop, lo, scale, top, idx)
+        for t in range(stop - start):
+            counts[idx[t]] += 1
+    counts[0] -= nan
+    return nan
+
+
+@kernel(*_sigs("int64({d}[::1], float64, float64, float64, uint8[::1], {d}[::1])"))
+def gather(values, lo, scale, top, selected, out):
+    """Copy the non-NaN values whose bucket is selected into ``out`` (in input
+    order); return how many.  ``out`` must be long enough (the caller knows the
+    number from the bucket counts)."""
+    idx = np.empty(_CHUNK, np.int32)
+    n = values.size
+    m = 0
+    for start in range(0, n, _CHUNK):
+        stop = min(n, start + _CHUNK)
+        _bucket_chunk(values, start, stop, lo, scale, top, idx)
+        for t in range(stop - start):
+            if selected[idx[t]]:
+                x = values[start + t]
+                if x == x:
+                    out[m] = x
+                    m += 1
+    return m
+
+
+@kernel()
+def _merge(a, lo_a, hi_a, b, lo_b, hi_b, i0, j0, n1, n2, st, locs):
+    """Merge the sorted runs a[lo_a:hi_a], b[lo_b:hi_b] (no NaN), where
+    ``i0``/``j0`` elements of a/b lie below both runs, updating st/locs."""
+    fn1 = np.float64(n1)
+    fn2 = np.float64(n2)
+    i = lo_a
+    j = lo_b
+    while i < hi_a or j < hi_b:
+        in_a = False
+        in_b = False
+        if j >= hi_b:
+            v = a[i]
+            in_a = True
+        elif i >= hi_a:
+            v = b[j]
+            in_b = True
+        else:
+            x = a[i]
+            y = b[j]
+            if x < y:
+                v = x
+                in_a = True
+            elif y < x:
+                v = y
+                in_b = True
+            else:
+                v = x
+                in_a = True
+                in_b = True
+        if in_a:
+            i += 1
+            while i < hi_a and a[i] == v:
+                i += 1
+        if in_b:
+            j += 1
+            while j < hi_b and b[j] == v:
+                j += 1
+        d = np.float64(i0 + i - lo_a) / fn1 - np.float64(j0 + j - lo_b) / fn2
+        if in_a:
+            if d > st[0]:
+                st[0] = d
+                locs[0] = v
+            if d < st[2]:
+                st[2] = d
+                locs[2] = v
+        if in_b:
+            if d > st[1]:
+                st[1] = d
+                locs[1] = v
+            if d < st[3]:
+                st[3] = d
+                locs[3] = v
+
+
+@kernel(*_sigs("void({d}[::1], {d}[::1], float64[::1], {d}[::1])"))
+def merge_sorted(a, b, st, locs):
+    """Sort-merge pass over two whole sorted samples (no NaN)."""
+    _merge(a, 0, a.size, b, 0, b.size, 0, 0, a.size, b.size, st, locs)
+
+
+@kernel(*_sigs(
+    "void({d}[::1], int64[::1], {d}[::1], int64[::1], int64[::1], int64[::1], int64,"
+    " int64, float64[::1], {d}[::1])"
+))
+def refine_merge(ga, ca, gb, cb, below_a, below_b, n1, n2, st, locs):
+    """Merge the sorted gathered values bucket by bucket.
+
+    ``ca[t]``/``cb[t]`` are the sizes of the t-th selected bucket in a/b (so the
+    sorted ``ga``/``gb`` hold them as consecutive runs), ``below_a[t]``/
+    ``below_b[t]`` the number of a/b elements in all buckets before it.
+    """
+    sa = 0
+    sb = 0
+    for t in range(ca.size):
+        _merge(ga, sa, sa + ca[t], gb, sb, sb + cb[t], below_a[t], below_b[t],
+               n1, n2, st, locs)
+        sa += ca[t]
+        sb += cb[t]
+
+
+@kernel(
+    "int64(int64[::1], int64[::1], int64, int64, uint8[::1])",
+)
+def select_buckets(ca, cb, n1, n2, selected):
+    """Mark the buckets that may hold the largest or smallest ECDF difference.
+
+    ``ca``/``cb`` are per-bucket counts.  Returns the number of a+b elements in
+    the marked buckets.
+    """
+    fn1 = np.float64(n1)
+    fn2 = np.float64(n2)
+    nb = ca.size
+    # Exact differences at the last value of every non-empty bucket.
+    best_max = -np.inf
+    best_min = np.inf
+    i = 0
+    j = 0
+    for k in range(nb):
+        if ca[k] + cb[k] == 0:
+            continue
+        i += ca[k]
+        j += cb[k]
+        d = np.float64(i) / fn1 - np.float64(j) / fn2
+        if d > best_max:
+            best_max = d
+        if d < best_min:
+            best_min = d
+    total = 0
+    i = 0
+    j = 0
+    for k in range(nb):
+        if ca[k] + cb[k] == 0:
+            selected[k] = 0
+            continue
+        upper = np.float64(i + ca[k]) / fn1 - np.float64(j) / fn2
+        lower = np.float64(i) / fn1 - np.float64(j + cb[k]) / fn2
+        if upper >= best_max or lower <= best_min:
+            selected[k] = 1
+            total += ca[k] + cb[k]
+        else:
+            selected[k] = 0
+        i += ca[k]
+        j += cb[k]
+    return total
