@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastmlops._kernels import ks as _k
-from fastmlops._parallel import parallel_map
+from fastmlops._parallel import chunk_bounds, n_workers, parallel_map
 
 #: Below this many elements in both samples together, sort and merge.
 SORT_MERGE_BELOW = 4096
@@ -105,14 +105,32 @@ def _bucketed(sa: Sample, sb: Sample, st: np.ndarray, locs: np.ndarray) -> bool:
         return False
     top = float(inner + 1)
     nb = inner + 2
-    parallel = total >= _PARALLEL_ABOVE
+    # Tasks: pieces of each unsorted sample (so both threads stay busy even when
+    # one sample is much larger), and one run-length pass per sorted sample.
+    pieces = _n_pieces(total)
+    samples = (sa, sb)
+    tasks = []
+    for which, s in enumerate(samples):
+        n = s.values.size
+        if s.is_sorted:
+            tasks.append((which, 0, n))
+        else:
+            tasks.extend((which, lo_, hi_) for lo_, hi_ in chunk_bounds(n, pieces, 65536))
 
-    def count(s: Sample) -> np.ndarray:
+    def count(task: tuple[int, int, int]) -> tuple[int, np.ndarray, int]:
+        which, start, stop = task
+        s = samples[which]
         counts = np.zeros(nb, dtype=np.int64)
-        s.nan = int(_k.bucket_counts(s.values, lo, scale, top, counts))
-        return counts
+        fn = _k.sorted_bucket_counts if s.is_sorted else _k.bucket_counts
+        nan = fn(s.values[start:stop], lo, scale, top, counts)
+        return which, counts, int(nan)
 
-    ca, cb = parallel_map(count, (sa, sb)) if parallel else (count(sa), count(sb))
+    ca = np.zeros(nb, dtype=np.int64)
+    cb = np.zeros(nb, dtype=np.int64)
+    sa.nan = sb.nan = 0
+    for which, counts, nan in parallel_map(count, tasks):
+        (ca if which == 0 else cb).__iadd__(counts)
+        samples[which].nan += nan
     n1, n2 = sa.n, sb.n
     if n1 == 0 or n2 == 0:
         return False
@@ -124,19 +142,39 @@ def _bucketed(sa: Sample, sb: Sample, st: np.ndarray, locs: np.ndarray) -> bool:
     ca_sel = np.ascontiguousarray(ca[idx])
     cb_sel = np.ascontiguousarray(cb[idx])
 
-    def collect(args: tuple[Sample, np.ndarray]) -> np.ndarray:
-        s, c_sel = args
-        out = np.empty(int(c_sel.sum()), dtype=s.values.dtype)
-        m = _k.gather(s.values, lo, scale, top, selected, out)
-        if m != out.size:  # pragma: no cover - would be a kernel bug
-            raise RuntimeError("fastmlops: KS bucket gather count mismatch")
-        if not s.is_sorted:
-            out.sort()
+    def collect(task: tuple[int, int, int]) -> tuple[int, np.ndarray]:
+        which, start, stop = task
+        s = samples[which]
+        if s.is_sorted:  # the selected buckets are slices of the sorted values
+            c = ca if which == 0 else cb
+            ends = np.cumsum(c)
+            parts = [s.values[ends[k] - c[k]:ends[k]] for k in idx]
+            return which, np.concatenate(parts) if parts else s.values[:0]
+        values = s.values[start:stop]
+        out = np.empty(values.size, dtype=values.dtype)
+        m = _k.gather(values, lo, scale, top, selected, out)
+        return which, out[:m]
+
+    gathered: list[list[np.ndarray]] = [[], []]
+    for which, part in parallel_map(collect, tasks):
+        gathered[which].append(part)
+
+    def finish(which: int) -> np.ndarray:
+        parts = gathered[which]
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        if not samples[which].is_sorted:
+            out = np.sort(out)
         return out
 
-    pairs = ((sa, ca_sel), (sb, cb_sel))
-    ga, gb = parallel_map(collect, pairs) if parallel else [collect(p) for p in pairs]
+    ga, gb = finish(0), finish(1)
+    if ga.size != ca_sel.sum() or gb.size != cb_sel.sum():  # pragma: no cover - kernel bug
+        raise RuntimeError("fastmlops: KS bucket gather count mismatch")
     below_a = np.ascontiguousarray((np.cumsum(ca) - ca)[idx])
     below_b = np.ascontiguousarray((np.cumsum(cb) - cb)[idx])
     _k.refine_merge(ga, ca_sel, gb, cb_sel, below_a, below_b, n1, n2, st, locs)
     return True
+
+
+def _n_pieces(total: int) -> int:
+    """Pieces per sample: one for small work, else one per worker thread."""
+    return 1 if total < _PARALLEL_ABOVE else n_workers()

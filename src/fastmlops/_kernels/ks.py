@@ -85,6 +85,35 @@ def bucket_counts(values, lo, scale, top, counts):
     return nan
 
 
+@kernel(*_sigs("int64({d}[::1], float64, float64, float64, int64[::1])"))
+def sorted_bucket_counts(values, lo, scale, top, counts):
+    """``bucket_counts`` for values sorted ascending with NaNs last: counts runs
+    of equal buckets instead of incrementing per element (the bucket is
+    non-decreasing along the array).  Returns the number of NaNs."""
+    idx = np.empty(_CHUNK, np.int32)
+    n = values.size
+    nan = 0
+    prev = -1
+    run = 0
+    for start in range(0, n, _CHUNK):
+        stop = min(n, start + _CHUNK)
+        nan += _bucket_chunk(values, start, stop, lo, scale, top, idx)
+        for t in range(stop - start):
+            k = idx[t]
+            if k == prev:
+                run += 1
+            else:
+                if prev >= 0:
+                    counts[prev] += run
+                prev = k
+                run = 1
+    if prev >= 0:
+        counts[prev] += run
+    # NaNs (sorted last) were counted in bucket 0 runs: take them back out.
+    counts[0] -= nan
+    return nan
+
+
 @kernel(*_sigs("int64({d}[::1], float64, float64, float64, uint8[::1], {d}[::1])"))
 def gather(values, lo, scale, top, selected, out):
     """Copy the non-NaN values whose bucket is selected into ``out`` (in input
