@@ -135,25 +135,28 @@ def _bucketed(sa: Sample, sb: Sample, st: np.ndarray, locs: np.ndarray) -> bool:
     if n1 == 0 or n2 == 0:
         return False
     selected = np.empty(nb, dtype=np.uint8)
-    refine = _k.select_buckets(ca, cb, n1, n2, selected)
-    if refine > _MAX_REFINE_SHARE * (n1 + n2):
-        return False
-    idx = np.flatnonzero(selected)
+    sel_idx = np.empty(nb, dtype=np.int64)
+    below_a = np.empty(nb, dtype=np.int64)
+    below_b = np.empty(nb, dtype=np.int64)
+    m = _k.select_buckets(ca, cb, n1, n2, selected, sel_idx, below_a, below_b)
+    idx = sel_idx[:m]
     ca_sel = np.ascontiguousarray(ca[idx])
     cb_sel = np.ascontiguousarray(cb[idx])
+    want = (int(ca_sel.sum()), int(cb_sel.sum()))
+    if want[0] + want[1] > _MAX_REFINE_SHARE * (n1 + n2):
+        return False
 
     def collect(task: tuple[int, int, int]) -> tuple[int, np.ndarray]:
         which, start, stop = task
         s = samples[which]
         if s.is_sorted:  # the selected buckets are slices of the sorted values
-            c = ca if which == 0 else cb
-            ends = np.cumsum(c)
-            parts = [s.values[ends[k] - c[k]:ends[k]] for k in idx]
+            below, c = (below_a, ca_sel) if which == 0 else (below_b, cb_sel)
+            parts = [s.values[below[t]:below[t] + c[t]] for t in range(m)]
             return which, np.concatenate(parts) if parts else s.values[:0]
         values = s.values[start:stop]
-        out = np.empty(values.size, dtype=values.dtype)
-        m = _k.gather(values, lo, scale, top, selected, out)
-        return which, out[:m]
+        out = np.empty(min(values.size, want[which]), dtype=values.dtype)
+        got = _k.gather(values, lo, scale, top, selected, out)
+        return which, out[:got]
 
     gathered: list[list[np.ndarray]] = [[], []]
     for which, part in parallel_map(collect, tasks):
@@ -169,9 +172,8 @@ def _bucketed(sa: Sample, sb: Sample, st: np.ndarray, locs: np.ndarray) -> bool:
     ga, gb = finish(0), finish(1)
     if ga.size != ca_sel.sum() or gb.size != cb_sel.sum():  # pragma: no cover - kernel bug
         raise RuntimeError("fastmlops: KS bucket gather count mismatch")
-    below_a = np.ascontiguousarray((np.cumsum(ca) - ca)[idx])
-    below_b = np.ascontiguousarray((np.cumsum(cb) - cb)[idx])
-    _k.refine_merge(ga, ca_sel, gb, cb_sel, below_a, below_b, n1, n2, st, locs)
+    _k.refine_merge(ga, ca_sel, gb, cb_sel, np.ascontiguousarray(below_a[:m]),
+                    np.ascontiguousarray(below_b[:m]), n1, n2, st, locs)
     return True
 
 

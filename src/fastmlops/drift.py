@@ -25,6 +25,7 @@ __all__ = ["KstestResult", "ks_2samp", "DriftReference", "DriftReport"]
 _ALTERNATIVES = {"t": "two-sided", "g": "greater", "l": "less"}
 _METHODS = ("auto", "exact", "asymp")
 _NAN_POLICIES = ("propagate", "omit", "raise")
+_BLOCK = 16  # columns per task: one transposing copy per block for 2-D arrays
 
 
 class KstestResult(tuple):
@@ -202,18 +203,23 @@ def ks_2samp(data1: Any, data2: Any, alternative: str = "two-sided", method: str
         if np.isnan(a).any() or np.isnan(b).any():
             raise ValueError("The input contains NaN values; pass nan_policy='omit' to "
                              "drop them or 'propagate' to get NaN results.")
+    from fastmlops._parallel import parallel_map
+    from fastmlops._tables import columns_block
+
+    # (samples, n) views: the sample axis last.  Columns of a row-major table
+    # are copied a block at a time (one cache-friendly pass per block).
     a2 = a.reshape(-1, a.shape[-1])
     b2 = b.reshape(-1, b.shape[-1])
     m = a2.shape[0]
 
-    def column(j: int) -> tuple[float, Any, float, int, int]:
-        x = np.ascontiguousarray(a2[j], dtype=dtype)
-        y = np.ascontiguousarray(b2[j], dtype=dtype)
-        return _ks_one(x, y, alternative, nan_policy)
+    def block(bounds: tuple[int, int]) -> list[tuple[float, Any, float, int, int]]:
+        j0, j1 = bounds
+        xs = columns_block(a2.T, j0, j1, dtype)
+        ys = columns_block(b2.T, j0, j1, dtype)
+        return [_ks_one(x, y, alternative, nan_policy) for x, y in zip(xs, ys)]
 
-    from fastmlops._parallel import parallel_map
-
-    rows = parallel_map(column, range(m)) if m > 1 else [column(0)]
+    blocks = [(j, min(j + _BLOCK, m)) for j in range(0, m, _BLOCK)]
+    rows = [r for part in parallel_map(block, blocks) for r in part]
     d = np.array([r[0] for r in rows], dtype=np.float64)
     n1 = np.array([r[3] for r in rows], dtype=np.int64)
     n2 = np.array([r[4] for r in rows], dtype=np.int64)
@@ -246,7 +252,6 @@ def ks_2samp(data1: Any, data2: Any, alternative: str = "two-sided", method: str
 # Reference computed once, many checks
 # --------------------------------------------------------------------------
 
-_BLOCK = 16  # columns per task: one transposing copy per block for 2-D arrays
 
 
 @dataclass(frozen=True)
