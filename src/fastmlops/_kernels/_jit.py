@@ -58,10 +58,19 @@ def kernel(*signatures: str) -> Callable[[Callable[..., Any]], Any]:
 
 
 def compile_all() -> int:
-    """Compile or load every registered signature; return how many."""
+    """Compile or load every registered signature; return how many.
+
+    Only the argument types are passed to ``compile``: Numba keys its on-disk
+    cache by the signature it was asked for, and an ordinary call asks by
+    argument types alone, so compiling with the return type included would
+    write cache entries that no later call ever finds.
+    """
+    from numba.core import sigutils
+
     count = 0
     for dispatcher, signatures in REGISTRY:
         for sig in signatures:
-            dispatcher.compile(sig)
+            args, _ = sigutils.normalize_signature(sig)
+            dispatcher.compile(tuple(args))
             count += 1
     return count
