@@ -107,6 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError) as exc:
         print(f"fastmlops: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `fastmlops demo | head`: the reader left; not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -265,7 +265,8 @@ class DriftReport:
     ``verdict``:
 
     * ``"drift"``: the KS p-value is below ``alpha``, or PSI is "major", or the
-      column has no values left (all NaN);
+      share of NaN rose by more than ``nan_increase`` over the reference's, or
+      the column has no values left (all NaN);
     * ``"watch"``: PSI is "minor";
     * ``"ok"``: otherwise.
 
@@ -289,6 +290,7 @@ class DriftReport:
     column_verdict: list[str]
     alpha: float
     drift_share: float
+    nan_increase: float
 
     @property
     def n_drifted(self) -> int:
@@ -353,8 +355,9 @@ class DriftReport:
             lines.append(f"... {len(order) - max_rows} more columns")
         lines.append("")
         lines.append(
-            f"{self.n_drifted} of {len(self.columns)} columns drifted "
-            f"(KS p < {self.alpha:g} or PSI > 0.25); table verdict: {self.verdict.upper()}")
+            f"{self.n_drifted} of {len(self.columns)} columns drifted (KS p < {self.alpha:g}, "
+            f"PSI > 0.25 or NaN share up by > {100 * self.nan_increase:g} points); "
+            f"table verdict: {self.verdict.upper()}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -391,6 +394,9 @@ class DriftReference:
         A column drifts when its KS p-value is below ``alpha``.
     drift_share : float, default 0.5
         The table drifts when at least this share of its columns drift.
+    nan_increase : float, default 0.02
+        A column drifts when its share of NaN exceeds the reference's by more
+        than this (absolute: 0.02 is two percentage points).
 
     Examples
     --------
@@ -408,7 +414,7 @@ class DriftReference:
 
     def __init__(self, reference: Any, *, columns: Sequence[Any] | None = None,
                  bins: int = 10, eps: float = 1e-4, alpha: float = 0.01,
-                 drift_share: float = 0.5) -> None:
+                 drift_share: float = 0.5, nan_increase: float = 0.02) -> None:
         from fastmlops import divergence
         from fastmlops._parallel import parallel_map
         from fastmlops._tables import as_columns
@@ -421,6 +427,8 @@ class DriftReference:
             raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
         if not (isinstance(drift_share, (int, float)) and 0 < drift_share <= 1):
             raise ValueError(f"drift_share must be in (0, 1], got {drift_share!r}")
+        if not (isinstance(nan_increase, (int, float)) and 0 <= nan_increase <= 1):
+            raise ValueError(f"nan_increase must be in [0, 1], got {nan_increase!r}")
         cols = as_columns(reference, columns, "reference")
         if len(cols) == 0:
             raise ValueError("reference has no columns")
@@ -432,6 +440,7 @@ class DriftReference:
         self.eps = float(eps)
         self.alpha = float(alpha)
         self.drift_share = float(drift_share)
+        self.nan_increase = float(nan_increase)
 
         def build(block: tuple[int, int]) -> list[_RefColumn]:
             out = []
@@ -542,9 +551,11 @@ class DriftReference:
         if not with_binned:
             return KstestResult(d, p, loc, sign)
         psi_verdict = [divergence.psi_verdict(v) if np.isfinite(v) else "n/a" for v in psi]
+        ref_nan = np.array([c.nan_share for c in self._cols])
+        nan_up = nan_share - ref_nan > self.nan_increase
         verdict = []
         for j in range(m):
-            if not ok[j] or p[j] < self.alpha or psi_verdict[j] == "major":
+            if not ok[j] or p[j] < self.alpha or psi_verdict[j] == "major" or nan_up[j]:
                 verdict.append("drift")
             elif psi_verdict[j] == "minor":
                 verdict.append("watch")
@@ -553,5 +564,5 @@ class DriftReference:
         return DriftReport(
             columns=list(self.columns), n_rows=cols.n_rows, ks_statistic=d, ks_pvalue=p,
             psi=psi, kl=kl, jsd=jsd, psi_verdict=psi_verdict, nan_share=nan_share,
-            reference_nan_share=np.array([c.nan_share for c in self._cols]),
-            column_verdict=verdict, alpha=self.alpha, drift_share=self.drift_share)
+            reference_nan_share=ref_nan, column_verdict=verdict, alpha=self.alpha,
+            drift_share=self.drift_share, nan_increase=self.nan_increase)
