@@ -34,11 +34,56 @@ class Sample:
     values: np.ndarray
     is_sorted: bool = False
     nan: int | None = None
+    #: Precomputed for a stored reference: its bucket map and counts.
+    buckets: "BucketMap | None" = None
 
     @property
     def n(self) -> int:
         assert self.nan is not None
         return self.values.size - self.nan
+
+
+@dataclass(frozen=True)
+class BucketMap:
+    """A monotone value -> bucket map (see ``_kernels.ks._bucket_chunk``) and, for
+    the sample it was made for, that sample's counts per bucket."""
+
+    lo: float
+    scale: float
+    top: float
+    counts: np.ndarray
+
+    @property
+    def nb(self) -> int:
+        return self.counts.size
+
+
+def bucket_map(lo: float, hi: float, total: int) -> tuple[float, float, float] | None:
+    """(lo, scale, top) for about 8 elements per bucket over [lo, hi], or None
+    when the range is degenerate."""
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+        return None
+    inner = 1 << min(14, max(8, total.bit_length() - 3))
+    scale = inner / (hi - lo)
+    if not np.isfinite(scale):
+        return None
+    return lo, scale, float(inner + 1)
+
+
+def reference_buckets(sorted_values: np.ndarray) -> BucketMap | None:
+    """The bucket map of a sorted, NaN-free reference, ranged on its own 0.2 %
+    and 99.8 % quantiles and sized for a batch as large as itself."""
+    n = sorted_values.size
+    if n < 16:
+        return None
+    cut = max(1, n // 500)
+    spec = bucket_map(float(sorted_values[cut]), float(sorted_values[-cut - 1]), 2 * n)
+    if spec is None:
+        return None
+    lo, scale, top = spec
+    counts = np.zeros(int(top) + 1, dtype=np.int64)
+    _k.sorted_bucket_counts(sorted_values, lo, scale, top, counts)
+    return BucketMap(lo, scale, top, counts)
 
 
 def count_nan(values: np.ndarray) -> int:
@@ -88,29 +133,41 @@ def ks_statistic(sa: Sample, sb: Sample) -> tuple[np.ndarray, np.ndarray] | None
 def _bucketed(sa: Sample, sb: Sample, st: np.ndarray, locs: np.ndarray) -> bool:
     """Bucket refinement.  Returns False (st/locs untouched) when a full sort is
     the better plan: too much of the data would need refining, or the range
-    sample is degenerate."""
+    is degenerate.
+
+    A stored reference (``sa.buckets``) is tried with its own precomputed map
+    first, so only the batch is counted; if the batch lies too far outside the
+    reference's range for that to work, both are bucketed afresh.
+    """
+    if sa.buckets is not None and _refine(sa, sb, sa.buckets, st, locs):
+        return True
     sample = np.concatenate((_strided_sample(sa.values), _strided_sample(sb.values)))
     sample = np.sort(sample)
     sample = sample[: sample.size - int(np.count_nonzero(np.isnan(sample)))]
     if sample.size < 16:
         return False
     cut = max(1, sample.size // 500)
-    lo, hi = float(sample[cut]), float(sample[-cut - 1])
-    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+    spec = bucket_map(float(sample[cut]), float(sample[-cut - 1]),
+                      sa.values.size + sb.values.size)
+    if spec is None:
         return False
+    return _refine(sa, sb, BucketMap(*spec, counts=np.empty(0, np.int64)), st, locs,
+                   count_a=True)
+
+
+def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.ndarray,
+            count_a: bool = False) -> bool:
+    lo, scale, top = bmap.lo, bmap.scale, bmap.top
+    nb = int(top) + 1
     total = sa.values.size + sb.values.size
-    inner = 1 << min(14, max(8, total.bit_length() - 3))  # ~8 elements per bucket
-    scale = inner / (hi - lo)
-    if not np.isfinite(scale):
-        return False
-    top = float(inner + 1)
-    nb = inner + 2
     # Tasks: pieces of each unsorted sample (so both threads stay busy even when
-    # one sample is much larger), and one run-length pass per sorted sample.
+    # one sample is much larger), one run-length pass per sorted sample.
     pieces = _n_pieces(total)
     samples = (sa, sb)
     tasks = []
     for which, s in enumerate(samples):
+        if which == 0 and not count_a:
+            continue
         n = s.values.size
         if s.is_sorted:
             tasks.append((which, 0, n))
@@ -125,10 +182,14 @@ def _bucketed(sa: Sample, sb: Sample, st: np.ndarray, locs: np.ndarray) -> bool:
         nan = fn(s.values[start:stop], lo, scale, top, counts)
         return which, counts, int(nan)
 
-    ca = np.zeros(nb, dtype=np.int64)
+    if count_a:
+        ca = np.zeros(nb, dtype=np.int64)
+        sa.nan = 0
+    else:
+        ca = bmap.counts
     cb = np.zeros(nb, dtype=np.int64)
-    sa.nan = sb.nan = 0
-    for which, counts, nan in parallel_map(count, tasks):
+    sb.nan = 0
+    for which, counts, nan in _map(count, tasks, total):
         (ca if which == 0 else cb).__iadd__(counts)
         samples[which].nan += nan
     n1, n2 = sa.n, sb.n
@@ -158,8 +219,9 @@ def _bucketed(sa: Sample, sb: Sample, st: np.ndarray, locs: np.ndarray) -> bool:
         got = _k.gather(values, lo, scale, top, selected, out)
         return which, out[:got]
 
+    gather_tasks = list(tasks) if count_a else [(0, 0, sa.values.size)] + tasks
     gathered: list[list[np.ndarray]] = [[], []]
-    for which, part in parallel_map(collect, tasks):
+    for which, part in _map(collect, gather_tasks, total):
         gathered[which].append(part)
 
     def finish(which: int) -> np.ndarray:
@@ -170,11 +232,18 @@ def _bucketed(sa: Sample, sb: Sample, st: np.ndarray, locs: np.ndarray) -> bool:
         return out
 
     ga, gb = finish(0), finish(1)
-    if ga.size != ca_sel.sum() or gb.size != cb_sel.sum():  # pragma: no cover - kernel bug
+    if ga.size != want[0] or gb.size != want[1]:  # pragma: no cover - kernel bug
         raise RuntimeError("fastmlops: KS bucket gather count mismatch")
     _k.refine_merge(ga, ca_sel, gb, cb_sel, np.ascontiguousarray(below_a[:m]),
                     np.ascontiguousarray(below_b[:m]), n1, n2, st, locs)
     return True
+
+
+def _map(fn, items, total):  # type: ignore[no-untyped-def]
+    """parallel_map for large work; a plain loop where threads cost more than they save."""
+    if total >= _PARALLEL_ABOVE:
+        return parallel_map(fn, items)
+    return [fn(x) for x in items]
 
 
 def _n_pieces(total: int) -> int:

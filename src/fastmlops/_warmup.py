@@ -11,6 +11,7 @@ KERNEL_MODULES = (
     "fastmlops._kernels.ks_exact",
     "fastmlops._kernels.kstwo",
     "fastmlops._kernels.binning",
+    "fastmlops._kernels.layout",
 )
 
 

@@ -370,6 +370,7 @@ class _RefColumn:
     nan_share: float
     edges: np.ndarray
     counts: np.ndarray  # reference counts per PSI bin
+    buckets: Any  # _ks_engine.BucketMap or None: KS buckets, counted once
 
 
 class DriftReference:
@@ -416,6 +417,7 @@ class DriftReference:
                  bins: int = 10, eps: float = 1e-4, alpha: float = 0.01,
                  drift_share: float = 0.5, nan_increase: float = 0.02) -> None:
         from fastmlops import divergence
+        from fastmlops._ks_engine import reference_buckets
         from fastmlops._parallel import parallel_map
         from fastmlops._tables import as_columns
 
@@ -455,8 +457,9 @@ class DriftReference:
                                      "values (all NaN); drop it or fill it")
                 edges = divergence.edges_from_sorted(finite, self.bins)
                 counts, _ = divergence.bin_counts(finite, edges)
-                out.append(_RefColumn(np.ascontiguousarray(finite), n_nan / values.size,
-                                      edges, counts))
+                finite = np.ascontiguousarray(finite)
+                out.append(_RefColumn(finite, n_nan / values.size, edges, counts,
+                                      reference_buckets(finite)))
             return out
 
         blocks = [(j, min(j + _BLOCK, len(cols))) for j in range(0, len(cols), _BLOCK)]
@@ -517,7 +520,8 @@ class DriftReference:
             for j, values in zip(range(*block), cols.block(*block)):
                 ref = self._cols[j]
                 dtype = kernel_dtype(ref.sorted_values, values)
-                sa = Sample(ref.sorted_values.astype(dtype, copy=False), is_sorted=True, nan=0)
+                sa = Sample(ref.sorted_values.astype(dtype, copy=False), is_sorted=True, nan=0,
+                            buckets=ref.buckets)
                 sb = Sample(np.ascontiguousarray(values, dtype=dtype))
                 res = ks_statistic(sa, sb)
                 n_cur[j] = sb.n
