@@ -421,10 +421,8 @@ class DriftReference:
         from fastmlops._parallel import parallel_map
         from fastmlops._tables import as_columns
 
-        if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
-            raise ValueError(f"bins must be a positive integer, got {bins!r}")
-        if not (isinstance(eps, (int, float)) and 0 < eps < 1):
-            raise ValueError(f"eps must be in (0, 1), got {eps!r}")
+        bins = divergence._check_bins(bins)
+        eps = divergence._check_eps(eps)
         if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
             raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
         if not (isinstance(drift_share, (int, float)) and 0 < drift_share <= 1):
