@@ -174,12 +174,17 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
         else:
             tasks.extend((which, lo_, hi_) for lo_, hi_ in chunk_bounds(n, pieces, 65536))
 
+    ids: dict[tuple[int, int, int], np.ndarray] = {}
+
     def count(task: tuple[int, int, int]) -> tuple[int, np.ndarray, int]:
         which, start, stop = task
         s = samples[which]
         counts = np.zeros(nb, dtype=np.int64)
-        fn = _k.sorted_bucket_counts if s.is_sorted else _k.bucket_counts
-        nan = fn(s.values[start:stop], lo, scale, top, counts)
+        if s.is_sorted:
+            nan = _k.sorted_bucket_counts(s.values, lo, scale, top, counts)
+        else:
+            ids[task] = np.empty(stop - start, dtype=np.uint16)
+            nan = _k.bucket_counts(s.values[start:stop], lo, scale, top, counts, ids[task])
         return which, counts, int(nan)
 
     if count_a:
@@ -216,7 +221,7 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
             return which, np.concatenate(parts) if parts else s.values[:0]
         values = s.values[start:stop]
         out = np.empty(min(values.size, want[which]), dtype=values.dtype)
-        got = _k.gather(values, lo, scale, top, selected, out)
+        got = _k.gather(values, ids[task], selected, out)
         return which, out[:got]
 
     gather_tasks = list(tasks) if count_a else [(0, 0, sa.values.size)] + tasks

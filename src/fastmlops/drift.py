@@ -103,27 +103,28 @@ def _columns(arr: np.ndarray, axis: int | None, name: str) -> tuple[np.ndarray, 
     return arr, arr.shape[:-1]
 
 
-def _ks_one(a: np.ndarray, b: np.ndarray, alternative: str,
-            nan_policy: str) -> tuple[float, Any, float, int, int]:
-    """(d, location, sign, n1, n2) of one pair of contiguous 1-D samples.
-
-    d is NaN when NaNs propagate or nothing is left after omitting them.
-    """
-    from fastmlops import _ks_engine as engine
-
-    sa, sb = engine.Sample(a), engine.Sample(b)
-    res = engine.ks_statistic(sa, sb)
-    if res is None or (nan_policy == "propagate" and (sa.nan or sb.nan)):
-        return np.nan, np.nan, np.nan, sa.n, sb.n
-    st, locs = res
+def _resolve(st: np.ndarray, locs: np.ndarray, alternative: str) -> tuple[float, Any, int]:
+    """scipy's statistic, location and sign from the four extremes of
+    ``i/n1 - j/n2`` (max/min over values of data1/data2)."""
     max_s = max(st[0], st[1])
     loc_max = locs[0] if st[0] == max_s else locs[1]
     min_d = min(st[2], st[3])
     loc_min = locs[2] if st[2] == min_d else locs[3]
     min_s = float(np.clip(-min_d, 0, 1))
     if alternative == "less" or (alternative == "two-sided" and min_s > max_s):
-        return min_s, loc_min, -1, sa.n, sb.n
-    return float(max_s), loc_max, 1, sa.n, sb.n
+        return min_s, loc_min, -1
+    return float(max_s), loc_max, 1
+
+
+def _row(res: Any, nan_a: int, nan_b: int, n_a: int, n_b: int, alternative: str,
+         nan_policy: str) -> tuple[float, Any, float, int, int]:
+    """(d, location, sign, n1, n2) of one test; d is NaN when NaNs propagate or
+    nothing is left after omitting them."""
+    n1, n2 = n_a - nan_a, n_b - nan_b
+    if res is None or (nan_policy == "propagate" and (nan_a or nan_b)):
+        return np.nan, np.nan, np.nan, n1, n2
+    d, loc, sign = _resolve(res[0], res[1], alternative)
+    return d, loc, sign, n1, n2
 
 
 def ks_2samp(data1: Any, data2: Any, alternative: str = "two-sided", method: str = "auto",
@@ -203,6 +204,7 @@ def ks_2samp(data1: Any, data2: Any, alternative: str = "two-sided", method: str
         if np.isnan(a).any() or np.isnan(b).any():
             raise ValueError("The input contains NaN values; pass nan_policy='omit' to "
                              "drop them or 'propagate' to get NaN results.")
+    from fastmlops import _ks_engine as engine
     from fastmlops._parallel import parallel_map
     from fastmlops._tables import columns_block
 
@@ -212,11 +214,17 @@ def ks_2samp(data1: Any, data2: Any, alternative: str = "two-sided", method: str
     b2 = b.reshape(-1, b.shape[-1])
     m = a2.shape[0]
 
+    n_a, n_b = a2.shape[1], b2.shape[1]
+
     def block(bounds: tuple[int, int]) -> list[tuple[float, Any, float, int, int]]:
         j0, j1 = bounds
-        xs = columns_block(a2.T, j0, j1, dtype)
-        ys = columns_block(b2.T, j0, j1, dtype)
-        return [_ks_one(x, y, alternative, nan_policy) for x, y in zip(xs, ys)]
+        rows = []
+        for x, y in zip(columns_block(a2.T, j0, j1, dtype), columns_block(b2.T, j0, j1, dtype)):
+            sa, sb = engine.Sample(x), engine.Sample(y)
+            res = engine.ks_statistic(sa, sb)
+            rows.append(_row(res, int(sa.nan or 0), int(sb.nan or 0), n_a, n_b,
+                             alternative, nan_policy))
+        return rows
 
     blocks = [(j, min(j + _BLOCK, m)) for j in range(0, m, _BLOCK)]
     rows = [r for part in parallel_map(block, blocks) for r in part]
@@ -526,14 +534,7 @@ class DriftReference:
                 nan_share[j] = sb.nan / values.size
                 if res is None:
                     continue
-                st, locs = res
-                max_s = max(st[0], st[1])
-                min_d = min(st[2], st[3])
-                min_s = float(np.clip(-min_d, 0, 1))
-                if alternative == "less" or (alternative == "two-sided" and min_s > max_s):
-                    d[j], loc[j], sign[j] = min_s, locs[2] if st[2] == min_d else locs[3], -1
-                else:
-                    d[j], loc[j], sign[j] = max_s, locs[0] if st[0] == max_s else locs[1], 1
+                d[j], loc[j], sign[j] = _resolve(res[0], res[1], alternative)
                 if with_binned:
                     counts, _ = divergence.bin_counts(sb.values, ref.edges)
                     n_ref = ref.sorted_values.size
