@@ -57,6 +57,15 @@ def _reset_after_fork() -> None:
 os.register_at_fork(after_in_child=_reset_after_fork)
 
 
+_local = threading.local()
+
+
+def _nested() -> bool:
+    """True inside a parallel_map task: pool threads, and the calling thread
+    while it runs its own share (nested calls then run serially)."""
+    return getattr(_local, "busy", False) or threading.current_thread().name.startswith("fastmlops")
+
+
 def parallel_map(fn: Callable[[Any], T], items: Iterable[Any]) -> list[T]:
     """``[fn(x) for x in items]``, spread over the pool when there is more than one item.
 
@@ -68,7 +77,7 @@ def parallel_map(fn: Callable[[Any], T], items: Iterable[Any]) -> list[T]:
     """
     items = list(items)
     workers = n_workers()
-    if len(items) <= 1 or workers == 1 or threading.current_thread().name.startswith("fastmlops"):
+    if len(items) <= 1 or workers == 1 or _nested():
         return [fn(x) for x in items]
     # Items are handed out round-robin: item i goes to lane i % workers, lane 0
     # being the calling thread.
@@ -79,9 +88,11 @@ def parallel_map(fn: Callable[[Any], T], items: Iterable[Any]) -> list[T]:
 
     pool = _get_pool()
     futures = [pool.submit(run_lane, lane) for lane in range(1, lanes)]
+    _local.busy = True  # work nested under lane 0 stays on this thread too
     try:
         first = run_lane(0)
     finally:
+        _local.busy = False
         done = [f.result() for f in futures]
     results: list[Any] = [None] * len(items)
     for lane, values in enumerate([first] + done):
