@@ -135,58 +135,87 @@ def gather(values, ids, selected, out):
 
 
 @kernel()
+def _flush(v, i, j, in_a, in_b, fn1, fn2, st, locs):
+    """Record the ECDF difference at the end of a group of values equal to v."""
+    d = np.float64(i) / fn1 - np.float64(j) / fn2
+    if in_a:
+        if d > st[0]:
+            st[0] = d
+            locs[0] = v
+        if d < st[2]:
+            st[2] = d
+            locs[2] = v
+    if in_b:
+        if d > st[1]:
+            st[1] = d
+            locs[1] = v
+        if d < st[3]:
+            st[3] = d
+            locs[3] = v
+
+
+@kernel()
 def _merge(a, lo_a, hi_a, b, lo_b, hi_b, i0, j0, n1, n2, st, locs):
     """Merge the sorted runs a[lo_a:hi_a], b[lo_b:hi_b] (no NaN), where
-    ``i0``/``j0`` elements of a/b lie below both runs, updating st/locs."""
+    ``i0``/``j0`` elements of a/b lie below both runs, updating st/locs.
+
+    Branch-light: the side to take is selected without a branch (ties take
+    ``a`` first), a group of equal values ends where neither run's next value
+    equals it, and the exact difference ``i/n1 - j/n2`` (two divisions) is
+    only computed where it could change ``st``: a division-free estimate
+    ``i*(1/n1) - j*(1/n2)``, off by a few ulp at most, is first compared with
+    the current extremes widened by 1e-12.
+    """
     fn1 = np.float64(n1)
     fn2 = np.float64(n2)
+    r1 = 1.0 / fn1
+    r2 = 1.0 / fn2
+    tol = 1e-12
+    hi_lim = min(st[0], st[1]) - tol
+    lo_lim = max(st[2], st[3]) + tol
+    ia = i0 - lo_a  # global count of a = ia + i
+    jb = j0 - lo_b
     i = lo_a
     j = lo_b
-    while i < hi_a or j < hi_b:
-        in_a = False
-        in_b = False
-        if j >= hi_b:
-            v = a[i]
-            in_a = True
-        elif i >= hi_a:
-            v = b[j]
-            in_b = True
-        else:
-            x = a[i]
-            y = b[j]
-            if x < y:
-                v = x
-                in_a = True
-            elif y < x:
-                v = y
-                in_b = True
-            else:
-                v = x
-                in_a = True
-                in_b = True
-        if in_a:
-            i += 1
-            while i < hi_a and a[i] == v:
-                i += 1
-        if in_b:
-            j += 1
-            while j < hi_b and b[j] == v:
-                j += 1
-        d = np.float64(i0 + i - lo_a) / fn1 - np.float64(j0 + j - lo_b) / fn2
-        if in_a:
-            if d > st[0]:
-                st[0] = d
-                locs[0] = v
-            if d < st[2]:
-                st[2] = d
-                locs[2] = v
-        if in_b:
-            if d > st[1]:
-                st[1] = d
-                locs[1] = v
-            if d < st[3]:
-                st[3] = d
-                locs[3] = v
+    in_a = False
+    in_b = False
+    v = a[lo_a] if hi_a > lo_a else b[lo_b]
+    while i < hi_a and j < hi_b:
+        x = a[i]
+        y = b[j]
+        take_a = x <= y
+        v = x if take_a else y
+        i += take_a
+        j += not take_a
+        in_a |= take_a
+        in_b |= not take_a
+        more_a = (i < hi_a) & (a[min(i, hi_a - 1)] == v)
+        more_b = (j < hi_b) & (b[min(j, hi_b - 1)] == v)
+        if not (more_a | more_b):
+            est = np.float64(ia + i) * r1 - np.float64(jb + j) * r2
+            if est > hi_lim or est < lo_lim:
+                _flush(v, ia + i, jb + j, in_a, in_b, fn1, fn2, st, locs)
+                hi_lim = min(st[0], st[1]) - tol
+                lo_lim = max(st[2], st[3]) + tol
+            in_a = False
+            in_b = False
+    # One run is exhausted; an open group continues in the other.
+    while i < hi_a:
+        v = a[i]
+        i += 1
+        in_a = True
+        if not (i < hi_a and a[i] == v):
+            _flush(v, ia + i, jb + j, in_a, in_b, fn1, fn2, st, locs)
+            in_a = False
+            in_b = False
+    while j < hi_b:
+        v = b[j]
+        j += 1
+        in_b = True
+        if not (j < hi_b and b[j] == v):
+            _flush(v, ia + i, jb + j, in_a, in_b, fn1, fn2, st, locs)
+            in_a = False
+            in_b = False
 
 
 @kernel(*_sigs("void({d}[::1], {d}[::1], float64[::1], {d}[::1])"))
