@@ -64,6 +64,27 @@ def test_scipy_ks_1e6(benchmark, normal_1e6):
     benchmark.pedantic(_scipy, (a, b), rounds=5, iterations=1)
 
 
+# A small real shift (D ~ 0.005, p ~ 1e-11): scipy's p-value then goes through
+# its O(n) Smirnov sum, the "about 1 s, most of it in the p-value" case.
+@pytest.fixture(scope="module")
+def shifted_1e6():
+    rng = np.random.default_rng(5)
+    return rng.normal(size=1_000_000), rng.normal(0.005, 1, size=1_000_000)
+
+
+def test_fastmlops_ks_1e6_shifted(benchmark, shifted_1e6):
+    benchmark.group = "ks n=m=1e6, shift 0.005 sd"
+    a, b = shifted_1e6
+    res = benchmark(fastmlops.ks_2samp, a, b)
+    _check(res, _scipy(a, b))
+
+
+def test_scipy_ks_1e6_shifted(benchmark, shifted_1e6):
+    benchmark.group = "ks n=m=1e6, shift 0.005 sd"
+    a, b = shifted_1e6
+    benchmark.pedantic(_scipy, (a, b), rounds=3, iterations=1)
+
+
 # --------------------------------------------------------------- stored reference
 def test_fastmlops_ks_reference_1e6(benchmark, normal_1e6):
     benchmark.group = "ks vs stored reference n=1e6"
