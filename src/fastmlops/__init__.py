@@ -24,9 +24,16 @@ _LAZY = {
     "js_divergence": "fastmlops.divergence",
     "psi_verdict": "fastmlops.divergence",
     "warmup": "fastmlops._warmup",
+    "hash_file": "fastmlops.fingerprint",
+    "hash_tree": "fastmlops.fingerprint",
+    "Manifest": "fastmlops.fingerprint",
+    "ModelVersion": "fastmlops.fingerprint",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+#: Public submodules, importable as attributes (``fastmlops.slo.error_budget``).
+_SUBMODULES = {"drift", "divergence", "fingerprint", "slo", "abtest", "canary", "losses", "cli"}
+
+__all__ = sorted(_LAZY) + sorted(_SUBMODULES) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from fastmlops._warmup import warmup
@@ -35,6 +42,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"fastmlops.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'fastmlops' has no attribute {name!r}")

@@ -21,7 +21,8 @@ def warmup(verbose: bool = False) -> dict[str, float]:
 
     Call it once at server start (before forking workers) or during a container
     build (``fastmlops warmup``): the first run compiles and writes Numba's
-    cache (seconds), later runs and processes load it (well under a second).
+    cache (tens of seconds), later runs and processes load it (about one to
+    two seconds here, most of it importing Numba and loading machine code).
 
     Returns
     -------

@@ -208,12 +208,11 @@ def ks_2samp(data1: Any, data2: Any, alternative: str = "two-sided", method: str
     from fastmlops._parallel import parallel_map
     from fastmlops._tables import columns_block
 
-    # (samples, n) views: the sample axis last.  Columns of a row-major table
+    # (tests, n) views: the sample axis last.  Columns of a row-major table
     # are copied a block at a time (one cache-friendly pass per block).
     a2 = a.reshape(-1, a.shape[-1])
     b2 = b.reshape(-1, b.shape[-1])
     m = a2.shape[0]
-
     n_a, n_b = a2.shape[1], b2.shape[1]
 
     def block(bounds: tuple[int, int]) -> list[tuple[float, Any, float, int, int]]:
