@@ -5,14 +5,14 @@ from __future__ import annotations
 import importlib
 import time
 
-#: Every module that declares kernels; warm-up imports them all.
-KERNEL_MODULES = (
-    "fastmlops._kernels.ks",
-    "fastmlops._kernels.ks_exact",
-    "fastmlops._kernels.kstwo",
-    "fastmlops._kernels.binning",
-    "fastmlops._kernels.layout",
-)
+def kernel_modules() -> list[str]:
+    """Every module of :mod:`fastmlops._kernels` (each may declare kernels)."""
+    import pkgutil
+
+    import fastmlops._kernels as package
+
+    return sorted(f"{package.__name__}.{info.name}"
+                  for info in pkgutil.iter_modules(package.__path__) if info.name != "_jit")
 
 
 def warmup(verbose: bool = False) -> dict[str, float]:
@@ -37,7 +37,7 @@ def warmup(verbose: bool = False) -> dict[str, float]:
     True
     """
     start = time.perf_counter()
-    for name in KERNEL_MODULES:
+    for name in kernel_modules():
         importlib.import_module(name)
     from fastmlops._kernels._jit import compile_all
 
