@@ -5,7 +5,8 @@ import importlib
 
 import pytest
 
-MODULES = ["fastmlops.drift", "fastmlops.divergence", "fastmlops._warmup"]
+MODULES = ["fastmlops.drift", "fastmlops.divergence", "fastmlops._warmup",
+           "fastmlops.fingerprint", "fastmlops.slo"]
 
 
 @pytest.mark.parametrize("name", MODULES)

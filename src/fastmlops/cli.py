@@ -1,8 +1,9 @@
 """The ``fastmlops`` command line.
 
-``fastmlops demo``      drift check of built-in synthetic reference/production data
-``fastmlops warmup``    compile (or load from cache) every kernel ahead of time
-``fastmlops version``   print the version
+``fastmlops demo``              drift check of built-in synthetic reference/production data
+``fastmlops fingerprint PATH``  sha256sum-style digests (or a JSON manifest) of files/trees
+``fastmlops warmup``            compile (or load from cache) every kernel ahead of time
+``fastmlops version``           print the version
 """
 
 from __future__ import annotations
@@ -94,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     warm.set_defaults(func=cmd_warmup)
     ver = sub.add_parser("version", help="print the version")
     ver.set_defaults(func=cmd_version)
+    from fastmlops.fingerprint import add_cli as add_fingerprint
+
+    add_fingerprint(sub)
     return parser
 
 
