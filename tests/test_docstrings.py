@@ -6,7 +6,8 @@ import importlib
 import pytest
 
 MODULES = ["fastmlops.drift", "fastmlops.divergence", "fastmlops._warmup",
-           "fastmlops.fingerprint", "fastmlops.slo"]
+           "fastmlops.fingerprint", "fastmlops.slo", "fastmlops.abtest", "fastmlops.canary",
+           "fastmlops.losses"]
 
 
 @pytest.mark.parametrize("name", MODULES)

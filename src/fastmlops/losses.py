@@ -1,0 +1,283 @@
+"""Preference losses for reward models and DPO, with the numbers training logs report.
+
+* :func:`bradley_terry_loss` -- reward-model loss ``-log sigmoid(r_w - r_l)``.
+* :func:`dpo_loss` -- Direct Preference Optimization loss
+  ``-log sigmoid(beta * ((pi_w - ref_w) - (pi_l - ref_l)))``.
+
+Both return the mean ``loss``, the per-example ``losses``, the reward margin
+and the accuracy (share of pairs whose chosen reward beats the rejected one),
+and optionally the gradients with respect to the policy log-probabilities (or
+the rewards).  ``-log sigmoid(x)`` is computed as ``logaddexp(0, -x)``, so
+log-ratios of +-1e4 give exact losses (``0`` and ``1e4``) instead of overflow.
+float32 input gives float32 arrays (sums are accumulated in float64); other
+numbers are computed in float64.  One pass over the data on a Numba kernel,
+split over the worker threads for large inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from fastmlops._validation import as_numeric_array
+
+__all__ = ["dpo_loss", "bradley_terry_loss", "PreferenceLoss"]
+
+_CHUNK_MIN = 1 << 18  # pairs per thread at least
+
+
+class PreferenceLoss(tuple):
+    """Result of :func:`dpo_loss` and :func:`bradley_terry_loss`.
+
+    Unpacks as ``(loss, losses)``.  Attributes:
+
+    * ``loss`` -- mean loss (float).
+    * ``losses`` -- per-example losses (array, input dtype and shape).
+    * ``chosen_rewards``, ``rejected_rewards`` -- per-example rewards: the
+      implicit DPO rewards ``beta * (pi - ref)``, or the reward-model scores
+      for Bradley-Terry (computed on first access).
+    * ``margins`` -- ``chosen_rewards - rejected_rewards`` per example (on first
+      access); ``reward_margin`` -- their mean.
+    * ``accuracy`` -- share of pairs with ``chosen_rewards > rejected_rewards``.
+    * ``grad_chosen``, ``grad_rejected`` -- gradients of the *mean* loss with
+      respect to the policy chosen / rejected log-probabilities (DPO) or the
+      chosen / rejected rewards (Bradley-Terry); None unless ``grad=True``.
+    """
+
+    _fields = ("loss", "losses", "chosen_rewards", "rejected_rewards", "margins",
+               "reward_margin", "accuracy", "grad_chosen", "grad_rejected")
+
+    def __new__(cls, loss: float, losses: np.ndarray, reward_margin: float, accuracy: float,
+                rewards: Any, grad: np.ndarray | None) -> "PreferenceLoss":
+        self = super().__new__(cls, (loss, losses))
+        self.reward_margin = reward_margin
+        self.accuracy = accuracy
+        self._rewards = rewards  # callable -> (chosen, rejected), or the pair
+        self._grad = grad
+        return self
+
+    loss = property(lambda self: self[0], doc="Mean loss.")
+    losses = property(lambda self: self[1], doc="Per-example losses.")
+
+    def _pair(self) -> tuple[np.ndarray, np.ndarray]:
+        if callable(self._rewards):
+            self._rewards = self._rewards()
+        return self._rewards
+
+    @property
+    def chosen_rewards(self) -> np.ndarray:
+        """Per-example reward of the chosen response."""
+        return self._pair()[0]
+
+    @property
+    def rejected_rewards(self) -> np.ndarray:
+        """Per-example reward of the rejected response."""
+        return self._pair()[1]
+
+    @property
+    def margins(self) -> np.ndarray:
+        """Per-example ``chosen_rewards - rejected_rewards``."""
+        c, r = self._pair()
+        return c - r
+
+    @property
+    def grad_chosen(self) -> np.ndarray | None:
+        """d loss / d chosen input (policy logp or reward); None without ``grad=True``."""
+        return None if self._grad is None else -self._grad
+
+    @property
+    def grad_rejected(self) -> np.ndarray | None:
+        """d loss / d rejected input; None without ``grad=True``."""
+        return self._grad
+
+    def _asdict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._fields}
+
+    def __repr__(self) -> str:
+        return (f"PreferenceLoss(loss={self.loss!r}, reward_margin={self.reward_margin!r}, "
+                f"accuracy={self.accuracy!r}, n={self.losses.size})")
+
+    def __reduce__(self) -> tuple:
+        return (PreferenceLoss, (self.loss, self.losses, self.reward_margin, self.accuracy,
+                                 self._pair(), self._grad))
+
+
+def _inputs(arrays: dict[str, Any]) -> tuple[list[np.ndarray], tuple[int, ...], np.dtype]:
+    converted = {name: as_numeric_array(x, name) for name, x in arrays.items()}
+    shapes = {a.shape for a in converted.values()}
+    if len(shapes) != 1:
+        detail = ", ".join(f"{n}{a.shape}" for n, a in converted.items())
+        raise ValueError(f"all inputs must have the same shape (one value per pair); got {detail}")
+    shape = shapes.pop()
+    if 0 in shape or shape == ():
+        raise ValueError("inputs must be non-empty arrays with one value per preference pair"
+                         + ("; got scalars, wrap them in a list" if shape == () else ""))
+    dtype = (np.dtype(np.float32) if all(a.dtype == np.float32 for a in converted.values())
+             else np.dtype(np.float64))
+    flat = [np.ascontiguousarray(a, dtype=dtype).reshape(-1) for a in converted.values()]
+    return flat, shape, dtype
+
+
+def _out(out: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype \
+            or not out.flags.c_contiguous or not out.flags.writeable:
+        got = (f"{out.dtype} array of shape {out.shape}" if isinstance(out, np.ndarray)
+               else type(out).__name__)
+        raise ValueError(f"out must be a writeable C-contiguous {dtype} array of shape {shape} "
+                         f"(the inputs' shape and result dtype), got {got}")
+    return out.reshape(-1)
+
+
+def _run(chunk_fn: Any, grad_fn: Any, inputs: list[np.ndarray], extra: tuple, dtype: np.dtype,
+         grad: bool, out: np.ndarray | None = None
+         ) -> tuple[np.ndarray, np.ndarray | None, float, float, int]:
+    from fastmlops._parallel import chunk_bounds, n_workers, parallel_map
+
+    n = inputs[0].shape[0]
+    losses = np.empty(n, dtype=dtype) if out is None else out
+    g = np.empty(n, dtype=dtype) if grad else None
+    scale = dtype.type(1.0 / n)
+
+    def work(bounds: tuple[int, int]) -> tuple[float, float, int]:
+        from fastmlops._kernels.losses import BLOCK
+
+        a, b = bounds
+        parts = [x[a:b] for x in inputs]
+        bits = np.empty(BLOCK, np.int64)
+        scratch = (bits, bits.view(np.float64))
+        if grad:
+            return grad_fn(*parts, *extra, losses[a:b], g[a:b], scale, *scratch)
+        return chunk_fn(*parts, *extra, losses[a:b], *scratch)
+
+    sums = parallel_map(work, chunk_bounds(n, n_workers(), _CHUNK_MIN))
+    total = math.fsum(s[0] for s in sums)
+    margin = math.fsum(s[1] for s in sums)
+    correct = sum(int(s[2]) for s in sums)
+    return losses, g, total, margin, correct
+
+
+def dpo_loss(policy_chosen_logps: Any, policy_rejected_logps: Any,
+             reference_chosen_logps: Any, reference_rejected_logps: Any, beta: float = 0.1,
+             *, grad: bool = False, out: np.ndarray | None = None) -> PreferenceLoss:
+    """Direct Preference Optimization loss (Rafailov et al., 2023).
+
+    Per pair, with the implicit rewards ``r_w = beta * (pi_w - ref_w)`` and
+    ``r_l = beta * (pi_l - ref_l)``::
+
+        loss = -log sigmoid(r_w - r_l)
+
+    Parameters
+    ----------
+    policy_chosen_logps, policy_rejected_logps : array_like
+        Log-probabilities of the chosen / rejected responses under the policy
+        (summed over tokens), one per pair.
+    reference_chosen_logps, reference_rejected_logps : array_like
+        The same under the frozen reference model.  All four of one shape.
+    beta : float, default 0.1
+        Strength of the KL penalty (temperature of the implicit reward).
+    grad : bool, default False
+        Also compute ``grad_chosen`` / ``grad_rejected``, the gradients of the
+        mean loss with respect to the policy log-probabilities:
+        ``-/+ beta * sigmoid(-(r_w - r_l)) / n``.
+    out : ndarray, optional
+        Array to write the per-example losses into (the inputs' shape, the
+        result dtype, C-contiguous); saves allocating it on every call of a
+        training or evaluation loop.  ``losses`` is then ``out``.
+
+    Returns
+    -------
+    PreferenceLoss
+        ``loss`` (mean), ``losses``, ``chosen_rewards``, ``rejected_rewards``,
+        ``margins``, ``reward_margin`` (mean margin), ``accuracy``,
+        ``grad_chosen``, ``grad_rejected``.
+
+    Raises
+    ------
+    ValueError
+        Inputs of different shapes, empty inputs, ``beta`` not positive.
+    TypeError
+        Non-numeric input.
+
+    Examples
+    --------
+    >>> from fastmlops.losses import dpo_loss
+    >>> res = dpo_loss([-10.0, -12.0], [-14.0, -11.0], [-11.0, -12.0], [-13.0, -12.0], beta=0.5)
+    >>> round(res.loss, 6), res.accuracy, round(res.reward_margin, 3)
+    (0.643669, 0.5, 0.25)
+    >>> res.chosen_rewards, res.rejected_rewards
+    (array([0.5, 0. ]), array([-0.5,  0.5]))
+    >>> float(dpo_loss([1e4], [-1e4], [0.0], [0.0], beta=1.0).loss)
+    0.0
+    >>> float(dpo_loss([-1e4], [1e4], [0.0], [0.0], beta=1.0).loss)
+    20000.0
+    """
+    if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, (int, float, np.number)):
+        raise TypeError(f"beta must be a positive number, got {beta!r}")
+    if not (float(beta) > 0 and math.isfinite(float(beta))):
+        raise ValueError(f"beta must be a positive finite number, got {beta!r}")
+    flat, shape, dtype = _inputs({
+        "policy_chosen_logps": policy_chosen_logps,
+        "policy_rejected_logps": policy_rejected_logps,
+        "reference_chosen_logps": reference_chosen_logps,
+        "reference_rejected_logps": reference_rejected_logps,
+    })
+    from fastmlops._kernels.losses import dpo_chunk, dpo_grad_chunk
+
+    b = dtype.type(beta)
+    losses, g, total, margin, correct = _run(dpo_chunk, dpo_grad_chunk, flat, (b,), dtype, grad,
+                                             _out(out, shape, dtype))
+    n = losses.shape[0]
+    pc, pr, rc, rr = flat
+
+    def rewards() -> tuple[np.ndarray, np.ndarray]:
+        return (b * (pc - rc)).reshape(shape), (b * (pr - rr)).reshape(shape)
+
+    return PreferenceLoss(total / n, losses.reshape(shape), margin / n, correct / n, rewards,
+                          None if g is None else g.reshape(shape))
+
+
+def bradley_terry_loss(chosen_rewards: Any, rejected_rewards: Any, *,
+                       grad: bool = False, out: np.ndarray | None = None) -> PreferenceLoss:
+    """Bradley-Terry reward-model loss ``-log sigmoid(r_w - r_l)``.
+
+    The negative log-likelihood that the chosen response is preferred under
+    the Bradley-Terry model, the loss reward models are trained with.
+
+    Parameters
+    ----------
+    chosen_rewards, rejected_rewards : array_like
+        Reward-model scores of the chosen / rejected responses (same shape).
+    grad : bool, default False
+        Also compute the gradients of the mean loss with respect to the
+        rewards, ``-/+ sigmoid(-(r_w - r_l)) / n``.
+    out : ndarray, optional
+        Array for the per-example losses, as in :func:`dpo_loss`.
+
+    Returns
+    -------
+    PreferenceLoss
+        As for :func:`dpo_loss`; the rewards are the inputs.
+
+    Examples
+    --------
+    >>> from fastmlops.losses import bradley_terry_loss
+    >>> res = bradley_terry_loss([2.0, 0.0], [0.0, 1.0])
+    >>> round(res.loss, 6), res.accuracy, res.reward_margin
+    (0.720095, 0.5, 0.5)
+    >>> [round(float(x), 6) for x in res.losses]
+    [0.126928, 1.313262]
+    """
+    flat, shape, dtype = _inputs({"chosen_rewards": chosen_rewards,
+                                  "rejected_rewards": rejected_rewards})
+    from fastmlops._kernels.losses import bt_chunk, bt_grad_chunk
+
+    losses, g, total, margin, correct = _run(bt_chunk, bt_grad_chunk, flat, (), dtype, grad,
+                                             _out(out, shape, dtype))
+    n = losses.shape[0]
+    pair = (flat[0].reshape(shape), flat[1].reshape(shape))
+    return PreferenceLoss(total / n, losses.reshape(shape), margin / n, correct / n, pair,
+                          None if g is None else g.reshape(shape))

@@ -1,0 +1,203 @@
+"""Preference losses against a direct high-precision computation (decimal)."""
+
+from __future__ import annotations
+
+import pickle
+from decimal import Decimal, localcontext
+
+import numpy as np
+import pytest
+
+from fastmlops.losses import bradley_terry_loss, dpo_loss
+
+
+def neg_log_sigmoid_exact(x: float) -> float:
+    """-log sigmoid(x) = ln(1 + e^-x) with 60 significant digits."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        u = (-Decimal(float(x))).exp()
+        if u < Decimal("1e-40"):  # ln(1 + u) = u - u^2/2 + ..., beyond 60 digits of 1 + u
+            return float(u - u * u / 2)
+        return float((Decimal(1) + u).ln())
+
+
+def _pairs(n, seed, scale=5.0):
+    rng = np.random.default_rng(seed)
+    pc = rng.normal(-100, scale, n)
+    pr = rng.normal(-100, scale, n)
+    rc = pc + rng.normal(0, 2, n)
+    rr = pr + rng.normal(0, 2, n)
+    return pc, pr, rc, rr
+
+
+def test_softplus_matches_decimal_over_the_whole_range():
+    x = np.concatenate([np.linspace(-50, 50, 2001), [-1e4, -800.0, -700.0, -37.5, -1e-12, 0.0,
+                                                     1e-12, 20.0, 36.0, 37.0, 40.0, 300.0,
+                                                     700.0, 707.9, 1e4],
+                        np.random.default_rng(0).normal(0, 30, 500)])
+    res = bradley_terry_loss(x, np.zeros_like(x))
+    ref = np.array([neg_log_sigmoid_exact(v) for v in x])
+    normal = ref > 1e-300
+    np.testing.assert_allclose(res.losses[normal], ref[normal], rtol=2e-15, atol=0)
+    # beyond x = 708, exp(-x) is subnormal: the kernel flushes it to 0
+    np.testing.assert_allclose(res.losses[~normal], ref[~normal], rtol=0, atol=1e-300)
+    assert res.losses[x == 1e4][0] == 0.0 and res.losses[x == -1e4][0] == 1e4
+
+
+def test_dpo_matches_decimal_reference():
+    pc, pr, rc, rr = _pairs(3000, 1)
+    beta = 0.3
+    res = dpo_loss(pc, pr, rc, rr, beta=beta)
+    margin = beta * (pc - rc) - beta * (pr - rr)  # the margin as the kernel forms it
+    ref = np.array([neg_log_sigmoid_exact(m) for m in margin])
+    np.testing.assert_allclose(res.losses, ref, rtol=2e-15, atol=0)
+    assert res.loss == pytest.approx(ref.mean(), rel=1e-14)
+    # the textbook formula, with its own rounding of the margin
+    direct = np.logaddexp(0, -beta * ((pc - rc) - (pr - rr)))
+    np.testing.assert_allclose(res.losses, direct, rtol=1e-12)
+
+
+def test_extreme_log_ratios_do_not_overflow():
+    big = np.array([1e4, -1e4, 1e4, -1e4])
+    zero = np.zeros(4)
+    res = dpo_loss(big, -big, zero, zero, beta=1.0)
+    assert res.losses.tolist() == [0.0, 2e4, 0.0, 2e4]
+    for dtype in (np.float32, np.float64):
+        r = bradley_terry_loss(np.array([1e4, -1e4], dtype), np.zeros(2, dtype))
+        assert r.losses.tolist() == [0.0, 1e4] and r.losses.dtype == dtype
+        assert np.all(np.isfinite(r.losses))
+
+
+def test_logged_metrics():
+    pc, pr, rc, rr = _pairs(1000, 2)
+    res = dpo_loss(pc, pr, rc, rr, beta=0.1)
+    cw, cl = 0.1 * (pc - rc), 0.1 * (pr - rr)
+    np.testing.assert_array_equal(res.chosen_rewards, cw)
+    np.testing.assert_array_equal(res.rejected_rewards, cl)
+    np.testing.assert_array_equal(res.margins, cw - cl)
+    assert res.reward_margin == pytest.approx(np.mean(cw - cl), rel=1e-12)
+    assert res.accuracy == np.mean(cw > cl)
+    assert 0.0 < res.accuracy < 1.0
+    loss, losses = res
+    assert loss == res.loss and losses is res.losses
+    assert res.grad_chosen is None and res.grad_rejected is None
+    again = pickle.loads(pickle.dumps(res))
+    assert again.loss == res.loss and np.array_equal(again.chosen_rewards, cw)
+    assert "accuracy=" in repr(res)
+
+
+def test_bradley_terry_is_dpo_without_reference():
+    rng = np.random.default_rng(3)
+    rw, rl = rng.normal(size=500), rng.normal(size=500)
+    bt = bradley_terry_loss(rw, rl)
+    dpo = dpo_loss(rw, rl, np.zeros(500), np.zeros(500), beta=1.0)
+    np.testing.assert_allclose(bt.losses, dpo.losses, rtol=1e-15)
+    assert bt.accuracy == np.mean(rw > rl)
+    assert bt.chosen_rewards is not None and np.array_equal(bt.rejected_rewards, rl)
+
+
+def test_float32_keeps_dtype_and_other_inputs_promote():
+    pc, pr, rc, rr = (a.astype(np.float32) for a in _pairs(2000, 4))
+    res = dpo_loss(pc, pr, rc, rr, beta=0.1)
+    assert res.losses.dtype == np.float32 and res.chosen_rewards.dtype == np.float32
+    ref = dpo_loss(*(a.astype(np.float64) for a in (pc, pr, rc, rr)), beta=0.1)
+    np.testing.assert_allclose(res.losses, ref.losses, rtol=2e-4, atol=1e-6)
+    mixed = dpo_loss(pc, pr.astype(np.float64), rc, rr)
+    assert mixed.losses.dtype == np.float64
+    ints = bradley_terry_loss([3, 1], [1, 1])
+    assert ints.losses.dtype == np.float64
+
+
+def test_shape_is_kept():
+    pc, pr, rc, rr = (a.reshape(20, 25) for a in _pairs(500, 5))
+    res = dpo_loss(pc, pr, rc, rr)
+    assert res.losses.shape == (20, 25) and res.chosen_rewards.shape == (20, 25)
+    flat = dpo_loss(pc.ravel(), pr.ravel(), rc.ravel(), rr.ravel())
+    np.testing.assert_array_equal(res.losses.ravel(), flat.losses)
+
+
+def test_chunks_and_threads_agree_with_one_block():
+    # Large enough to be split over threads and over many kernel blocks.
+    pc, pr, rc, rr = _pairs(1_200_007, 6)
+    res = dpo_loss(pc, pr, rc, rr, beta=0.2)
+    direct = np.logaddexp(0, -(0.2 * (pc - rc) - 0.2 * (pr - rr)))
+    np.testing.assert_allclose(res.losses, direct, rtol=1e-13)
+    assert res.loss == pytest.approx(direct.mean(), rel=1e-12)
+    assert res.accuracy == np.mean(0.2 * (pc - rc) > 0.2 * (pr - rr))
+
+
+def _mean_dpo(pc, pr, rc, rr, beta):
+    return float(np.mean(np.logaddexp(0, -(beta * (pc - rc) - beta * (pr - rr)))))
+
+
+def test_dpo_gradients_match_finite_differences():
+    pc, pr, rc, rr = _pairs(40, 7, scale=3.0)
+    beta = 0.5
+    res = dpo_loss(pc, pr, rc, rr, beta=beta, grad=True)
+    h = 1e-5
+    for which, grad in ((0, res.grad_chosen), (1, res.grad_rejected)):
+        for i in range(0, 40, 3):
+            up = [pc.copy(), pr.copy()]
+            down = [pc.copy(), pr.copy()]
+            up[which][i] += h
+            down[which][i] -= h
+            fd = (_mean_dpo(up[0], up[1], rc, rr, beta)
+                  - _mean_dpo(down[0], down[1], rc, rr, beta)) / (2 * h)
+            assert grad[i] == pytest.approx(fd, rel=1e-5, abs=1e-10)
+    np.testing.assert_allclose(res.grad_chosen, -res.grad_rejected)
+    assert res.loss == dpo_loss(pc, pr, rc, rr, beta=beta).loss
+
+
+def test_gradients_large_logits_and_float32():
+    x = np.array([-1e4, -30.0, 0.0, 30.0, 1e4])
+    res = bradley_terry_loss(x, np.zeros(5), grad=True)
+    # d/dr_w mean(-log sigmoid(r_w - r_l)) = -sigmoid(-(r_w - r_l)) / n
+    from scipy.special import expit
+
+    expected = -expit(-x) / 5
+    np.testing.assert_allclose(res.grad_chosen, expected, rtol=1e-14, atol=1e-300)
+    r32 = bradley_terry_loss(x.astype(np.float32), np.zeros(5, np.float32), grad=True)
+    assert r32.grad_chosen.dtype == np.float32
+    np.testing.assert_allclose(r32.grad_chosen, expected, rtol=1e-6, atol=1e-30)
+
+
+def test_nan_propagates():
+    res = bradley_terry_loss([np.nan, 1.0], [0.0, 0.0])
+    assert np.isnan(res.losses[0]) and np.isfinite(res.losses[1]) and np.isnan(res.loss)
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: dpo_loss([1.0, 2.0], [1.0], [1.0, 2.0], [1.0, 2.0]), ValueError, "same shape"),
+    (lambda: dpo_loss([], [], [], []), ValueError, "non-empty"),
+    (lambda: dpo_loss(1.0, 1.0, 1.0, 1.0), ValueError, "wrap them in a list"),
+    (lambda: dpo_loss([1.0], [1.0], [1.0], [1.0], beta=0.0), ValueError, "beta"),
+    (lambda: dpo_loss([1.0], [1.0], [1.0], [1.0], beta="0.1"), TypeError, "beta"),
+    (lambda: dpo_loss(["a"], [1.0], [1.0], [1.0]), TypeError, "policy_chosen_logps"),
+    (lambda: bradley_terry_loss([1.0, 2.0], [[1.0, 2.0]]), ValueError, "same shape"),
+])
+def test_bad_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import fastmlops.losses as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_out_array_is_filled_and_checked():
+    pc, pr, rc, rr = _pairs(1000, 8)
+    out = np.full(1000, -1.0)
+    res = dpo_loss(pc, pr, rc, rr, out=out)
+    assert np.shares_memory(res.losses, out)
+    np.testing.assert_array_equal(out, dpo_loss(pc, pr, rc, rr).losses)
+    out2 = np.empty((2, 3), np.float32)
+    r = bradley_terry_loss(np.ones((2, 3), np.float32), np.zeros((2, 3), np.float32), out=out2)
+    assert np.shares_memory(r.losses, out2) and r.losses.shape == (2, 3)
+    for bad in (np.empty(999), np.empty(1000, np.float32), np.empty(2000)[::2], [0.0] * 1000):
+        with pytest.raises(ValueError, match="out must be"):
+            dpo_loss(pc, pr, rc, rr, out=bad)
