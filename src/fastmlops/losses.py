@@ -12,6 +12,10 @@ log-ratios of +-1e4 give exact losses (``0`` and ``1e4``) instead of overflow.
 float32 input gives float32 arrays (sums are accumulated in float64); other
 numbers are computed in float64.  One pass over the data on a Numba kernel,
 split over the worker threads for large inputs.
+
+NaN in the inputs propagates, as in PyTorch: that pair's loss, the mean loss
+and the reward margin are NaN (so a training loop's NaN check catches it), and
+the pair counts as not correct in ``accuracy``.
 """
 
 from __future__ import annotations
