@@ -235,6 +235,12 @@ def test_bucket_path_is_used_and_falls_back():
     assert _ks_engine._bucketed(_ks_engine.Sample(a), _ks_engine.Sample(b), st_, locs)
     c = np.zeros(50000)
     assert not _ks_engine._bucketed(_ks_engine.Sample(c), _ks_engine.Sample(c + 1), st_, locs)
+    # many infinities: the range comes from the finite values, infinities go to the end buckets
+    a[::20] = np.inf
+    b[::25] = -np.inf
+    st_[:] = (-np.inf, -np.inf, np.inf, np.inf)
+    assert _ks_engine._bucketed(_ks_engine.Sample(a), _ks_engine.Sample(b), st_, locs)
+    assert_same(fastmlops.ks_2samp(a, b), ks_2samp_reference(a, b))
 
 
 # ---------------------------------------------------------------- many columns

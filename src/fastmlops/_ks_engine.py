@@ -74,10 +74,16 @@ def reference_buckets(sorted_values: np.ndarray) -> BucketMap | None:
     """The bucket map of a sorted, NaN-free reference, ranged on its own 0.2 %
     and 99.8 % quantiles and sized for a batch as large as itself."""
     n = sorted_values.size
-    if n < 16:
+    # the range comes from the finite values; -inf/+inf land in the end buckets
+    first = int(np.searchsorted(sorted_values, -np.inf, side="right")) \
+        if sorted_values.dtype.kind == "f" else 0
+    last = int(np.searchsorted(sorted_values, np.inf, side="left")) \
+        if sorted_values.dtype.kind == "f" else n
+    finite = sorted_values[first:last]
+    if finite.size < 16:
         return None
-    cut = max(1, n // 500)
-    spec = bucket_map(float(sorted_values[cut]), float(sorted_values[-cut - 1]), 2 * n)
+    cut = max(1, finite.size // 500)
+    spec = bucket_map(float(finite[cut]), float(finite[-cut - 1]), 2 * n)
     if spec is None:
         return None
     lo, scale, top = spec
@@ -143,7 +149,7 @@ def _bucketed(sa: Sample, sb: Sample, st: np.ndarray, locs: np.ndarray) -> bool:
         return True
     sample = np.concatenate((_strided_sample(sa.values), _strided_sample(sb.values)))
     sample = np.sort(sample)
-    sample = sample[: sample.size - int(np.count_nonzero(np.isnan(sample)))]
+    sample = sample[np.isfinite(sample)]  # +-inf land in the end buckets anyway
     if sample.size < 16:
         return False
     cut = max(1, sample.size // 500)
