@@ -7,7 +7,7 @@ import pytest
 
 MODULES = ["fastmlops.drift", "fastmlops.divergence", "fastmlops._warmup",
            "fastmlops.fingerprint", "fastmlops.slo", "fastmlops.abtest", "fastmlops.canary",
-           "fastmlops.losses"]
+           "fastmlops.losses", "fastmlops.quantiles", "fastmlops.telemetry"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -28,10 +28,17 @@ _LAZY = {
     "hash_tree": "fastmlops.fingerprint",
     "Manifest": "fastmlops.fingerprint",
     "ModelVersion": "fastmlops.fingerprint",
+    "SlidingWindow": "fastmlops.quantiles",
+    "Reservoir": "fastmlops.quantiles",
+    "histogram_quantile": "fastmlops.quantiles",
+    "instrument": "fastmlops.telemetry",
+    "span": "fastmlops.telemetry",
+    "record_request": "fastmlops.telemetry",
 }
 
 #: Public submodules, importable as attributes (``fastmlops.slo.error_budget``).
-_SUBMODULES = {"drift", "divergence", "fingerprint", "slo", "abtest", "canary", "losses", "cli"}
+_SUBMODULES = {"drift", "divergence", "fingerprint", "slo", "abtest", "canary", "losses",
+               "quantiles", "telemetry", "cli"}
 
 __all__ = sorted(_LAZY) + sorted(_SUBMODULES) + ["__version__"]
 
