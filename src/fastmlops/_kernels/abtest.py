@@ -13,6 +13,26 @@ import numpy as np
 from fastmlops._kernels._jit import kernel
 
 
+@kernel()
+def _rejects(xa, xb, n_a, n_b, total, inv, crit, side):
+    """1 if the pooled two-proportion z-test rejects for counts xa/n_a, xb/n_b.
+
+    ``side``: 0 two-sided (|z| > crit), 1 'larger' (z > crit), 2 'smaller'
+    (z < -crit); z is for b minus a.  A degenerate pooled variance (both arms
+    all 0 or all 1) never rejects.
+    """
+    pooled = (xa + xb) / total
+    var = pooled * (1.0 - pooled) * inv
+    if var <= 0.0:
+        return 0
+    z = (xb / n_b - xa / n_a) / math.sqrt(var)
+    if side == 0:
+        return 1 if abs(z) > crit else 0
+    if side == 1:
+        return 1 if z > crit else 0
+    return 1 if z < -crit else 0
+
+
 @kernel("i8(f8, f8, i8, i8, f8, i8, i8, i8)")
 def simulate_ztest_rejections(p_a, p_b, n_a, n_b, crit, side, n_sims, seed):
     """Count rejections of the pooled two-proportion z-test over ``n_sims``
@@ -28,20 +48,7 @@ def simulate_ztest_rejections(p_a, p_b, n_a, n_b, crit, side, n_sims, seed):
     for _ in range(n_sims):
         xa = np.random.binomial(n_a, p_a)
         xb = np.random.binomial(n_b, p_b)
-        pooled = (xa + xb) / total
-        var = pooled * (1.0 - pooled) * inv
-        if var <= 0.0:
-            continue
-        z = (xb / n_b - xa / n_a) / math.sqrt(var)
-        if side == 0:
-            if abs(z) > crit:
-                rejected += 1
-        elif side == 1:
-            if z > crit:
-                rejected += 1
-        else:
-            if z < -crit:
-                rejected += 1
+        rejected += _rejects(xa, xb, n_a, n_b, total, inv, crit, side)
     return rejected
 
 
@@ -127,18 +134,5 @@ def simulate_ztest_rejections_table(cdf_a, guide_a, cdf_b, guide_b, n_a, n_b, cr
     for _ in range(n_sims):
         xa = _draw(cdf_a, guide_a, m_a)
         xb = _draw(cdf_b, guide_b, m_b)
-        pooled = (xa + xb) / total
-        var = pooled * (1.0 - pooled) * inv
-        if var <= 0.0:
-            continue
-        z = (xb / n_b - xa / n_a) / math.sqrt(var)
-        if side == 0:
-            if abs(z) > crit:
-                rejected += 1
-        elif side == 1:
-            if z > crit:
-                rejected += 1
-        else:
-            if z < -crit:
-                rejected += 1
+        rejected += _rejects(xa, xb, n_a, n_b, total, inv, crit, side)
     return rejected
