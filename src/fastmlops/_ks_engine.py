@@ -8,7 +8,9 @@ returns the raw extremes from which :mod:`fastmlops.drift` builds scipy's
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -180,25 +182,37 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
         else:
             tasks.extend((which, lo_, hi_) for lo_, hi_ in chunk_bounds(n, pieces, 65536))
 
-    ids: dict[tuple[int, int, int], np.ndarray] = {}
+    # Scratch memory comes from this thread's arena: fresh allocations of this
+    # size are page-faulted in on every call (about 600 faults per 1e6 x 1e6 test).
+    ids_all = _arena("ids", total, np.uint16)
+    offsets = {}
+    at = 0
+    for task in tasks:
+        offsets[task] = at
+        at += task[2] - task[1]
+    table = _arena("counts", (len(tasks) + 2) * nb, np.int64).reshape(len(tasks) + 2, nb)
+    table[:] = 0
+    slot = {task: k for k, task in enumerate(tasks)}
+
+    def ids_of(task: tuple[int, int, int]) -> np.ndarray:
+        return ids_all[offsets[task]:offsets[task] + task[2] - task[1]]
 
     def count(task: tuple[int, int, int]) -> tuple[int, np.ndarray, int]:
         which, start, stop = task
         s = samples[which]
-        counts = np.zeros(nb, dtype=np.int64)
+        counts = table[slot[task]]
         if s.is_sorted:
             nan = _k.sorted_bucket_counts(s.values, lo, scale, top, counts)
         else:
-            ids[task] = np.empty(stop - start, dtype=np.uint16)
-            nan = _k.bucket_counts(s.values[start:stop], lo, scale, top, counts, ids[task])
+            nan = _k.bucket_counts(s.values[start:stop], lo, scale, top, counts, ids_of(task))
         return which, counts, int(nan)
 
     if count_a:
-        ca = np.zeros(nb, dtype=np.int64)
+        ca = table[-2]
         sa.nan = 0
     else:
         ca = bmap.counts
-    cb = np.zeros(nb, dtype=np.int64)
+    cb = table[-1]
     sb.nan = 0
     for which, counts, nan in _map(count, tasks, total):
         (ca if which == 0 else cb).__iadd__(counts)
@@ -206,10 +220,9 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
     n1, n2 = sa.n, sb.n
     if n1 == 0 or n2 == 0:
         return False
-    selected = np.empty(nb, dtype=np.uint8)
-    sel_idx = np.empty(nb, dtype=np.int64)
-    below_a = np.empty(nb, dtype=np.int64)
-    below_b = np.empty(nb, dtype=np.int64)
+    work = _arena("select", 3 * nb, np.int64).reshape(3, nb)
+    sel_idx, below_a, below_b = work[0], work[1], work[2]
+    selected = _arena("selected", nb, np.uint8)
     m = _k.select_buckets(ca, cb, n1, n2, selected, sel_idx, below_a, below_b)
     idx = sel_idx[:m]
     ca_sel = np.ascontiguousarray(ca[idx])
@@ -227,7 +240,7 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
             return which, np.concatenate(parts) if parts else s.values[:0]
         values = s.values[start:stop]
         out = np.empty(min(values.size, want[which]), dtype=values.dtype)
-        got = _k.gather(values, ids[task], selected, out)
+        got = _k.gather(values, ids_of(task), selected, out)
         return which, out[:got]
 
     gather_tasks = list(tasks) if count_a else [(0, 0, sa.values.size)] + tasks
@@ -248,6 +261,25 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
     _k.refine_merge(ga, ca_sel, gb, cb_sel, np.ascontiguousarray(below_a[:m]),
                     np.ascontiguousarray(below_b[:m]), n1, n2, st, locs)
     return True
+
+
+_arenas = threading.local()
+_ARENA_MAX_BYTES = 64 << 20  # larger scratch is allocated per call, not kept
+
+
+def _arena(name: str, size: int, dtype: Any) -> np.ndarray:
+    """A scratch array of ``size`` elements, reused by this thread across calls
+    (contents undefined).  Valid until this thread asks for ``name`` again."""
+    dtype = np.dtype(dtype)
+    if size * dtype.itemsize > _ARENA_MAX_BYTES:
+        return np.empty(size, dtype=dtype)
+    buffers = getattr(_arenas, "buffers", None)
+    if buffers is None:
+        buffers = _arenas.buffers = {}
+    buf = buffers.get((name, dtype))
+    if buf is None or buf.size < size:
+        buf = buffers[(name, dtype)] = np.empty(max(size, 1), dtype=dtype)
+    return buf[:size]
 
 
 def _map(fn, items, total):  # type: ignore[no-untyped-def]
