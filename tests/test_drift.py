@@ -441,3 +441,20 @@ def test_cli_demo_and_warmup(capsys):
     assert "income" in out and "verdict" in out and "D = " in out
     assert main(["version"]) == 0
     assert fastmlops.__version__ in capsys.readouterr().out
+
+
+def test_concurrent_calls_from_many_threads_agree_with_serial():
+    """Scratch memory is per thread and the pool is shared: callers on several
+    threads at once must get exactly the serial results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(77)
+    pairs = [(rng.normal(size=120_000), rng.normal(0.01 * k, 1, size=90_000)) for k in range(6)]
+    serial = [fastmlops.ks_2samp(a, b) for a, b in pairs]
+    with ThreadPoolExecutor(max_workers=4) as ex:
+        for _ in range(3):
+            results = list(ex.map(lambda ab: fastmlops.ks_2samp(*ab), pairs))
+            for got, want in zip(results, serial):
+                assert got.statistic == want.statistic
+                assert got.pvalue == want.pvalue
+                assert got.statistic_location == want.statistic_location
