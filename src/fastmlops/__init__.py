@@ -46,6 +46,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from fastmlops._warmup import warmup
     from fastmlops.divergence import js_divergence, kl_divergence, psi, psi_verdict
     from fastmlops.drift import DriftReference, DriftReport, KstestResult, ks_2samp
+    from fastmlops.fingerprint import Manifest, ModelVersion, hash_file, hash_tree
+    from fastmlops.quantiles import Reservoir, SlidingWindow, histogram_quantile
+    from fastmlops.telemetry import instrument, record_request, span
 
 
 def __getattr__(name: str) -> Any:
