@@ -1,0 +1,200 @@
+"""Kernels of the multi-process metrics store (:mod:`fastmlops.metrics`).
+
+A metric family lives in one fixed-size shared segment (anonymous shared
+memory or a file in a metrics directory), seen here as two views of the same
+bytes: ``words`` (``uint64``) and ``vals`` (``float64``).  Each process adds
+into its own *slot*, so every slot has exactly one writer; the writer guards
+its updates with a sequence lock (``seq`` odd while writing), and readers
+retry until they copy a slot between two equal, even ``seq`` values.
+The offsets are computed by :mod:`fastmlops.metrics`; these kernels only
+follow them.  Bounds are checked by the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fastmlops._kernels._jit import kernel
+from fastmlops._kernels.atomics import (compare_exchange, fence_acquire, fence_release,
+                                         fetch_add, load_acquire, load_relaxed,
+                                         store_release, store_relaxed)
+
+# Spins before a reader gives up waiting for an odd ``seq`` and reports the
+# slot as stuck (its writer may have been killed mid-update).
+_SPINS = 1 << 16
+
+
+_BLOCK = 1024
+
+
+@kernel("void(f8[::1], f8[::1], f8[::1])")
+def bucket_counts16(values: Any, bounds16: Any, out: Any) -> None:
+    """Add Prometheus bucket counts of ``values`` into ``out``.
+
+    ``bounds16`` holds the finite upper bounds padded with ``+inf`` to exactly
+    16 entries; a value goes to bucket ``k`` = how many bounds are below it
+    (so ``v <= bound`` is counted in that bound's bucket, as ``le`` means, and
+    values above every finite bound land in bucket ``nb``, the ``+Inf`` one).
+    ``out`` needs at least ``nb + 1`` entries.  NaN must be rejected by the
+    caller (it would count in bucket 0).  The 16 comparisons have a fixed
+    count so that LLVM vectorises them across values; the increments go to
+    four sub-histograms so that equal consecutive buckets do not stall.
+    """
+    n = values.shape[0]
+    sub = np.zeros((4, 17), dtype=np.int64)
+    idx = np.empty(_BLOCK, dtype=np.int64)
+    for start in range(0, n, _BLOCK):
+        m = min(_BLOCK, n - start)
+        for i in range(m):
+            v = values[start + i]
+            k = np.int64(0)
+            for j in range(16):
+                k += np.int64(1) if v > bounds16[j] else np.int64(0)
+            idx[i] = k
+        for i in range(m):
+            sub[i & 3, idx[i]] += 1
+    for k in range(min(17, out.shape[0])):
+        out[k] += sub[0, k] + sub[1, k] + sub[2, k] + sub[3, k]
+
+
+@kernel("void(f8[::1], f8[::1], f8[::1])")
+def bucket_counts_search(values: Any, bounds: Any, out: Any) -> None:
+    """:func:`bucket_counts16` for more than 16 finite bounds (binary search)."""
+    nb = bounds.shape[0]
+    for i in range(values.shape[0]):
+        v = values[i]
+        lo = 0
+        hi = nb
+        while lo < hi:  # first bound >= v
+            mid = (lo + hi) >> 1
+            if bounds[mid] < v:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[lo] += 1.0
+
+
+@kernel("void(u8[::1], f8[::1], i8, i8, f8[::1])")
+def slot_add(words: Any, vals: Any, seq_at: Any, row_at: Any, delta: Any) -> None:
+    """``vals[row_at:row_at + len(delta)] += delta`` inside the slot's seqlock."""
+    s = load_relaxed(words, seq_at)
+    if s & 1:  # left odd by a writer that died mid-update: this slot is ours now
+        s += 1
+    store_relaxed(words, seq_at, s + 1)
+    fence_release()
+    for j in range(delta.shape[0]):
+        vals[row_at + j] += delta[j]
+    store_release(words, seq_at, s + 2)
+
+
+@kernel("void(u8[::1], f8[::1], i8, i8, f8[::1])")
+def slot_set(words: Any, vals: Any, seq_at: Any, row_at: Any, value: Any) -> None:
+    """``vals[row_at:row_at + len(value)] = value`` inside the slot's seqlock."""
+    s = load_relaxed(words, seq_at)
+    if s & 1:
+        s += 1
+    store_relaxed(words, seq_at, s + 1)
+    fence_release()
+    for j in range(value.shape[0]):
+        vals[row_at + j] = value[j]
+    store_release(words, seq_at, s + 2)
+
+
+@kernel("i8(u8[::1], f8[::1], i8, i8, i8, i8, i8, i8, f8[:, :, ::1], i1[::1])")
+def read_slots(words: Any, vals: Any, slots_at: Any, slot_words: Any, n_slots: Any,
+               seq_off: Any, data_off: Any, owner_off: Any, out: Any, stuck: Any) -> Any:
+    """Copy every claimed slot's first ``out.shape[1]`` rows of
+    ``out.shape[2]`` values into ``out[slot]``, each copy consistent (taken
+    between two equal, even ``seq`` values).
+
+    A slot whose ``seq`` stays odd for ``_SPINS`` tries is copied as it is
+    and flagged in ``stuck`` (its writer is slow or dead; the caller decides).
+    Unclaimed slots are left zero.  Returns how many slots were claimed.
+    """
+    n_rows = out.shape[1]
+    width = out.shape[2]
+    count = 0
+    for slot in range(n_slots):
+        base = slots_at + slot * slot_words
+        stuck[slot] = 0
+        if load_acquire(words, base + owner_off) == 0:
+            continue
+        count += 1
+        row0 = base + data_off
+        for spin in range(_SPINS + 1):
+            s1 = load_acquire(words, base + seq_off)
+            if (s1 & 1) and spin < _SPINS:
+                continue
+            for r in range(n_rows):
+                for c in range(width):
+                    out[slot, r, c] = vals[row0 + r * width + c]
+            fence_acquire()
+            s2 = load_relaxed(words, base + seq_off)
+            if s1 == s2 and not (s1 & 1):
+                break
+            if spin == _SPINS:
+                stuck[slot] = 1
+    return count
+
+
+@kernel("i8(u8[::1], f8[::1], i8, i8, i8, i8, i8, i8, f8[:, ::1], i1[::1])")
+def sum_slots(words: Any, vals: Any, slots_at: Any, slot_words: Any, n_slots: Any,
+              seq_off: Any, data_off: Any, owner_off: Any, out: Any, stuck: Any) -> Any:
+    """Like :func:`read_slots`, but adds the slots into ``out`` (rows x values)
+    instead of keeping them apart: a scrape of counters and histograms.
+    Slots are added in index order, so a sum never decreases between scrapes
+    while every slot's values only grow."""
+    n_rows = out.shape[0]
+    width = out.shape[1]
+    tmp = np.empty((n_rows, width), dtype=np.float64)
+    count = 0
+    for slot in range(n_slots):
+        base = slots_at + slot * slot_words
+        stuck[slot] = 0
+        if load_acquire(words, base + owner_off) == 0:
+            continue
+        count += 1
+        row0 = base + data_off
+        for spin in range(_SPINS + 1):
+            s1 = load_acquire(words, base + seq_off)
+            if (s1 & 1) and spin < _SPINS:
+                continue
+            for r in range(n_rows):
+                for c in range(width):
+                    tmp[r, c] = vals[row0 + r * width + c]
+            fence_acquire()
+            s2 = load_relaxed(words, base + seq_off)
+            if s1 == s2 and not (s1 & 1):
+                break
+            if spin == _SPINS:
+                stuck[slot] = 1
+        for r in range(n_rows):
+            for c in range(width):
+                out[r, c] += tmp[r, c]
+    return count
+
+
+@kernel("u8(u8[::1], i8)")
+def atomic_load(words: Any, at: Any) -> Any:
+    """Acquire-load of one word."""
+    return load_acquire(words, at)
+
+
+@kernel("void(u8[::1], i8, u8)")
+def atomic_store(words: Any, at: Any, value: Any) -> None:
+    """Release-store of one word."""
+    store_release(words, at, value)
+
+
+@kernel("u8(u8[::1], i8, u8, u8)")
+def atomic_cas(words: Any, at: Any, expected: Any, new: Any) -> Any:
+    """Compare-and-swap one word; returns the value seen (== expected on success)."""
+    return compare_exchange(words, at, expected, new)
+
+
+@kernel("u8(u8[::1], i8, u8)")
+def atomic_add(words: Any, at: Any, value: Any) -> Any:
+    """Fetch-and-add on one word; returns the value before."""
+    return fetch_add(words, at, value)
