@@ -838,3 +838,63 @@ def test_monitor_ring_buffer_wraps():
             last_hour = slice(max(0, m - 59), m + 1)
             assert status.total == total[last_hour].sum()
             assert status.good == (total - errors)[last_hour].sum()
+
+
+# ------------------------------------------------------------ SLIs from metrics
+def test_availability_from_our_counters_across_processes():
+    import os
+
+    from fastmlops.metrics import Counter, flush
+    requests = Counter("slo_requests", "d", ["route"], registry=None)
+    good = Counter("slo_good", "d", ["route"], registry=None)
+    for i in range(1000):
+        requests.labels("/p").inc()
+        if i % 50:
+            good.labels("/p").inc()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        try:
+            for _ in range(1000):
+                requests.labels("/p").inc()
+                good.labels("/p").inc()
+            flush()
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert availability(good.labels("/p"), requests.labels("/p")) == 1980 / 2000
+
+
+def test_availability_from_prometheus_client_counters():
+    import prometheus_client
+    good = prometheus_client.Counter("pc_good", "d", registry=None)
+    total = prometheus_client.Counter("pc_total_events", "d", registry=None)
+    good.inc(90)
+    total.inc(100)
+    assert availability(good, total) == 0.9
+    with pytest.raises(TypeError):
+        availability(prometheus_client.Gauge("pc_g", "d", registry=None), total)
+
+
+def test_latency_sli_from_metric_ours_and_prometheus_client():
+    import prometheus_client
+
+    from fastmlops.metrics import Histogram
+    from fastmlops.slo import latency_sli_from_metric
+    rng = np.random.default_rng(0)
+    values = rng.lognormal(-3, 1, 5000)
+    buckets = (0.01, 0.05, 0.1, 0.5)
+    ours = Histogram("slo_lat", "d", ["m"], registry=None, buckets=buckets)
+    theirs = prometheus_client.Histogram("slo_lat", "d", ["m"], registry=None, buckets=buckets)
+    for i, v in enumerate(values):
+        ours.labels(str(i % 2)).observe(v)
+        theirs.labels(str(i % 2)).observe(v)
+    expected = np.count_nonzero(values[1::2] <= 0.1) / values[1::2].size
+    assert latency_sli_from_metric(ours.labels("1"), 0.1) == pytest.approx(expected, rel=1e-12)
+    # prometheus_client: all label sets together
+    assert latency_sli_from_metric(theirs, 0.1) == pytest.approx(
+        np.count_nonzero(values <= 0.1) / values.size, rel=1e-12)
+    with pytest.raises(ValueError, match="not a bucket bound"):
+        latency_sli_from_metric(ours.labels("1"), 0.2)
+    assert 0 < latency_sli_from_metric(ours.labels("1"), 0.2, interpolate=True) < 1
+    with pytest.raises(TypeError):
+        latency_sli_from_metric(object(), 0.1)

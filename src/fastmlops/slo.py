@@ -53,6 +53,7 @@ __all__ = [
     "availability",
     "latency_sli",
     "latency_sli_from_histogram",
+    "latency_sli_from_metric",
     "nearest_rank_quantile",
     "BurnRateRule",
     "DEFAULT_RULES",
@@ -163,6 +164,11 @@ def error_budget(objective: Any, period: timedelta = timedelta(days=30)) -> time
 def availability(good: Any, total: Any) -> float:
     """Availability SLI: ``good / max(total, 1)``.
 
+    ``good`` and ``total`` are event counts, or counters to read them from:
+    a :class:`fastmlops.metrics.Counter` (or one of its ``.labels(...)``
+    children; the value is the total over all processes) or a
+    prometheus_client ``Counter``.
+
     The rule of the original SLO check: with no traffic the availability is
     0.0 (check ``total`` yourself if no traffic should count as meeting the
     objective; :class:`SLOMonitor` does not alert on it).  Burn rates use the
@@ -176,11 +182,76 @@ def availability(good: Any, total: Any) -> float:
     >>> availability(0, 0)
     0.0
     """
-    g, t = _count(good, "good"), _count(total, "total")
+    g, t = _count(_metric_value(good), "good"), _count(_metric_value(total), "total")
     if g > t:
         raise ValueError(f"good ({g}) must not exceed total ({t}); pass the successful "
                          "events as good and all events as total")
     return g / max(t, 1)
+
+
+def _metric_value(x: Any) -> Any:
+    """The current value of a counter object, or ``x`` itself if it is not one."""
+    if isinstance(x, (int, float, np.integer, np.floating)):
+        return x
+    value = getattr(x, "value", None)
+    if callable(value):  # fastmlops.metrics.Counter and its children
+        return value()
+    collect = getattr(x, "collect", None)
+    if callable(collect):  # prometheus_client: the sum of the _total samples
+        totals = [s.value for family in collect() for s in family.samples
+                  if s.name.endswith("_total")]
+        if not totals:
+            raise TypeError(f"{x!r} exposes no _total samples; pass a counter or a number")
+        return math.fsum(totals)
+    return x
+
+
+def _histogram_buckets(metric: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(le, cumulative counts) of a histogram object, summed over label sets."""
+    value = getattr(metric, "value", None)
+    if callable(value):  # fastmlops.metrics.Histogram and its children
+        got = value()
+        if isinstance(got, dict) and "buckets" in got:
+            return (np.array(list(got["buckets"]), dtype=np.float64),
+                    np.array(list(got["buckets"].values()), dtype=np.float64))
+    collect = getattr(metric, "collect", None)
+    if callable(collect):  # prometheus_client
+        by_le: dict[float, float] = {}
+        for family in collect():
+            for sample in family.samples:
+                if sample.name.endswith("_bucket"):
+                    le = float(sample.labels["le"])
+                    by_le[le] = by_le.get(le, 0.0) + sample.value
+        if by_le:
+            les = sorted(by_le)
+            return np.array(les), np.array([by_le[b] for b in les])
+    raise TypeError(f"expected a histogram (fastmlops.metrics.Histogram or a "
+                    f"prometheus_client Histogram), got {metric!r}")
+
+
+def latency_sli_from_metric(histogram: Any, threshold: float, *,
+                            interpolate: bool = False) -> float:
+    """Latency SLI read from a live histogram: the fraction of observations
+    ``<= threshold``, over all processes.
+
+    ``histogram`` is a :class:`fastmlops.metrics.Histogram` without labels or
+    one of its ``.labels(...)`` children, or a prometheus_client ``Histogram``
+    (all its label sets added up).  The rest is
+    :func:`latency_sli_from_histogram` on its cumulative buckets: the
+    threshold must be a bucket bound unless ``interpolate=True``.
+
+    Examples
+    --------
+    >>> from fastmlops.metrics import Histogram
+    >>> from fastmlops.slo import latency_sli_from_metric
+    >>> latency = Histogram("doc_slo_latency_seconds", "Latency", registry=None,
+    ...                     buckets=(0.05, 0.1, 0.25))
+    >>> latency.observe_many([0.01] * 600 + [0.07] * 300 + [0.2] * 80 + [0.3] * 20)
+    >>> latency_sli_from_metric(latency, 0.1)
+    0.9
+    """
+    le, counts = _histogram_buckets(histogram)
+    return latency_sli_from_histogram(le, counts, threshold, interpolate=interpolate)
 
 
 def _count(x: Any, name: str) -> int:
