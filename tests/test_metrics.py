@@ -693,3 +693,42 @@ def test_atomics_kernels():
     w[0] = 7  # left odd by a killed writer: the next write makes it even again
     k.slot_add(w, vals, 0, 4, np.array([1.0, 1.0]))
     assert w[0] == 10 and vals[4] == 2.5
+
+
+def test_prometheus_client_helpers():
+    c = Counter("helpers_errors", "d", registry=None)
+    with pytest.raises(KeyError):
+        with c.count_exceptions(KeyError):
+            raise KeyError("x")
+    with pytest.raises(ValueError):
+        with c.count_exceptions(KeyError):  # another type: not counted
+            raise ValueError("x")
+
+    @c.count_exceptions()
+    def boom():
+        raise RuntimeError("x")
+
+    with pytest.raises(RuntimeError):
+        boom()
+    assert c.value() == 2
+
+    g = Gauge("helpers_inprogress", "d", registry=None)
+    with g.track_inprogress():
+        assert g.value() == 1
+    assert g.value() == 0
+    with g.time():
+        pass
+    assert 0 <= g.value() < 1
+
+
+def test_time_decorates_async_functions():
+    import asyncio
+    h = Histogram("async_timed", "d", registry=None)
+
+    @h.time()
+    async def work(x):
+        await asyncio.sleep(0)
+        return x + 1
+
+    assert asyncio.run(work(1)) == 2
+    assert h.value()["count"] == 1

@@ -399,3 +399,24 @@ def test_record_request_on_default_metrics():
         assert "model_errors_total 1.0" in text
     finally:
         telemetry._default = None
+
+
+def test_record_request_default_metrics_are_ours_in_the_default_registry():
+    from fastmlops import metrics
+    telemetry._default = None
+    try:
+        before = prometheus_client.REGISTRY.get_sample_value("model_requests_total") or 0.0
+        assert record_request(lambda: 5) == 5
+        inst = telemetry._default
+        assert isinstance(inst.requests, metrics.Counter)
+        assert isinstance(inst.latency, metrics.Histogram)
+        assert prometheus_client.REGISTRY.get_sample_value("model_requests_total") == before + 1
+        assert prometheus_client.REGISTRY.get_sample_value("model_latency_seconds_count") >= 1
+    finally:
+        default = telemetry._default
+        telemetry._default = None
+        for name in ("model_requests_total", "model_errors_total", "model_latency_seconds"):
+            collector = prometheus_client.REGISTRY._names_to_collectors.get(name)
+            if collector is not None:
+                prometheus_client.REGISTRY.unregister(collector)
+        del default

@@ -490,8 +490,13 @@ def _mp_child(_: Any) -> None:
     mp_util.Finalize(None, flush, exitpriority=-100)
 
 
+def _at_exit() -> None:
+    _STATE.halt()  # no background flush racing interpreter shutdown
+    flush()
+
+
 def _install_hooks() -> None:
-    atexit.register(flush)
+    atexit.register(_at_exit)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_parent,
                             after_in_child=_after_fork_child)
@@ -754,6 +759,14 @@ class _CounterChild:
                             f"{type(amount).__name__}") from None
         raise ValueError(f"counters only go up: inc() needs an amount >= 0, got {amount!r}")
 
+    def count_exceptions(self, exception: Any = Exception) -> Any:
+        """Context manager and decorator: count the exceptions of type
+        ``exception`` raised in the block (they still propagate)."""
+        def leave(seconds: float, typ: Any) -> None:
+            if typ is not None and issubclass(typ, exception):
+                self.inc()
+        return _Block(None, leave)
+
     def _flush(self) -> None:
         chunk = _drain(self._buf)
         if chunk:
@@ -793,9 +806,14 @@ class Counter(_Metric):
 
     def _bind(self, child: Any) -> None:
         self.inc = child.inc
+        self.count_exceptions = child.count_exceptions
 
     def inc(self, amount: Any = 1) -> None:
         """Add ``amount`` (>= 0); needs ``.labels(...)`` first if the counter has labels."""
+        self._no_labels()
+
+    def count_exceptions(self, exception: Any = Exception) -> Any:
+        """Count exceptions raised in a block; needs ``.labels(...)`` first if labelled."""
         self._no_labels()
 
 
@@ -859,7 +877,8 @@ class _HistogramChild:
 
     def time(self) -> Any:
         """Context manager and decorator observing the elapsed seconds."""
-        return _Timer(self.observe)
+        observe = self.observe
+        return _Block(None, lambda seconds, _: observe(seconds))
 
     def _flush(self) -> None:
         chunk = _drain(self._buf)
@@ -890,26 +909,43 @@ def _as_values(values: Any) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float64)
 
 
-class _Timer:
-    __slots__ = ("_observe", "_start")
+class _Block:
+    """A context manager and decorator (sync or async functions) that calls
+    ``enter()`` on entry and ``leave(seconds, exception_type)`` on exit; the
+    body's exceptions propagate.  Behind ``time()``, ``track_inprogress()``
+    and ``count_exceptions()``."""
 
-    def __init__(self, observe: Any) -> None:
-        self._observe = observe
-        self._start = 0.0
+    __slots__ = ("_enter", "_leave", "_starts")
 
-    def __enter__(self) -> _Timer:
-        self._start = time.perf_counter()
+    def __init__(self, enter: Any, leave: Any) -> None:
+        self._enter = enter
+        self._leave = leave
+        self._starts: list[float] = []  # a stack: the same block may nest
+
+    def __enter__(self) -> _Block:
+        if self._enter is not None:
+            self._enter()
+        self._starts.append(time.perf_counter())
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self._observe(max(time.perf_counter() - self._start, 0.0))
+    def __exit__(self, typ: Any, value: Any, tb: Any) -> None:
+        elapsed = max(time.perf_counter() - self._starts.pop(), 0.0)
+        self._leave(elapsed, typ)
 
     def __call__(self, fn: Any) -> Any:
         import functools
+        import inspect
+
+        if inspect.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def async_wrapped(*args: Any, **kwargs: Any) -> Any:
+                with _Block(self._enter, self._leave):
+                    return await fn(*args, **kwargs)
+            return async_wrapped
 
         @functools.wraps(fn)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            with _Timer(self._observe):
+            with _Block(self._enter, self._leave):
                 return fn(*args, **kwargs)
 
         return wrapped
@@ -1124,6 +1160,14 @@ class _GaugeChild:
     def set_to_current_time(self) -> None:
         self.set(time.time())
 
+    def track_inprogress(self) -> Any:
+        """Context manager and decorator: +1 while the block runs."""
+        return _Block(self.inc, lambda seconds, _: self.dec())
+
+    def time(self) -> Any:
+        """Context manager and decorator: set the gauge to the block's seconds."""
+        return _Block(None, lambda seconds, _: self.set(seconds))
+
     def _flush(self) -> None:
         value = self._value
         if value != self._written:
@@ -1173,7 +1217,7 @@ class Gauge(_Metric):
         return _GaugeChild(self, key, row)
 
     def _bind(self, child: Any) -> None:
-        for method in ("inc", "dec", "set", "set_to_current_time"):
+        for method in ("inc", "dec", "set", "set_to_current_time", "track_inprogress", "time"):
             setattr(self, method, getattr(child, method))
 
     def inc(self, amount: Any = 1) -> None:
@@ -1186,6 +1230,12 @@ class Gauge(_Metric):
         self._no_labels()
 
     def set_to_current_time(self) -> None:
+        self._no_labels()
+
+    def track_inprogress(self) -> Any:
+        self._no_labels()
+
+    def time(self) -> Any:
         self._no_labels()
 
 

@@ -470,12 +470,13 @@ def _default_instrument() -> Instrument:
         with _default_lock:
             if _default is None:
                 try:
-                    from prometheus_client import Counter, Histogram
+                    import prometheus_client  # noqa: F401  (the default registry)
                 except ImportError:  # pragma: no cover - depends on the environment
                     raise RuntimeError(
                         "record_request needs metrics: call fastmlops.telemetry."
                         "set_default_metrics(requests=..., errors=..., latency=...) or "
                         "pip install prometheus_client for the defaults") from None
+                from fastmlops.metrics import Counter, Histogram
                 _default = Instrument(
                     Counter("model_requests_total", "Requests served"),
                     Counter("model_errors_total", "Requests that raised"),
@@ -489,8 +490,8 @@ def record_request(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     latency, count an error if ``f`` raised (and re-raise); return its result.
 
     Records on the metrics given to :func:`set_default_metrics`; without that
-    call, on prometheus_client metrics created in its default registry on
-    first use: the lecture's ``model_requests_total``, ``model_errors_total``
+    call, on :mod:`fastmlops.metrics` metrics (shared by all worker
+    processes) created in prometheus_client's default registry on first use: the lecture's ``model_requests_total``, ``model_errors_total``
     and ``model_latency_seconds`` (buckets :data:`DEFAULT_BUCKETS`: 0.01, 0.05,
     0.1, 0.5, 1.0 and +Inf).
     """
