@@ -192,6 +192,10 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
         at += task[2] - task[1]
     table = _arena("counts", (len(tasks) + 2) * nb, np.int64).reshape(len(tasks) + 2, nb)
     table[:] = 0
+    # Unsorted pieces count into int32 rows (a smaller table for the scattered
+    # increments); a piece is far below 2**31 values in practice, else int64.
+    table32 = _arena("counts32", len(tasks) * nb, np.int32).reshape(len(tasks), nb)
+    table32[:] = 0
     slot = {task: k for k, task in enumerate(tasks)}
 
     def ids_of(task: tuple[int, int, int]) -> np.ndarray:
@@ -200,10 +204,11 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
     def count(task: tuple[int, int, int]) -> tuple[int, np.ndarray, int]:
         which, start, stop = task
         s = samples[which]
-        counts = table[slot[task]]
         if s.is_sorted:
+            counts = table[slot[task]]
             nan = _k.sorted_bucket_counts(s.values, lo, scale, top, counts)
         else:
+            counts = table32[slot[task]] if stop - start < 2**31 else table[slot[task]]
             nan = _k.bucket_counts(s.values[start:stop], lo, scale, top, counts, ids_of(task))
         return which, counts, int(nan)
 

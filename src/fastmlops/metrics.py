@@ -445,7 +445,9 @@ def flush() -> None:
     Runs by itself every :data:`FLUSH_INTERVAL` seconds, before every scrape,
     before a fork and at exit; call it to make values visible to other
     processes at once (tests, a worker about to be killed)."""
-    for metric in list(_STATE.families):
+    with _STATE.lock:  # a WeakSet must not grow while it is iterated
+        metrics = list(_STATE.families)
+    for metric in metrics:
         metric._flush()
 
 
