@@ -732,3 +732,89 @@ def test_time_decorates_async_functions():
 
     assert asyncio.run(work(1)) == 2
     assert h.value()["count"] == 1
+
+
+# ---------------------------------------------------------- directory exporter
+
+def _define_all(directory):
+    h = Histogram("dc_latency_seconds", "Latency", ["route"], registry=None,
+                  directory=directory, buckets=(0.1, 0.5, 1))
+    c = Counter("dc_requests_total", "Requests", ["route"], registry=None, directory=directory)
+    g = Gauge("dc_inflight", "In flight", registry=None, directory=directory,
+              multiprocess_mode="sum")
+    return h, c, g
+
+
+def test_directory_collector_exposes_what_workers_record(tmp_path):
+    directory = str(tmp_path)
+    h, c, g = _define_all(directory)
+    defined = CollectorRegistry()
+    for m in (h, c, g):
+        defined.register(m)
+
+    def worker(k):
+        def run():
+            h2, c2, g2 = _define_all(directory)  # each process defines its metrics
+            for i in range(100):
+                h2.labels(f"/r{k}").observe(i / 100)
+                c2.labels(f"/r{k}").inc()
+            g2.set(k)
+            flush()
+        return run
+
+    for k in range(3):
+        _fork_and_wait(worker(k))
+    exporter = CollectorRegistry()
+    collector = metrics_module.DirectoryCollector(directory, registry=exporter)
+    assert _samples(exporter, skip_created=False) == _samples(defined, skip_created=False)
+    assert exporter.get_sample_value("dc_requests_total", {"route": "/r2"}) == 100
+    assert exporter.get_sample_value("dc_inflight") == 3
+    # read-only: collecting claimed no process slot (sum mode would count it)
+    assert collector.describe() == []
+    seg = h._segment
+    owners = seg.words[seg.layout.slots_at::seg.layout.slot_words][:seg.layout.slots]
+    assert np.count_nonzero(owners) == 3  # the three workers; this process never wrote h
+
+
+def test_directory_collector_skips_bad_files_and_validates(tmp_path, caplog):
+    directory = str(tmp_path)
+    Counter("dc_ok_total", "ok", registry=None, directory=directory).inc()
+    flush()
+    (tmp_path / "broken.fastmlops").write_bytes(b"\0" * 100)
+    exporter = CollectorRegistry()
+    metrics_module.DirectoryCollector(directory, registry=exporter)
+    with caplog.at_level("WARNING", logger="fastmlops.metrics"):
+        assert exporter.get_sample_value("dc_ok_total") == 1
+    assert "broken.fastmlops" in caplog.text
+    with pytest.raises(ValueError, match="does not exist"):
+        metrics_module.DirectoryCollector(str(tmp_path / "missing"), registry=None)
+
+
+def test_directory_collector_needs_a_directory(monkeypatch):
+    monkeypatch.delenv("FASTMLOPS_METRICS_DIR", raising=False)
+    with pytest.raises(ValueError, match="FASTMLOPS_METRICS_DIR"):
+        metrics_module.DirectoryCollector(registry=None)
+
+
+def test_cli_metrics_prints_the_directory(tmp_path, capsys):
+    from fastmlops.cli import main
+    directory = str(tmp_path)
+    Histogram("cli_latency_seconds", "Latency", registry=None, directory=directory).observe(0.3)
+    flush()
+    assert main(["metrics", directory]) == 0
+    out = capsys.readouterr().out
+    assert "cli_latency_seconds_count 1.0" in out
+    assert main(["metrics", directory, "--openmetrics"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("# EOF")
+    assert main(["metrics", str(tmp_path / "nope")]) == 2
+
+
+def test_long_help_is_shortened_to_fit_and_too_many_buckets_are_refused(tmp_path):
+    c = Counter("longhelp", "x" * 100_000, registry=None, directory=str(tmp_path))
+    c.inc()
+    flush()
+    exporter = CollectorRegistry()
+    metrics_module.DirectoryCollector(str(tmp_path), registry=exporter)
+    assert exporter.get_sample_value("longhelp_total") == 1
+    with pytest.raises(ValueError, match="does not fit"):
+        Histogram("manyb", "d", registry=None, buckets=list(np.arange(1.0, 3000.0)))

@@ -2,6 +2,7 @@
 
 ``fastmlops demo``              drift check of built-in synthetic reference/production data
 ``fastmlops fingerprint PATH``  sha256sum-style digests (or a JSON manifest) of files/trees
+``fastmlops metrics [DIR]``     expose the metrics a metrics directory holds (print, or --serve)
 ``fastmlops warmup``            compile (or load from cache) every kernel ahead of time
 ``fastmlops version``           print the version
 """
@@ -73,6 +74,33 @@ def cmd_warmup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_metrics(args: argparse.Namespace) -> int:
+    try:
+        from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+        from prometheus_client.openmetrics.exposition import generate_latest as om_latest
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ValueError("fastmlops metrics needs prometheus_client: "
+                         "pip install 'fastmlops[prometheus]'") from None
+    from fastmlops.metrics import DirectoryCollector
+
+    registry = CollectorRegistry()
+    DirectoryCollector(args.directory, registry=registry)
+    if args.serve is None:
+        text = (om_latest if args.openmetrics else generate_latest)(registry)
+        sys.stdout.write(text.decode("utf-8"))
+        return 0
+    if not 0 <= args.serve <= 65535:
+        raise ValueError(f"--serve needs a port in [0, 65535], got {args.serve}")
+    start_http_server(args.serve, addr=args.addr, registry=registry)
+    print(f"fastmlops: serving the metrics of {args.directory or 'FASTMLOPS_METRICS_DIR'} "
+          f"on http://{args.addr}:{args.serve}/metrics (Ctrl-C stops)", file=sys.stderr)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+
+
 def cmd_version(args: argparse.Namespace) -> int:
     import fastmlops
 
@@ -93,6 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     warm = sub.add_parser("warmup", help="compile or load every kernel ahead of time")
     warm.set_defaults(func=cmd_warmup)
+    met = sub.add_parser(
+        "metrics", help="expose the metrics of a metrics directory (fastmlops.metrics)",
+        description="Print (or serve over HTTP) the Prometheus exposition of every "
+                    "fastmlops metric that the processes sharing DIR have recorded.")
+    met.add_argument("directory", nargs="?", default=None,
+                     help="metrics directory (default: $FASTMLOPS_METRICS_DIR)")
+    met.add_argument("--openmetrics", action="store_true", help="OpenMetrics text format")
+    met.add_argument("--serve", type=int, metavar="PORT", default=None,
+                     help="serve /metrics on this port instead of printing once")
+    met.add_argument("--addr", default="127.0.0.1", help="address to serve on (default: "
+                     "127.0.0.1; 0.0.0.0 for every interface)")
+    met.set_defaults(func=cmd_metrics)
     ver = sub.add_parser("version", help="print the version")
     ver.set_defaults(func=cmd_version)
     from fastmlops.fingerprint import add_cli as add_fingerprint

@@ -45,6 +45,8 @@ How it works
   file per metric family, whatever the number of processes; delete the files
   when the server restarts if counters should restart at zero; the processes
   must share a PID namespace, i.e. run on one host or in one container).
+  Each file also holds its metric's definition, so :class:`DirectoryCollector`
+  (or ``fastmlops metrics DIR``) exposes a directory without defining anything.
 * **Exits.** Buffers are flushed at interpreter exit, by the finaliser that
   ``multiprocessing`` runs before its workers leave through ``os._exit``, and
   before a fork.  A process killed with SIGKILL loses at most what it
@@ -80,8 +82,8 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["Counter", "Gauge", "Histogram", "DEFAULT_BUCKETS", "FLUSH_INTERVAL",
-           "flush", "set_flush_interval"]
+__all__ = ["Counter", "Gauge", "Histogram", "DirectoryCollector", "DEFAULT_BUCKETS",
+           "FLUSH_INTERVAL", "flush", "set_flush_interval"]
 
 _INF = math.inf
 DEFAULT_BUCKETS: tuple[float, ...] = (.005, .01, .025, .05, .075, .1, .25, .5, .75, 1.0,
@@ -93,9 +95,12 @@ _log = logging.getLogger("fastmlops.metrics")
 
 # ---------------------------------------------------------------- layout ----
 _MAGIC = 0x31434952_54454D46  # "FMETRIC1"
-_VERSION = 1
-_H_MAGIC, _H_VERSION, _H_KIND, _H_WIDTH, _H_SLOTS, _H_SERIES, _H_NSERIES, _H_HASH = range(8)
-_HEADER_WORDS = 64
+_VERSION = 2
+_H_MAGIC, _H_VERSION, _H_KIND, _H_WIDTH, _H_SLOTS, _H_SERIES, _H_NSERIES, _H_HASH, \
+    _H_META_LEN = range(9)
+_HEADER_WORDS = 2048        # 16 KiB: the fields above, then the definition as JSON
+_META_AT = 128              # byte offset of that JSON (name, help, labels, buckets, ...)
+_MAX_META = _HEADER_WORDS * 8 - _META_AT
 _RECORD_WORDS = 64          # 512 bytes per label set
 _R_STATE, _R_CREATED, _R_NBYTES, _R_PAYLOAD = 0, 1, 2, 3
 _MAX_KEY_BYTES = (_RECORD_WORDS - _R_PAYLOAD) * 8
@@ -169,11 +174,11 @@ def _layout_hash(name: str, kind: str, extra: Sequence[Any]) -> int:
 
 
 def _open_segment(name: str, kind: str, layout: _Layout, digest: int,
-                  directory: str | None) -> mmap.mmap:
+                  directory: str | None, meta: bytes) -> mmap.mmap:
     size = layout.words * 8
     if directory is None:
         mm = mmap.mmap(-1, size, flags=mmap.MAP_SHARED)
-        _write_header(mm, kind, layout, digest)
+        _write_header(mm, kind, layout, digest, meta)
         return mm
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, f"{name}.fastmlops")
@@ -186,7 +191,7 @@ def _open_segment(name: str, kind: str, layout: _Layout, digest: int,
             try:
                 os.ftruncate(fd, size)
                 mm = mmap.mmap(fd, size, flags=mmap.MAP_SHARED)
-                _write_header(mm, kind, layout, digest)
+                _write_header(mm, kind, layout, digest, meta)
                 try:
                     os.link(tmp, path)  # publish a fully initialised file, atomically
                 except FileExistsError:
@@ -220,8 +225,10 @@ def _open_segment(name: str, kind: str, layout: _Layout, digest: int,
     raise RuntimeError(f"could not create or open {path}")  # pragma: no cover
 
 
-def _write_header(mm: mmap.mmap, kind: str, layout: _Layout, digest: int) -> None:
+def _write_header(mm: mmap.mmap, kind: str, layout: _Layout, digest: int, meta: bytes) -> None:
+    mm[_META_AT:_META_AT + len(meta)] = meta
     header = np.frombuffer(mm, dtype=np.uint64, count=_HEADER_WORDS)
+    header[_H_META_LEN] = len(meta)
     header[_H_VERSION] = _VERSION
     header[_H_KIND] = _KINDS[kind]
     header[_H_WIDTH] = layout.width
@@ -232,14 +239,31 @@ def _write_header(mm: mmap.mmap, kind: str, layout: _Layout, digest: int) -> Non
     del header
 
 
+def _definition(name: str, kind: str, documentation: str, labelnames: tuple[str, ...],
+                unit: str, extra: dict[str, Any]) -> bytes:
+    """The metric's definition as stored in its segment, so that a process that
+    does not define it (``DirectoryCollector``) can expose it.  A help text too
+    long for the header is shortened."""
+    doc = documentation
+    while True:
+        meta = json.dumps({"name": name, "type": kind, "help": doc, "labelnames": labelnames,
+                           "unit": unit, **extra}, ensure_ascii=False).encode()
+        if len(meta) <= _MAX_META:
+            return meta
+        if not doc:
+            raise ValueError(f"metric {name!r}: its definition does not fit in "
+                             f"{_MAX_META} bytes (too many buckets or label names)")
+        doc = doc[:len(doc) // 2]
+
+
 class _Segment:
     """One metric family's shared memory and this process's slot in it."""
 
     def __init__(self, name: str, kind: str, width: int, max_processes: int, max_series: int,
-                 digest: int, directory: str | None) -> None:
+                 digest: int, directory: str | None, meta: bytes) -> None:
         self.name = name
         self.layout = _Layout(width, max_processes, max_series)
-        self.mm = _open_segment(name, kind, self.layout, digest, directory)
+        self.mm = _open_segment(name, kind, self.layout, digest, directory, meta)
         self.words = np.frombuffer(self.mm, dtype=np.uint64)
         self.vals = self.words.view(np.float64)
         self.bytes = self.words.view(np.uint8)
@@ -600,7 +624,8 @@ class _Metric:
 
     def __init__(self, name: str, documentation: str, labelnames: Iterable[str], namespace: str,
                  subsystem: str, unit: str, registry: Any, width: int, extra: Sequence[Any],
-                 max_series: int, max_processes: int, directory: Any) -> None:
+                 max_series: int, max_processes: int, directory: Any,
+                 definition: dict[str, Any] | None = None, read_only: bool = False) -> None:
         if not isinstance(documentation, str):
             raise TypeError(f"documentation must be a str, got {type(documentation).__name__}")
         self._name = name
@@ -610,13 +635,17 @@ class _Metric:
         self._max_series = _positive_int(max_series, "max_series", 1 << 20)
         self._max_processes = _positive_int(max_processes, "max_processes", 1 << 16)
         digest = _layout_hash(name, self._kind, [self._labelnames, *extra])
+        meta = _definition(name, self._kind, documentation, self._labelnames, unit,
+                           definition or {})
         self._segment = _Segment(name, self._kind, width, self._max_processes,
-                                 self._max_series, digest, _directory(directory))
+                                 self._max_series, digest, _directory(directory), meta)
         self._children: dict[tuple[str, ...], Any] = {}
         self._children_lock = threading.Lock()
         # held while a batch is between its buffer and shared memory, so that a
         # flush (e.g. before value() or a scrape) waits for one in flight
         self._flush_lock = threading.Lock()
+        if read_only:  # a DirectoryCollector's view: never writes, owns no slot
+            return
         if not self._labelnames:
             child = self._child(())
             self._bind(child)
@@ -793,12 +822,14 @@ class Counter(_Metric):
     def __init__(self, name: str, documentation: str, labelnames: Iterable[str] = (),
                  namespace: str = "", subsystem: str = "", unit: str = "",
                  registry: Any = _DEFAULT_REGISTRY, *, max_series: int = 512,
-                 max_processes: int = 256, directory: Any = None) -> None:
+                 max_processes: int = 256, directory: Any = None,
+                 _read_only: bool = False) -> None:
         full = _full_name(name, namespace, subsystem, unit)
         if full.endswith("_total"):
             full = full[:-6]
         super().__init__(full, documentation, labelnames, namespace, subsystem, unit,
-                         registry, 1, (), max_series, max_processes, directory)
+                         registry, 1, (), max_series, max_processes, directory,
+                         read_only=_read_only)
 
     def _make_child(self, key: tuple[str, ...], row: int) -> Any:
         return _CounterChild(self, key, row)
@@ -992,7 +1023,7 @@ class Histogram(_Metric):
                  namespace: str = "", subsystem: str = "", unit: str = "",
                  registry: Any = _DEFAULT_REGISTRY, buckets: Sequence[float] = DEFAULT_BUCKETS,
                  *, max_series: int = 512, max_processes: int = 256,
-                 directory: Any = None) -> None:
+                 directory: Any = None, _read_only: bool = False) -> None:
         full = _full_name(name, namespace, subsystem, unit)
         self._upper = _check_buckets(buckets)
         finite = np.array(self._upper[:-1], dtype=np.float64)
@@ -1007,7 +1038,8 @@ class Histogram(_Metric):
         self._labels: dict[tuple[str, ...], tuple[dict[str, str], list[dict[str, str]]]] = {}
         super().__init__(full, documentation, labelnames, namespace, subsystem, unit,
                          registry, self._nb + 2, self._upper, max_series, max_processes,
-                         directory)
+                         directory, {"buckets": [_bound_json(b) for b in self._upper]},
+                         read_only=_read_only)
 
     def _make_child(self, key: tuple[str, ...], row: int) -> Any:
         return _HistogramChild(self, key, row)
@@ -1108,6 +1140,10 @@ class Histogram(_Metric):
         return [family]
 
 
+def _bound_json(b: float) -> Any:
+    return "+Inf" if b == _INF else b
+
+
 def _has_prometheus() -> bool:
     try:
         import prometheus_client  # noqa: F401
@@ -1203,7 +1239,7 @@ class Gauge(_Metric):
                  namespace: str = "", subsystem: str = "", unit: str = "",
                  registry: Any = _DEFAULT_REGISTRY, multiprocess_mode: str = "livesum", *,
                  max_series: int = 512, max_processes: int = 256,
-                 directory: Any = None) -> None:
+                 directory: Any = None, _read_only: bool = False) -> None:
         if multiprocess_mode not in _GAUGE_MODES:
             raise ValueError(f"multiprocess_mode must be one of {_GAUGE_MODES}, "
                              f"got {multiprocess_mode!r}")
@@ -1213,7 +1249,8 @@ class Gauge(_Metric):
         self._reserved = reserved
         super().__init__(full, documentation, labelnames, namespace, subsystem, unit,
                          registry, 1, (multiprocess_mode,), max_series, max_processes,
-                         directory)
+                         directory, {"multiprocess_mode": multiprocess_mode},
+                         read_only=_read_only)
 
     def _make_child(self, key: tuple[str, ...], row: int) -> Any:
         return _GaugeChild(self, key, row)
@@ -1283,3 +1320,91 @@ class Gauge(_Metric):
         for key, pid, value in self._samples():
             family.add_metric(list(key) + ([pid] if pid is not None else []), value)
         return [family]
+
+
+# ------------------------------------------------------- directory exporter ----
+
+def _reader_for(path: str, directory: str) -> _Metric:
+    """A read-only view of the metric stored in ``path``, from its own definition."""
+    size = _HEADER_WORDS * 8
+    with open(path, "rb") as f:
+        head = f.read(size)
+    if len(head) < size:
+        raise ValueError("not a fastmlops metrics file (too short)")
+    words = np.frombuffer(head, dtype=np.uint64)
+    if int(words[_H_MAGIC]) != _MAGIC:
+        raise ValueError("not a fastmlops metrics file")
+    if int(words[_H_VERSION]) != _VERSION:
+        raise ValueError(f"written by another fastmlops version (layout "
+                         f"{int(words[_H_VERSION])}, this one reads {_VERSION})")
+    meta = json.loads(head[_META_AT:_META_AT + int(words[_H_META_LEN])].decode("utf-8"))
+    common = {"registry": None, "max_series": int(words[_H_SERIES]),
+              "max_processes": int(words[_H_SLOTS]), "directory": directory,
+              "_read_only": True}
+    args = (meta["name"], meta["help"], meta["labelnames"])
+    kind = meta["type"]
+    if kind == "counter":
+        return Counter(*args, unit=meta["unit"], **common)
+    if kind == "histogram":
+        return Histogram(*args, unit=meta["unit"], buckets=[float(b) for b in meta["buckets"]],
+                         **common)
+    if kind == "gauge":
+        return Gauge(*args, unit=meta["unit"], multiprocess_mode=meta["multiprocess_mode"],
+                     **common)
+    raise ValueError(f"unknown metric type {kind!r}")
+
+
+class DirectoryCollector:
+    """Every metric in a metrics directory, for a process that does not define them.
+
+    What prometheus_client's ``MultiProcessCollector`` is for its
+    multiprocess mode: an exporter (a sidecar, a gunicorn master, or
+    ``fastmlops metrics DIR --serve PORT``) registers one and exposes
+    everything the worker processes record in ``directory`` (default
+    ``FASTMLOPS_METRICS_DIR``).  Each metric file carries its own definition
+    (name, help, labels, buckets, gauge mode), so nothing needs declaring
+    here; the view is read-only and takes no process slot.  A file that cannot
+    be read is skipped with a warning on the ``fastmlops.metrics`` logger.
+
+    Do not register it in a registry that also holds the same metrics defined
+    in this process: the samples would appear twice.
+    """
+
+    def __init__(self, directory: Any = None, registry: Any = _DEFAULT_REGISTRY) -> None:
+        path = _directory(directory)
+        if path is None:
+            raise ValueError(f"DirectoryCollector needs a directory: pass directory= or set "
+                             f"{_ENV_DIR}")
+        if not os.path.isdir(path):
+            raise ValueError(f"metrics directory {path!r} does not exist or is not a directory")
+        self._directory = path
+        self._readers: dict[str, tuple[tuple[int, int], _Metric]] = {}
+        self._lock = threading.Lock()
+        registry = _registry(registry)
+        if registry is not None:
+            registry.register(self)
+
+    def describe(self) -> list[Any]:
+        return []  # the set of metrics changes as workers create them
+
+    def collect(self) -> list[Any]:
+        families: list[Any] = []
+        with self._lock:
+            names = sorted(n for n in os.listdir(self._directory) if n.endswith(".fastmlops"))
+            seen = set()
+            for name in names:
+                path = os.path.join(self._directory, name)
+                seen.add(path)
+                try:
+                    st = os.stat(path)
+                    ident = (st.st_dev, st.st_ino)
+                    got = self._readers.get(path)
+                    if got is None or got[0] != ident:
+                        got = (ident, _reader_for(path, self._directory))
+                        self._readers[path] = got
+                    families.extend(got[1].collect())
+                except (OSError, ValueError, KeyError, TypeError) as exc:
+                    _log.warning("fastmlops.metrics: skipping %s: %s", path, exc)
+            for gone in set(self._readers) - seen:
+                del self._readers[gone]
+        return families
