@@ -818,3 +818,29 @@ def test_long_help_is_shortened_to_fit_and_too_many_buckets_are_refused(tmp_path
     assert exporter.get_sample_value("longhelp_total") == 1
     with pytest.raises(ValueError, match="does not fit"):
         Histogram("manyb", "d", registry=None, buckets=list(np.arange(1.0, 3000.0)))
+
+
+def test_exotic_numbers_convert_and_odd_objects_never_lose_good_values(caplog):
+    from decimal import Decimal
+    from fractions import Fraction
+
+    class Odd:  # compares like a number but does not convert to float
+        def __le__(self, other):
+            return True
+
+        def __ge__(self, other):
+            return True
+
+    h = Histogram("exotic", "d", registry=None, buckets=(1, 2))
+    c = Counter("exotic_c", "d", registry=None)
+    for v in (Decimal("0.5"), Fraction(3, 2), np.float32(2.5), 1):
+        h.observe(v)
+        c.inc(v)
+    h.observe(Odd())
+    c.inc(Odd())
+    with caplog.at_level("ERROR", logger="fastmlops.metrics"):
+        got = h.value()
+        total = c.value()
+    assert list(got["buckets"].values()) == [2.0, 3.0, 4.0]
+    assert got["sum"] == 5.5 and total == 5.5
+    assert caplog.text.count("do not convert") == 2

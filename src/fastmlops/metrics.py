@@ -747,6 +747,23 @@ class _Metric:
         return f"{type(self).__module__}.{type(self).__name__}({self._name!r})"
 
 
+def _floats(chunk: list[Any], name: str) -> np.ndarray:
+    """``chunk`` as float64, one value at a time; a value that ``inc``/``observe``
+    accepted but that does not convert (an object comparable with numbers but
+    without ``__float__``) is dropped and logged, never the others."""
+    out = []
+    bad = 0
+    for v in chunk:
+        try:
+            out.append(float(v))
+        except (TypeError, ValueError, OverflowError):
+            bad += 1
+    if bad:
+        _log.error("fastmlops.metrics: %s: dropped %d value(s) that do not convert to float",
+                   name, bad)
+    return np.array(out, dtype=np.float64)
+
+
 def _drain(buf: list[Any]) -> list[Any]:
     """Take the values buffered so far; values appended meanwhile stay.
 
@@ -801,8 +818,11 @@ class _CounterChild:
     def _flush(self) -> None:
         chunk = _drain(self._buf)
         if chunk:
-            total = math.fsum(chunk) if len(chunk) < 64 else float(np.sum(np.asarray(chunk, np.float64)))
-            self._segment.add(self._row, np.array([total]))
+            try:
+                values = np.fromiter(chunk, np.float64, len(chunk))
+            except (TypeError, ValueError):  # an exotic number type: one by one
+                values = _floats(chunk, self._metric._name)
+            self._segment.add(self._row, np.array([np.sum(values)]))
 
     def _reset(self) -> None:
         del self._buf[:]
@@ -918,8 +938,8 @@ class _HistogramChild:
         if chunk:
             try:
                 values = np.fromiter(chunk, np.float64, len(chunk))
-            except (TypeError, ValueError):  # an exotic number type: convert one by one
-                values = np.array([float(v) for v in chunk], dtype=np.float64)
+            except (TypeError, ValueError):  # an exotic number type: one by one
+                values = _floats(chunk, self._metric._name)
             self._metric._add_array(self._row, values, checked=True)
 
     def _reset(self) -> None:
