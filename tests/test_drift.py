@@ -458,3 +458,21 @@ def test_concurrent_calls_from_many_threads_agree_with_serial():
                 assert got.statistic == want.statistic
                 assert got.pvalue == want.pvalue
                 assert got.statistic_location == want.statistic_location
+
+
+@pytest.mark.parametrize("nan_policy", ["propagate", "omit"])
+@pytest.mark.parametrize("n", [5, 3000, 9000])
+def test_1d_fast_path_equals_the_batch_path(n, nan_policy):
+    """1-D samples skip the batch machinery; a numpy-integer axis takes the
+    general path: both must give the same fields, types included."""
+    rng = np.random.default_rng(n)
+    a = rng.normal(size=n)
+    b = rng.normal(0.1, 1, size=n + 7)
+    a[::97] = np.nan
+    for alternative in ("two-sided", "less", "greater"):
+        fast = fastmlops.ks_2samp(a, b, alternative, nan_policy=nan_policy)
+        general = fastmlops.ks_2samp(a, b, alternative, nan_policy=nan_policy, axis=np.int64(0))
+        for x, y in zip((*fast,) + (fast.statistic_location, fast.statistic_sign),
+                        (*general,) + (general.statistic_location, general.statistic_sign)):
+            assert type(x) is type(y)
+            assert (np.isnan(x) and np.isnan(y)) or x == y

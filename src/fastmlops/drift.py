@@ -127,6 +127,38 @@ def _row(res: Any, nan_a: int, nan_b: int, n_a: int, n_b: int, alternative: str,
     return d, loc, sign, n1, n2
 
 
+def _ks_1d(a: np.ndarray, b: np.ndarray, alternative: str, method: str,
+           nan_policy: str) -> KstestResult:
+    """:func:`ks_2samp` for two 1-D samples, without the batch machinery
+    (which costs about a third of a 2,000-value test).  Same results."""
+    if a.size == 0 or b.size == 0:
+        raise ValueError("Data passed to ks_2samp must not be empty: "
+                         f"got samples of length {a.size} and {b.size}.")
+    dtype = kernel_dtype(a, b)
+    if nan_policy == "raise" and dtype.kind == "f":
+        if np.isnan(a).any() or np.isnan(b).any():
+            raise ValueError("The input contains NaN values; pass nan_policy='omit' to "
+                             "drop them or 'propagate' to get NaN results.")
+    from fastmlops import _ks_engine as engine
+    from fastmlops._ks_pvalue import _ks_pvalue
+
+    sa = engine.Sample(np.ascontiguousarray(a, dtype=dtype))
+    sb = engine.Sample(np.ascontiguousarray(b, dtype=dtype))
+    res = engine.ks_statistic(sa, sb)
+    d, loc, sign, n1, n2 = _row(res, int(sa.nan or 0), int(sb.nan or 0), a.size, b.size,
+                                alternative, nan_policy)
+    if np.isnan(d):
+        if nan_policy == "omit" and (n1 == 0 or n2 == 0):
+            warnings.warn("After omitting NaNs, one or more samples is empty; "
+                          "their results are NaN.", RuntimeWarning, stacklevel=3)
+        nan = np.float64(np.nan)
+        return KstestResult(nan, nan, nan, nan)
+    # warnings point at the caller of ks_2samp: _ks_pvalue, _ks_1d, ks_2samp, caller
+    d_ok, p_ok = _ks_pvalue(d, n1, n2, alternative, method, stacklevel=4)
+    return KstestResult(np.float64(d_ok), np.float64(p_ok),
+                        np.array([loc], dtype=dtype)[0], np.int8(sign))
+
+
 def ks_2samp(data1: Any, data2: Any, alternative: str = "two-sided", method: str = "auto",
              *, axis: int | None = 0, nan_policy: str = "propagate") -> KstestResult:
     """Two-sample Kolmogorov-Smirnov test; a drop-in for :func:`scipy.stats.ks_2samp`.
@@ -189,6 +221,9 @@ def ks_2samp(data1: Any, data2: Any, alternative: str = "two-sided", method: str
     alternative, method, nan_policy = _check_options(alternative, method, nan_policy)
     a = _as_sample(data1, "data1")
     b = _as_sample(data2, "data2")
+    if a.ndim == 1 and b.ndim == 1 and (axis is None or (
+            type(axis) is int and -1 <= axis <= 0)):
+        return _ks_1d(a, b, alternative, method, nan_policy)
     a, batch_a = _columns(a, axis, "data1")
     b, batch_b = _columns(b, axis, "data2")
     if batch_a != batch_b:
