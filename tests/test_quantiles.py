@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
@@ -333,7 +333,9 @@ def promql_reference(q, le, cum):
         start = le[b - 1]
         count -= counts[b - 1]
         rank -= counts[b - 1]
-    return start + (end - start) * (rank / count)
+    # Go's float division: 0/0 is NaN (q = 0 on an empty bucket), not an error
+    ratio = rank / count if count else (math.nan if rank == 0 else math.copysign(math.inf, rank))
+    return start + (end - start) * ratio
 
 
 LE = [0.01, 0.05, 0.1, 0.5, 1.0, INF]
@@ -391,6 +393,7 @@ def test_histogram_quantile_non_cumulative_and_many_series():
        deltas=st.lists(st.floats(0, 1000, allow_nan=False), min_size=9, max_size=9),
        shuffle=st.booleans(),
        q=st.one_of(st.floats(-0.5, 1.5), st.sampled_from([0.0, 0.5, 0.99, 1.0])))
+@example(bounds=[1.0, 0.5], deltas=[0.0, 0.0, 1.0] + [0.0] * 6, shuffle=False, q=0.0)
 def test_histogram_quantile_matches_the_promql_rules(bounds, deltas, shuffle, q):
     le = sorted(bounds) + [INF]
     cum = np.cumsum(deltas[:len(le)])
