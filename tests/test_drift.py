@@ -476,3 +476,20 @@ def test_1d_fast_path_equals_the_batch_path(n, nan_policy):
                         (*general,) + (general.statistic_location, general.statistic_sign)):
             assert type(x) is type(y)
             assert (np.isnan(x) and np.isnan(y)) or x == y
+
+
+def test_large_samples_with_the_finer_bucket_map_equal_the_full_sort(monkeypatch):
+    """Above 2**20 values in all the bucket map is finer (32,768 buckets):
+    ks_2samp and a stored reference must still equal the full sort-merge."""
+    rng = np.random.default_rng(11)
+    ref = np.round(rng.normal(size=600_000), 4)  # ties too
+    cur = np.round(rng.normal(0.004, 1, size=700_000), 4)
+    cur[::5000] = np.nan
+    fast = fastmlops.ks_2samp(ref, cur, nan_policy="omit")
+    report = fastmlops.DriftReference(ref.reshape(-1, 1)).check(cur.reshape(-1, 1))
+    monkeypatch.setattr(_ks_engine, "SORT_MERGE_BELOW", 10**12)
+    full = fastmlops.ks_2samp(ref, cur, nan_policy="omit")
+    assert (fast.statistic, fast.pvalue, fast.statistic_location, fast.statistic_sign) == \
+        (full.statistic, full.pvalue, full.statistic_location, full.statistic_sign)
+    assert report.ks_statistic[0] == full.statistic
+    assert report.ks_pvalue[0] == pytest.approx(full.pvalue, rel=1e-12)
