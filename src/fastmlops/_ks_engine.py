@@ -192,12 +192,12 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
     for task in tasks:
         offsets[task] = at
         at += task[2] - task[1]
+    # Rows are zeroed by the task that uses them (in parallel), and only those.
     table = _arena("counts", (len(tasks) + 2) * nb, np.int64).reshape(len(tasks) + 2, nb)
-    table[:] = 0
+    table[-2:] = 0
     # Unsorted pieces count into int32 rows (a smaller table for the scattered
     # increments); a piece is far below 2**31 values in practice, else int64.
     table32 = _arena("counts32", len(tasks) * nb, np.int32).reshape(len(tasks), nb)
-    table32[:] = 0
     slot = {task: k for k, task in enumerate(tasks)}
 
     def ids_of(task: tuple[int, int, int]) -> np.ndarray:
@@ -208,9 +208,11 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
         s = samples[which]
         if s.is_sorted:
             counts = table[slot[task]]
+            counts[:] = 0
             nan = _k.sorted_bucket_counts(s.values, lo, scale, top, counts)
         else:
             counts = table32[slot[task]] if stop - start < 2**31 else table[slot[task]]
+            counts[:] = 0
             nan = _k.bucket_counts(s.values[start:stop], lo, scale, top, counts, ids_of(task))
         return which, counts, int(nan)
 
