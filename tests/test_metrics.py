@@ -7,7 +7,6 @@ import math
 import multiprocessing as mp
 import os
 import signal
-import threading
 import time
 
 import numpy as np
@@ -354,7 +353,9 @@ def test_collector_protocol():
 
 def test_openmetrics_roundtrip():
     from prometheus_client.openmetrics.exposition import generate_latest as om_latest
-    from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_parse
+    from prometheus_client.openmetrics.parser import (
+        text_string_to_metric_families as om_parse,
+    )
     reg = CollectorRegistry()
     _feed(metrics_module, reg, np.random.default_rng(2))
     families = {f.name: f for f in om_parse(om_latest(reg).decode())}

@@ -76,8 +76,14 @@ def cmd_warmup(args: argparse.Namespace) -> int:
 
 def cmd_metrics(args: argparse.Namespace) -> int:
     try:
-        from prometheus_client import CollectorRegistry, generate_latest, start_http_server
-        from prometheus_client.openmetrics.exposition import generate_latest as om_latest
+        from prometheus_client import (
+            CollectorRegistry,
+            generate_latest,
+            start_http_server,
+        )
+        from prometheus_client.openmetrics.exposition import (
+            generate_latest as om_latest,
+        )
     except ImportError:  # pragma: no cover - depends on the environment
         raise ValueError("fastmlops metrics needs prometheus_client: "
                          "pip install 'fastmlops[prometheus]'") from None

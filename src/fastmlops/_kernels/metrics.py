@@ -17,9 +17,16 @@ from typing import Any
 import numpy as np
 
 from fastmlops._kernels._jit import kernel
-from fastmlops._kernels.atomics import (compare_exchange, fence_acquire, fence_release,
-                                         fetch_add, load_acquire, load_relaxed,
-                                         store_release, store_relaxed)
+from fastmlops._kernels.atomics import (
+    compare_exchange,
+    fence_acquire,
+    fence_release,
+    fetch_add,
+    load_acquire,
+    load_relaxed,
+    store_relaxed,
+    store_release,
+)
 
 # Spins before a reader gives up waiting for an odd ``seq`` and reports the
 # slot as stuck (its writer may have been killed mid-update).
