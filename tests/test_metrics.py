@@ -7,6 +7,7 @@ import math
 import multiprocessing as mp
 import os
 import signal
+import threading
 import time
 
 import numpy as np
@@ -845,3 +846,28 @@ def test_exotic_numbers_convert_and_odd_objects_never_lose_good_values(caplog):
     assert list(got["buckets"].values()) == [2.0, 3.0, 4.0]
     assert got["sum"] == 5.5 and total == 5.5
     assert caplog.text.count("do not convert") == 2
+
+
+def test_forks_while_other_threads_observe_lose_nothing_and_never_hang():
+    """Repeated fork() while a thread keeps observing and the flusher runs:
+    the at-fork hooks must not deadlock, and counts stay exact on both sides."""
+    c = Counter("fork_storm", "d", registry=None)
+    stop = threading.Event()
+    done = [0]
+
+    def busy():
+        inc = c.inc
+        while not stop.is_set():
+            for _ in range(100):
+                inc()
+            done[0] += 100
+
+    t = threading.Thread(target=busy)
+    t.start()
+    try:
+        for _ in range(20):
+            _fork_and_wait(lambda: (c.inc(1000), flush()))
+    finally:
+        stop.set()
+        t.join()
+    assert c.value() == done[0] + 20 * 1000
