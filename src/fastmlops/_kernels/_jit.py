@@ -9,7 +9,8 @@ Every kernel is declared with :func:`kernel`, which
   several columns at once from a thread pool,
 * never uses ``fastmath``: its ``nnan``/``ninf`` flags would break the NaN
   checks the kernels rely on, and its reassociation would change sums that
-  must match numpy and scipy,
+  must match numpy and scipy (the single exception, opt-in per kernel, is
+  ``contract``: fused multiply-add, see :func:`kernel`),
 * uses ``error_model="numpy"`` (division by zero gives inf/NaN instead of
   raising, as numpy does; the wrappers validate input first).
 
@@ -41,16 +42,26 @@ _OPTIONS: dict[str, Any] = {
 REGISTRY: list[tuple[Any, tuple[str, ...]]] = []
 
 
-def kernel(*signatures: str) -> Callable[[Callable[..., Any]], Any]:
+def kernel(*signatures: str, contract: bool = False) -> Callable[[Callable[..., Any]], Any]:
     """Declare a Numba kernel with the project's options.
 
     ``signatures`` are Numba signature strings (``"f8(f8[::1], i8)"``) that
     warm-up compiles ahead of time; calls with other types still compile
     lazily on first use.
+
+    ``contract=True`` allows one fast-math flag, and only this one: fusing
+    ``a * b + c`` into a fused multiply-add.  That rounds once instead of
+    twice (so results are as accurate or more), leaves NaN/inf handling and the
+    order of sums alone, and halves the work of polynomial evaluations.  It is
+    for kernels whose documented accuracy is a tolerance, not bit-equality
+    with numpy.
     """
+    options = dict(_OPTIONS)
+    if contract:
+        options["fastmath"] = {"contract"}
 
     def decorate(fn: Callable[..., Any]) -> Any:
-        dispatcher = numba.njit(**_OPTIONS)(fn)
+        dispatcher = numba.njit(**options)(fn)
         REGISTRY.append((dispatcher, tuple(signatures)))
         return dispatcher
 
