@@ -1,0 +1,25 @@
+"""Reinterpret the bits of a scalar, as LLVM's ``bitcast`` (C's ``memcpy``
+between an ``int64_t`` and a ``double``).  Numba has no scalar bit cast; going
+through an array and a ``.view`` costs a store and a load per value and keeps
+LLVM from fusing the loops around it.  Usable only inside Numba functions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from numba.core import types
+from numba.extending import intrinsic
+
+
+@intrinsic
+def i64_as_f64(typingctx: Any, value: Any) -> Any:
+    """The float64 whose IEEE-754 bits are the int64 ``value``."""
+    if value != types.int64:
+        raise TypeError(f"i64_as_f64 takes an int64, got {value}")
+    sig = types.float64(value)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return sig, codegen
