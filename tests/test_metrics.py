@@ -871,3 +871,27 @@ def test_forks_while_other_threads_observe_lose_nothing_and_never_hang():
         stop.set()
         t.join()
     assert c.value() == done[0] + 20 * 1000
+
+
+def test_a_slot_left_mid_update_by_a_dead_writer_is_read_and_repaired():
+    """A writer killed inside its seqlock leaves seq odd: readers give up
+    waiting after a bounded spin, read the slot as it is (each value only
+    grows), and make seq even again once its owner is known to be dead."""
+    h = Histogram("stuck_seq", "d", registry=None, buckets=(1,))
+
+    def child():
+        h.observe_many(np.array([0.5, 2.0]))
+
+    _fork_and_wait(child)  # the child's slot now belongs to a dead process
+    seg = h._segment
+    lay = seg.layout
+    owners = seg.words[lay.slots_at::lay.slot_words][:lay.slots]
+    slot = int(np.flatnonzero(owners)[0])
+    seq_at = lay.slots_at + slot * lay.slot_words + metrics_module._S_SEQ
+    seg.words[seq_at] += np.uint64(1)  # as if killed between its two seq stores
+    assert int(seg.words[seq_at]) % 2 == 1
+    assert h.value()["count"] == 2  # read anyway: nothing lost, nothing doubled
+    assert int(seg.words[seq_at]) % 2 == 0  # repaired: the owner is dead
+    start = time.perf_counter()
+    assert h.value()["count"] == 2
+    assert time.perf_counter() - start < 0.5  # no more spinning
