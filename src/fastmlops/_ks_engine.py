@@ -224,7 +224,7 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
     cb = table[-1]
     sb.nan = 0
     for which, counts, nan in _map(count, tasks, total):
-        (ca if which == 0 else cb).__iadd__(counts)
+        _k.add_counts(ca if which == 0 else cb, counts)
         samples[which].nan += nan
     n1, n2 = sa.n, sb.n
     if n1 == 0 or n2 == 0:

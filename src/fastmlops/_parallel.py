@@ -17,6 +17,7 @@ T = TypeVar("T")
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
+_cpus: int | None = None
 
 
 def n_workers() -> int:
@@ -32,10 +33,13 @@ def n_workers() -> int:
         if value < 1:
             raise ValueError(f"FASTMLOPS_NUM_THREADS must be >= 1, got {value}")
         return value
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - non-Linux
-        return max(1, os.cpu_count() or 1)
+    global _cpus
+    if _cpus is None:  # a system call: asked once per process (and again after fork)
+        try:
+            _cpus = max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # pragma: no cover - non-Linux
+            _cpus = max(1, os.cpu_count() or 1)
+    return _cpus
 
 
 def _get_pool() -> ThreadPoolExecutor:
@@ -49,8 +53,9 @@ def _get_pool() -> ThreadPoolExecutor:
 
 
 def _reset_after_fork() -> None:
-    global _pool, _lock
+    global _pool, _lock, _cpus
     _pool = None
+    _cpus = None
     _lock = threading.Lock()
 
 
