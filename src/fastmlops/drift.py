@@ -127,18 +127,25 @@ def _row(res: Any, nan_a: int, nan_b: int, n_a: int, n_b: int, alternative: str,
     return d, loc, sign, n1, n2
 
 
-def _ks_1d(a: np.ndarray, b: np.ndarray, alternative: str, method: str,
-           nan_policy: str) -> KstestResult:
-    """:func:`ks_2samp` for two 1-D samples, without the batch machinery
-    (which costs about a third of a 2,000-value test).  Same results."""
-    if a.size == 0 or b.size == 0:
+def _sample_dtype(a: np.ndarray, b: np.ndarray, nan_policy: str) -> np.dtype:
+    """The kernels' common dtype of two samples (sample axis last), after the
+    checks every path shares: no empty sample, no NaN under 'raise'."""
+    if a.shape[-1] == 0 or b.shape[-1] == 0:
         raise ValueError("Data passed to ks_2samp must not be empty: "
-                         f"got samples of length {a.size} and {b.size}.")
+                         f"got samples of length {a.shape[-1]} and {b.shape[-1]}.")
     dtype = kernel_dtype(a, b)
     if nan_policy == "raise" and dtype.kind == "f":
         if np.isnan(a).any() or np.isnan(b).any():
             raise ValueError("The input contains NaN values; pass nan_policy='omit' to "
                              "drop them or 'propagate' to get NaN results.")
+    return dtype
+
+
+def _ks_1d(a: np.ndarray, b: np.ndarray, alternative: str, method: str,
+           nan_policy: str) -> KstestResult:
+    """:func:`ks_2samp` for two 1-D samples, without the batch machinery
+    (which costs about a third of a 2,000-value test).  Same results."""
+    dtype = _sample_dtype(a, b, nan_policy)
     from fastmlops import _ks_engine as engine
     from fastmlops._ks_pvalue import _ks_pvalue
 
@@ -231,14 +238,7 @@ def ks_2samp(data1: Any, data2: Any, alternative: str = "two-sided", method: str
             "data1 and data2 must have the same shape apart from the sample axis; got "
             f"{batch_a} and {batch_b} as the shapes of the other axes. "
             "Pass matching columns, or the right axis=.")
-    if a.shape[-1] == 0 or b.shape[-1] == 0:
-        raise ValueError("Data passed to ks_2samp must not be empty: "
-                         f"got samples of length {a.shape[-1]} and {b.shape[-1]}.")
-    dtype = kernel_dtype(a, b)
-    if nan_policy == "raise" and dtype.kind == "f":
-        if np.isnan(a).any() or np.isnan(b).any():
-            raise ValueError("The input contains NaN values; pass nan_policy='omit' to "
-                             "drop them or 'propagate' to get NaN results.")
+    dtype = _sample_dtype(a, b, nan_policy)
     from fastmlops import _ks_engine as engine
     from fastmlops._parallel import parallel_map
     from fastmlops._tables import columns_block

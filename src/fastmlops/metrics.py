@@ -764,18 +764,22 @@ def _floats(chunk: list[Any], name: str) -> np.ndarray:
     return np.array(out, dtype=np.float64)
 
 
-def _drain(buf: list[Any]) -> list[Any]:
-    """Take the values buffered so far; values appended meanwhile stay.
+def _drain(buf: list[Any], name: str) -> np.ndarray | None:
+    """Take the values buffered so far, as float64 (None if there were none);
+    values appended meanwhile stay.
 
     ``buf[:n]`` and ``del buf[:n]`` are each atomic (GIL, or the list's own
     lock in free-threaded Python) and appends only go to the end, so each
     value is taken exactly once."""
     n = len(buf)
     if not n:
-        return []
+        return None
     chunk = buf[:n]
     del buf[:n]
-    return chunk
+    try:
+        return np.fromiter(chunk, np.float64, n)
+    except (TypeError, ValueError):  # an exotic number type: one by one
+        return _floats(chunk, name)
 
 
 # -- counter
@@ -816,12 +820,8 @@ class _CounterChild:
         return _Block(None, leave)
 
     def _flush(self) -> None:
-        chunk = _drain(self._buf)
-        if chunk:
-            try:
-                values = np.fromiter(chunk, np.float64, len(chunk))
-            except (TypeError, ValueError):  # an exotic number type: one by one
-                values = _floats(chunk, self._metric._name)
+        values = _drain(self._buf, self._metric._name)
+        if values is not None:
             self._segment.add(self._row, np.array([np.sum(values)]))
 
     def _reset(self) -> None:
@@ -934,12 +934,8 @@ class _HistogramChild:
         return _Block(None, lambda seconds, _: observe(seconds))
 
     def _flush(self) -> None:
-        chunk = _drain(self._buf)
-        if chunk:
-            try:
-                values = np.fromiter(chunk, np.float64, len(chunk))
-            except (TypeError, ValueError):  # an exotic number type: one by one
-                values = _floats(chunk, self._metric._name)
+        values = _drain(self._buf, self._metric._name)
+        if values is not None:
             self._metric._add_array(self._row, values, checked=True)
 
     def _reset(self) -> None:
@@ -947,14 +943,9 @@ class _HistogramChild:
 
 
 def _as_values(values: Any) -> np.ndarray:
-    if isinstance(values, (str, bytes)):
-        raise TypeError("observe_many() needs an array of numbers, not a string")
-    try:
-        arr = np.asarray(values)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"observe_many() needs an array of numbers: {exc}") from None
-    if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise TypeError(f"observe_many() needs real numbers, got dtype {arr.dtype}")
+    from fastmlops._validation import as_numeric_array
+
+    arr = as_numeric_array(values, "observe_many() values")
     if arr.ndim != 1:
         if arr.ndim == 0:
             raise ValueError("observe_many() needs a 1-D array; use observe() for one value")

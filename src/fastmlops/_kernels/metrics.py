@@ -109,19 +109,34 @@ def slot_set(words: Any, vals: Any, seq_at: Any, row_at: Any, value: Any) -> Non
     store_release(words, seq_at, s + 2)
 
 
+@kernel()
+def _copy_slot(words: Any, vals: Any, base: Any, seq_off: Any, row0: Any, dst: Any) -> Any:
+    """Copy a slot's first ``dst.shape[0]`` rows into ``dst`` between two equal,
+    even ``seq`` values; after ``_SPINS`` tries of an odd ``seq``, copy it as
+    it is and return True (stuck: the writer is slow or dead)."""
+    n_rows = dst.shape[0]
+    width = dst.shape[1]
+    for spin in range(_SPINS + 1):
+        s1 = load_acquire(words, base + seq_off)
+        if (s1 & 1) and spin < _SPINS:
+            continue
+        for r in range(n_rows):
+            for c in range(width):
+                dst[r, c] = vals[row0 + r * width + c]
+        fence_acquire()
+        s2 = load_relaxed(words, base + seq_off)
+        if s1 == s2 and not (s1 & 1):
+            return False
+    return True
+
+
 @kernel("i8(u8[::1], f8[::1], i8, i8, i8, i8, i8, i8, f8[:, :, ::1], i1[::1])")
 def read_slots(words: Any, vals: Any, slots_at: Any, slot_words: Any, n_slots: Any,
                seq_off: Any, data_off: Any, owner_off: Any, out: Any, stuck: Any) -> Any:
     """Copy every claimed slot's first ``out.shape[1]`` rows of
-    ``out.shape[2]`` values into ``out[slot]``, each copy consistent (taken
-    between two equal, even ``seq`` values).
-
-    A slot whose ``seq`` stays odd for ``_SPINS`` tries is copied as it is
-    and flagged in ``stuck`` (its writer is slow or dead; the caller decides).
-    Unclaimed slots are left zero.  Returns how many slots were claimed.
-    """
-    n_rows = out.shape[1]
-    width = out.shape[2]
+    ``out.shape[2]`` values into ``out[slot]``, each copy consistent (see
+    :func:`_copy_slot`; a stuck slot is flagged in ``stuck``, the caller
+    decides).  Unclaimed slots are left zero.  Returns how many were claimed."""
     count = 0
     for slot in range(n_slots):
         base = slots_at + slot * slot_words
@@ -129,20 +144,7 @@ def read_slots(words: Any, vals: Any, slots_at: Any, slot_words: Any, n_slots: A
         if load_acquire(words, base + owner_off) == 0:
             continue
         count += 1
-        row0 = base + data_off
-        for spin in range(_SPINS + 1):
-            s1 = load_acquire(words, base + seq_off)
-            if (s1 & 1) and spin < _SPINS:
-                continue
-            for r in range(n_rows):
-                for c in range(width):
-                    out[slot, r, c] = vals[row0 + r * width + c]
-            fence_acquire()
-            s2 = load_relaxed(words, base + seq_off)
-            if s1 == s2 and not (s1 & 1):
-                break
-            if spin == _SPINS:
-                stuck[slot] = 1
+        stuck[slot] = _copy_slot(words, vals, base, seq_off, base + data_off, out[slot])
     return count
 
 
@@ -153,9 +155,7 @@ def sum_slots(words: Any, vals: Any, slots_at: Any, slot_words: Any, n_slots: An
     instead of keeping them apart: a scrape of counters and histograms.
     Slots are added in index order, so a sum never decreases between scrapes
     while every slot's values only grow."""
-    n_rows = out.shape[0]
-    width = out.shape[1]
-    tmp = np.empty((n_rows, width), dtype=np.float64)
+    tmp = np.empty_like(out)
     count = 0
     for slot in range(n_slots):
         base = slots_at + slot * slot_words
@@ -163,23 +163,8 @@ def sum_slots(words: Any, vals: Any, slots_at: Any, slot_words: Any, n_slots: An
         if load_acquire(words, base + owner_off) == 0:
             continue
         count += 1
-        row0 = base + data_off
-        for spin in range(_SPINS + 1):
-            s1 = load_acquire(words, base + seq_off)
-            if (s1 & 1) and spin < _SPINS:
-                continue
-            for r in range(n_rows):
-                for c in range(width):
-                    tmp[r, c] = vals[row0 + r * width + c]
-            fence_acquire()
-            s2 = load_relaxed(words, base + seq_off)
-            if s1 == s2 and not (s1 & 1):
-                break
-            if spin == _SPINS:
-                stuck[slot] = 1
-        for r in range(n_rows):
-            for c in range(width):
-                out[r, c] += tmp[r, c]
+        stuck[slot] = _copy_slot(words, vals, base, seq_off, base + data_off, tmp)
+        out += tmp
     return count
 
 
