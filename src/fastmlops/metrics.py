@@ -925,7 +925,8 @@ class _HistogramChild:
         raise ValueError(f"cannot observe {value!r}: a histogram takes real numbers, not NaN")
 
     def observe_many(self, values: Any) -> None:
-        """Record every value of a 1-D array-like at once (about 3 ns per value)."""
+        """Record every value of an array-like at once (about 3 ns per value; an
+        N-D array counts all its values, a scalar is refused: use observe())."""
         self._metric._add_array(self._row, _as_values(values))
 
     def time(self) -> Any:
