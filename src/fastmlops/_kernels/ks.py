@@ -59,13 +59,14 @@ def _bucket_chunk(values, start, stop, lo, scale, top, idx):
     it.  Branch-free, so LLVM vectorises it.
     """
     nan = 0
-    for t in range(start, stop):
-        x = values[t]
+    part = values[start:stop]  # loop-counter indices: vector loads, not gathers
+    for t in range(stop - start):
+        x = part[t]
         u = (np.float64(x) - lo) * scale + 1.0
         u = u if u > 0.0 else 0.0
         u = u if u < top else top
         nan += x != x
-        idx[t - start] = np.int32(u)
+        idx[t] = np.int32(u)
     return nan
 
 

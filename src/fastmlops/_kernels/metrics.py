@@ -54,8 +54,9 @@ def bucket_counts16(values: Any, bounds16: Any, out: Any) -> None:
     idx = np.empty(_BLOCK, dtype=np.int64)
     for start in range(0, n, _BLOCK):
         m = min(_BLOCK, n - start)
+        block = values[start:start + m]  # loop-counter indices: vector loads, not gathers
         for i in range(m):
-            v = values[start + i]
+            v = block[i]
             k = np.int64(0)
             for j in range(16):
                 k += np.int64(1) if v > bounds16[j] else np.int64(0)
@@ -104,8 +105,9 @@ def slot_set(words: Any, vals: Any, seq_at: Any, row_at: Any, value: Any) -> Non
         s += 1
     store_relaxed(words, seq_at, s + 1)
     fence_release()
+    dst = vals[row_at:row_at + value.shape[0]]
     for j in range(value.shape[0]):
-        vals[row_at + j] = value[j]
+        dst[j] = value[j]
     store_release(words, seq_at, s + 2)
 
 
@@ -120,9 +122,10 @@ def _copy_slot(words: Any, vals: Any, base: Any, seq_off: Any, row0: Any, dst: A
         s1 = load_acquire(words, base + seq_off)
         if (s1 & 1) and spin < _SPINS:
             continue
-        for r in range(n_rows):
-            for c in range(width):
-                dst[r, c] = vals[row0 + r * width + c]
+        src = vals[row0:row0 + n_rows * width]  # slices: plain vector copies
+        flat = dst.reshape(n_rows * width)
+        for i in range(n_rows * width):
+            flat[i] = src[i]
         fence_acquire()
         s2 = load_relaxed(words, base + seq_off)
         if s1 == s2 and not (s1 & 1):
