@@ -78,6 +78,7 @@ import re
 import threading
 import time
 import weakref
+from itertools import accumulate
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -281,7 +282,8 @@ class _Segment:
         pid = os.getpid()
         if self.slot_pid == pid:
             return
-        from fastmlops._kernels.metrics import atomic_cas, atomic_load
+        km = _km()
+        atomic_cas, atomic_load = km.atomic_cas, km.atomic_load
         lay = self.layout
         me = np.uint64(_owner_word(pid))
         zero = np.uint64(0)
@@ -309,14 +311,14 @@ class _Segment:
         self.slot_pid = pid
 
     def add(self, row: int, delta: np.ndarray) -> None:
-        from fastmlops._kernels.metrics import slot_add
+        slot_add = _km().slot_add
         with self.lock:
             self.ensure_slot()
             slot_add(self.words, self.vals, self.seq_at,
                      self.data_at + row * self.layout.width, delta)
 
     def set(self, row: int, value: np.ndarray) -> None:
-        from fastmlops._kernels.metrics import slot_set
+        slot_set = _km().slot_set
         with self.lock:
             self.ensure_slot()
             slot_set(self.words, self.vals, self.seq_at,
@@ -324,7 +326,7 @@ class _Segment:
 
     # -- label sets
     def n_series(self) -> int:
-        from fastmlops._kernels.metrics import atomic_load
+        atomic_load = _km().atomic_load
         return min(int(atomic_load(self.words, _H_NSERIES)), self.layout.series)
 
     def record(self, index: int) -> tuple[tuple[str, ...], float] | None:
@@ -332,7 +334,7 @@ class _Segment:
         got = self.decoded.get(index)
         if got is not None:
             return got
-        from fastmlops._kernels.metrics import atomic_load
+        atomic_load = _km().atomic_load
         at = self.layout.records_at + index * _RECORD_WORDS
         if atomic_load(self.words, at + _R_STATE) != _READY:
             return None
@@ -359,7 +361,8 @@ class _Segment:
             index = self.keys.get(key)
             if index is not None:
                 return index
-            from fastmlops._kernels.metrics import atomic_add, atomic_store
+            km = _km()
+            atomic_add, atomic_store = km.atomic_add, km.atomic_store
             index = int(atomic_add(self.words, _H_NSERIES, np.uint64(1)))
             if index >= self.layout.series:
                 raise ValueError(
@@ -379,7 +382,8 @@ class _Segment:
     def _repair(self, stuck: np.ndarray) -> None:
         """A slot whose seq stays odd belongs to a writer killed mid-update:
         make it even again (only if that process is gone)."""
-        from fastmlops._kernels.metrics import atomic_cas, atomic_load
+        km = _km()
+        atomic_cas, atomic_load = km.atomic_cas, km.atomic_load
         lay = self.layout
         for slot in np.flatnonzero(stuck):
             base = lay.slots_at + int(slot) * lay.slot_words
@@ -390,7 +394,7 @@ class _Segment:
                     atomic_cas(self.words, base + _S_SEQ, seq, seq + np.uint64(1))
 
     def read_sum(self, n: int) -> np.ndarray:
-        from fastmlops._kernels.metrics import sum_slots
+        sum_slots = _km().sum_slots
         lay = self.layout
         out = np.zeros((n, lay.width))
         stuck = np.zeros(lay.slots, dtype=np.int8)
@@ -402,7 +406,7 @@ class _Segment:
 
     def read_slots(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Per-slot values ``(slots, n, width)`` and the owner word of each slot."""
-        from fastmlops._kernels.metrics import read_slots
+        read_slots = _km().read_slots
         lay = self.layout
         out = np.zeros((lay.slots, n, lay.width))
         stuck = np.zeros(lay.slots, dtype=np.int8)
@@ -607,11 +611,53 @@ def _float_text(x: float) -> str:
 
 
 def _use_created() -> bool:
-    try:
-        from prometheus_client import metrics as pm
-    except ImportError:  # pragma: no cover
-        return True
-    return bool(getattr(pm, "_use_created", True))
+    pc = _pc()
+    return True if pc is None else bool(getattr(pc.metrics, "_use_created", True))
+
+
+_KM: Any = None
+_PC: Any = None
+
+
+def _km() -> Any:
+    """:mod:`fastmlops._kernels.metrics`, imported on first use (that loads
+    the compiled kernels) and then kept: an import statement in a function
+    costs a microsecond or more on every call, and a scrape makes dozens."""
+    global _KM
+    if _KM is None:
+        import fastmlops._kernels.metrics as km
+        _KM = km
+    return _KM
+
+
+class _PrometheusParts:
+    """The prometheus_client names a scrape uses, looked up once."""
+
+    def __init__(self) -> None:
+        from prometheus_client import metrics
+        from prometheus_client.metrics_core import (
+            CounterMetricFamily,
+            GaugeMetricFamily,
+            HistogramMetricFamily,
+        )
+        from prometheus_client.samples import Sample
+        self.metrics = metrics
+        self.Sample = Sample
+        self.CounterMetricFamily = CounterMetricFamily
+        self.GaugeMetricFamily = GaugeMetricFamily
+        self.HistogramMetricFamily = HistogramMetricFamily
+
+
+def _pc() -> Any:
+    """prometheus_client's parts (:class:`_PrometheusParts`), or None when it
+    is not installed."""
+    global _PC
+    if _PC is None:
+        try:
+            _PC = _PrometheusParts()
+        except ImportError:  # pragma: no cover
+            return None
+    return _PC
 
 
 # ---------------------------------------------------------------- metrics ----
@@ -877,7 +923,7 @@ class Counter(_Metric):
         return _child_value(self, ())
 
     def _family(self) -> Any:
-        from prometheus_client.metrics_core import CounterMetricFamily
+        CounterMetricFamily = _pc().CounterMetricFamily
         return CounterMetricFamily(self._name, self._documentation, labels=self._labelnames,
                                    unit=self._unit)
 
@@ -1118,7 +1164,7 @@ class Histogram(_Metric):
         return _child_value(self, ())
 
     def _family(self) -> Any:
-        from prometheus_client.metrics_core import HistogramMetricFamily
+        HistogramMetricFamily = _pc().HistogramMetricFamily
         return HistogramMetricFamily(self._name, self._documentation,
                                      labels=self._labelnames, unit=self._unit)
 
@@ -1127,7 +1173,7 @@ class Histogram(_Metric):
         # (_bucket..., _count, _sum unless a bucket bound is negative,
         # _created), built directly: HistogramMetricFamily.add_metric would
         # cost several times our whole read of shared memory.
-        from prometheus_client.samples import Sample
+        Sample = _pc().Sample
         family = self._family()
         samples = family.samples
         created = _use_created()
@@ -1141,7 +1187,7 @@ class Histogram(_Metric):
                 base = list(zip(self._labelnames, key))
                 labels = (dict(base), [dict(base + [("le", le)]) for le in self._le])
                 self._labels[key] = labels
-            cumulative = np.cumsum(row[:nb + 1]).tolist()
+            cumulative = list(accumulate(row[:nb + 1].tolist()))  # np.cumsum's order
             for le_labels, value in zip(labels[1], cumulative):
                 samples.append(Sample(bucket, le_labels, value))
             samples.append(Sample(count, labels[0], cumulative[-1]))
@@ -1323,7 +1369,7 @@ class Gauge(_Metric):
         return self._children[()].value()
 
     def _family(self) -> Any:
-        from prometheus_client.metrics_core import GaugeMetricFamily
+        GaugeMetricFamily = _pc().GaugeMetricFamily
         names = list(self._labelnames) + (["pid"] if self._mode in ("all", "liveall") else [])
         return GaugeMetricFamily(self._name, self._documentation, labels=names, unit=self._unit)
 

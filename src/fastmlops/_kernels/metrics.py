@@ -112,25 +112,29 @@ def slot_set(words: Any, vals: Any, seq_at: Any, row_at: Any, value: Any) -> Non
 
 
 @kernel()
-def _copy_slot(words: Any, vals: Any, base: Any, seq_off: Any, row0: Any, dst: Any) -> Any:
-    """Copy a slot's first ``dst.shape[0]`` rows into ``dst`` between two equal,
-    even ``seq`` values; after ``_SPINS`` tries of an odd ``seq``, copy it as
-    it is and return True (stuck: the writer is slow or dead)."""
-    n_rows = dst.shape[0]
-    width = dst.shape[1]
-    for spin in range(_SPINS + 1):
-        s1 = load_acquire(words, base + seq_off)
-        if (s1 & 1) and spin < _SPINS:
+def _copy_slot(words: Any, vals: Any, seq_at: Any, src_at: Any, dst: Any) -> Any:
+    """Copy ``vals[src_at:src_at + len(dst)]`` (a slot's rows) into the 1-D
+    ``dst`` between two equal, even values of the slot's ``seq``; after
+    ``_SPINS`` failed tries, copy it as it is and return True (stuck: the
+    writer is slow or dead).  Flat slices and a plain retry loop: this runs
+    once per process slot on every scrape."""
+    k = dst.shape[0]
+    src = vals[src_at:src_at + k]
+    spins = 0
+    while True:
+        s1 = load_acquire(words, seq_at)
+        if (s1 & 1) and spins < _SPINS:
+            spins += 1
             continue
-        src = vals[row0:row0 + n_rows * width]  # slices: plain vector copies
-        flat = dst.reshape(n_rows * width)
-        for i in range(n_rows * width):
-            flat[i] = src[i]
+        for i in range(k):
+            dst[i] = src[i]
         fence_acquire()
-        s2 = load_relaxed(words, base + seq_off)
+        s2 = load_relaxed(words, seq_at)
         if s1 == s2 and not (s1 & 1):
             return False
-    return True
+        if spins >= _SPINS:
+            return True
+        spins += 1
 
 
 @kernel("i8(u8[::1], f8[::1], i8, i8, i8, i8, i8, i8, f8[:, :, ::1], i1[::1])")
@@ -147,7 +151,9 @@ def read_slots(words: Any, vals: Any, slots_at: Any, slot_words: Any, n_slots: A
         if load_acquire(words, base + owner_off) == 0:
             continue
         count += 1
-        stuck[slot] = _copy_slot(words, vals, base, seq_off, base + data_off, out[slot])
+        row = out[slot]
+        stuck[slot] = _copy_slot(words, vals, base + seq_off, base + data_off,
+                                 row.reshape(row.shape[0] * row.shape[1]))
     return count
 
 
@@ -158,7 +164,10 @@ def sum_slots(words: Any, vals: Any, slots_at: Any, slot_words: Any, n_slots: An
     instead of keeping them apart: a scrape of counters and histograms.
     Slots are added in index order, so a sum never decreases between scrapes
     while every slot's values only grow."""
+    k = out.shape[0] * out.shape[1]
     tmp = np.empty_like(out)
+    flat_tmp = tmp.reshape(k)
+    flat_out = out.reshape(k)  # flat loops: no array expression per slot
     count = 0
     for slot in range(n_slots):
         base = slots_at + slot * slot_words
@@ -166,8 +175,9 @@ def sum_slots(words: Any, vals: Any, slots_at: Any, slot_words: Any, n_slots: An
         if load_acquire(words, base + owner_off) == 0:
             continue
         count += 1
-        stuck[slot] = _copy_slot(words, vals, base, seq_off, base + data_off, tmp)
-        out += tmp
+        stuck[slot] = _copy_slot(words, vals, base + seq_off, base + data_off, flat_tmp)
+        for i in range(k):
+            flat_out[i] += flat_tmp[i]
     return count
 
 
