@@ -895,3 +895,210 @@ def test_a_slot_left_mid_update_by_a_dead_writer_is_read_and_repaired():
     start = time.perf_counter()
     assert h.value()["count"] == 2
     assert time.perf_counter() - start < 0.5  # no more spinning
+
+
+# ------------------------------------------------------- audit regressions
+
+def test_values_beyond_float64_count_as_infinite_and_lose_nothing(caplog):
+    """10**400 passes the hot path's comparison; at flush it is +inf (where the
+    comparison placed it), and the values buffered with it are all kept."""
+    from fractions import Fraction
+    reg = CollectorRegistry()
+    c = Counter("huge_c", "d", registry=reg)
+    h = Histogram("huge_h", "d", registry=reg, buckets=(1.0,))
+    for _ in range(100):
+        c.inc()
+        h.observe(0.5)
+    c.inc(10**400)
+    h.observe(10**400)
+    h.observe(-10**400)
+    h.observe(Fraction(10**400, 3))
+    flush()
+    assert c.value() == INF
+    got = h.value()
+    assert got["count"] == 103.0
+    assert got["buckets"][1.0] == 101.0  # 100 x 0.5 and -10**400 (-inf)
+    assert math.isnan(got["sum"])  # inf + -inf, as float arithmetic says
+    text = generate_latest(reg).decode()  # the scrape still works
+    assert "huge_h_count 103.0" in text
+    assert "dropped" not in caplog.text
+
+
+def test_one_value_arrays_count_and_longer_arrays_are_refused():
+    c = Counter("arr_c", "d", registry=None)
+    h = Histogram("arr_h", "d", registry=None, buckets=(1.0,))
+    c.inc(np.array([2.0]))
+    h.observe(np.array([0.5]))
+    assert c.value() == 2.0
+    assert h.value()["count"] == 1.0
+    with pytest.raises(TypeError, match="observe_many"):
+        h.observe(np.array([0.5, 0.7]))
+    with pytest.raises(TypeError, match="real number"):
+        c.inc(np.array([1.0, 2.0]))
+
+
+def test_set_flush_interval_does_not_spin(monkeypatch):
+    calls = []
+    real_flush = metrics_module.flush
+
+    def counting_flush():
+        calls.append(time.monotonic())
+        real_flush()
+
+    Counter("spin_c", "d", registry=None).inc()  # a family: the flusher runs
+    monkeypatch.setattr(metrics_module, "flush", counting_flush)
+    try:
+        metrics_module.set_flush_interval(0.2)
+        time.sleep(0.05)
+        calls.clear()
+        time.sleep(0.7)
+        assert len(calls) <= 6, len(calls)  # about 3-4 at 0.2 s; thousands if spinning
+    finally:
+        metrics_module.set_flush_interval(0.1)
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("max", {"a": -5.0, "b": -3.0}), ("min", {"a": 7.0, "b": 9.0}),
+    ("sum", {"a": -5.0, "b": -3.0})])
+def test_gauge_modes_combine_only_processes_that_have_the_series(mode, expected):
+    """Worker A sets series a, worker B series b: a process that never touched
+    a series does not add a 0 to it (prometheus_client's semantics)."""
+    reg = CollectorRegistry()
+    g = Gauge(f"phantom_{mode}", "d", ["s"], registry=reg, multiprocess_mode=mode)
+    values = {"a": -5.0, "b": -3.0} if mode != "min" else {"a": 7.0, "b": 9.0}
+    for key, value in values.items():
+        def child(key=key, value=value):
+            g.labels(key).set(value)
+            flush()
+        _fork_and_wait(child)
+    got = {labels[0][1]: v for (name, labels), v in _samples(reg).items()
+           if name == f"phantom_{mode}"}
+    assert got == expected
+
+
+def test_gauge_all_mode_has_one_sample_per_process_that_set_the_series():
+    reg = CollectorRegistry()
+    g = Gauge("phantom_all", "d", ["model"], registry=reg, multiprocess_mode="all")
+    for model in ("m1", "m2"):
+        _fork_and_wait(lambda model=model: (g.labels(model).set(1), flush()))
+    got = sorted(dict(labels)["model"] for (name, labels), v in _samples(reg).items()
+                 if name == "phantom_all")
+    assert got == ["m1", "m2"]
+
+
+def test_forked_child_does_not_report_an_inherited_gauge_it_never_set():
+    g = Gauge("inherited_g", "d", registry=None, multiprocess_mode="min")
+    g.set(7)
+    flush()
+    _fork_and_wait(lambda: flush())  # the child has the object, never sets it
+    assert g.value() == 7.0  # not min(7, 0)
+
+
+def test_adopted_slot_does_not_bring_back_a_dead_process_gauge(tmp_path):
+    """With every slot used, a new process adopts a dead one's slot: for a
+    gauge, the dead process's values must not reappear as live ones."""
+    d = str(tmp_path)
+
+    def make():
+        return Gauge("adopt_g", "d", ["model"], registry=None, directory=d, max_processes=2)
+
+    for model in ("old_a", "old_b"):
+        _fork_and_wait(lambda model=model: (make().labels(model).set(1), flush()))
+    reader = make()  # this process: its first write adopts a dead slot
+
+    def live_values():
+        return {k[0]: v for k, _, v in reader._samples()}
+
+    assert live_values() == {}
+    reader.labels("new").set(1)
+    flush()
+    assert live_values() == {"new": 1.0}
+
+
+def test_a_gauge_made_again_in_a_directory_carries_on_in_one_slot(tmp_path):
+    d = str(tmp_path)
+    reg = CollectorRegistry()
+    g = Gauge("again_g", "d", registry=reg, directory=d, multiprocess_mode="all")
+    g.set(5)
+    flush()
+    reg.unregister(g)
+    del g
+    import gc
+    gc.collect()
+    g = Gauge("again_g", "d", registry=reg, directory=d, multiprocess_mode="all")
+    g.set(7)
+    flush()
+    text = generate_latest(reg).decode()
+    assert text.count("again_g{") == 1 and f'again_g{{pid="{os.getpid()}"}} 7.0' in text
+    # two live objects of one name share the slot: the last value set wins
+    g2 = Gauge("again_g", "d", registry=None, directory=d, multiprocess_mode="all")
+    g2.set(9)
+    flush()
+    assert g.value() == 9.0
+    with pytest.raises(ValueError, match="another definition"):
+        Gauge("again_g", "d", ["x"], registry=None, directory=d, multiprocess_mode="all")
+
+
+def test_directory_collector_maps_files_read_only(tmp_path):
+    d = str(tmp_path)
+    c = Counter("ro_c", "d", registry=None, directory=d)
+    c.inc(3)
+    flush()
+    path = os.path.join(d, "ro_c.fastmlops")
+    os.chmod(path, 0o444)
+    try:
+        reg = CollectorRegistry()
+        metrics_module.DirectoryCollector(d, registry=reg)
+        assert reg.get_sample_value("ro_c_total") == 3.0
+        view = metrics_module._reader_for(path, d)
+        assert not view._segment.words.flags.writeable  # PROT_READ: cannot write
+    finally:
+        os.chmod(path, 0o644)
+
+
+@pytest.mark.parametrize("name, unit", [("requests_total", "bytes"),
+                                        ("sent_bytes_total", "bytes"),
+                                        ("plain", "seconds")])
+def test_counter_name_with_total_and_unit_equals_prometheus_client(name, unit):
+    ours = CollectorRegistry()
+    theirs = CollectorRegistry()
+    Counter(name, "d", unit=unit, registry=ours).inc()
+    prometheus_client.Counter(name, "d", unit=unit, registry=theirs).inc()
+    assert _samples(ours) == _samples(theirs)
+
+
+def test_long_names_in_a_directory(tmp_path):
+    d = str(tmp_path)
+    ok = "a" * 240
+    c = Counter(ok, "d", registry=None, directory=d)
+    c.inc()
+    assert c.value() == 1.0
+    with pytest.raises(ValueError, match="too long for a metrics directory"):
+        Counter("b" * 250, "d", registry=None, directory=d)
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.0, 0.001, 0.01])
+def test_fork_while_another_thread_first_uses_the_kernels_does_not_hang(delay):
+    """A fork while another thread loads kernels (Numba's compiler lock) or
+    imports a module must not leave the child holding a dead lock."""
+    import subprocess
+    import sys
+    code = f"""
+import os, sys, threading, time, faulthandler
+import numpy as np
+from fastmlops.metrics import Histogram, flush
+h = Histogram("fk", "d", buckets=[1, 2, 3], registry=None)
+t = threading.Thread(target=lambda: h.observe_many(np.ones(10)))
+t.start()
+time.sleep({delay})
+pid = os.fork()
+if pid == 0:
+    faulthandler.dump_traceback_later(20, exit=True)
+    h.observe_many(np.ones(5)); flush()
+    os._exit(0)
+t.join()
+_, st = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(st))
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]

@@ -36,7 +36,10 @@ How it works
   every scrape is consistent (``_count`` equals the ``+Inf`` bucket) and
   never decreases.  The slot of a process that exited keeps its counts; once
   every slot is taken, a new process adopts the slot of a dead one and adds
-  to what it holds.  Nothing grows with the number of processes that ever ran.
+  to what it holds (a gauge's slot is cleared instead: a gauge is a value of
+  a live process).  Nothing grows with the number of processes that ever ran.
+  In a metrics directory, all metric objects of one name in one process
+  share that process's slot (a metric made again carries on).
 * **Processes.** Without configuration a segment is anonymous shared memory,
   inherited by children forked after the metric was created (gunicorn
   ``--preload``, ``multiprocessing`` with ``fork``).  Processes started
@@ -59,22 +62,29 @@ How it works
   A scrape from any process reports the sum over all processes.
 
 Differences from prometheus_client: values are checked (NaN and non-numbers
-raise), ``remove``/``clear`` of label sets and exemplars are not supported,
-and there is a bounded number of label sets per family (``max_series``,
-default 512) and of concurrently live processes (``max_processes``, default
-256).  Gauges are kept per process and combined by ``multiprocess_mode``.
+raise; a number beyond float64's range counts as +-inf instead of raising
+``OverflowError``), ``remove``/``clear`` of label sets, ``Counter.reset``,
+``Gauge.set_function`` and exemplars are not supported, and there is a
+bounded number of label sets per family (``max_series``, default 512), of
+concurrently live processes (``max_processes``, default 256) and of bytes
+per label set (the label values, JSON-encoded together, at most 488 bytes).
+Gauges are kept per process and combined by ``multiprocess_mode`` (not
+``mostrecent``); a process has a gauge series once it creates it or, for a
+series inherited through ``fork``, once it changes it.
 """
 
 from __future__ import annotations
 
 import atexit
 import hashlib
+import importlib
 import json
 import logging
 import math
 import mmap
 import os
 import re
+import sys
 import threading
 import time
 import weakref
@@ -82,6 +92,9 @@ from itertools import accumulate
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
+
+import fastmlops._parallel  # noqa: F401 - imported here, not in a hot path (see _before_fork)
+from fastmlops._validation import as_numeric_array
 
 __all__ = ["Counter", "Gauge", "Histogram", "DirectoryCollector", "DEFAULT_BUCKETS",
            "FLUSH_INTERVAL", "flush", "set_flush_interval"]
@@ -96,7 +109,7 @@ _log = logging.getLogger("fastmlops.metrics")
 
 # ---------------------------------------------------------------- layout ----
 _MAGIC = 0x31434952_54454D46  # "FMETRIC1"
-_VERSION = 2
+_VERSION = 3  # 3: a gauge row holds (value, written)
 _H_MAGIC, _H_VERSION, _H_KIND, _H_WIDTH, _H_SLOTS, _H_SERIES, _H_NSERIES, _H_HASH, \
     _H_META_LEN = range(9)
 _HEADER_WORDS = 2048        # 16 KiB: the fields above, then the definition as JSON
@@ -174,20 +187,42 @@ def _layout_hash(name: str, kind: str, extra: Sequence[Any]) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") >> 1
 
 
+def _segment_path(name: str, directory: str) -> str:
+    path = os.path.join(directory, f"{name}.fastmlops")
+    limit = _name_max(directory)
+    if len(os.fsencode(f"{name}.fastmlops")) > limit:
+        raise ValueError(
+            f"metric name {name[:40]!r}... is too long for a metrics directory: its file "
+            f"name would exceed the file system's {limit} bytes; use a name of at most "
+            f"{limit - len('.fastmlops')} bytes (or no directory)")
+    return path
+
+
+def _name_max(directory: str) -> int:
+    try:
+        return os.pathconf(directory, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
 def _open_segment(name: str, kind: str, layout: _Layout, digest: int,
-                  directory: str | None, meta: bytes) -> mmap.mmap:
+                  directory: str | None, meta: bytes, read_only: bool = False) -> mmap.mmap:
     size = layout.words * 8
     if directory is None:
         mm = mmap.mmap(-1, size, flags=mmap.MAP_SHARED)
         _write_header(mm, kind, layout, digest, meta)
         return mm
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, f"{name}.fastmlops")
+    if not read_only:
+        os.makedirs(directory, exist_ok=True)
+    path = _segment_path(name, directory)
     for _ in range(100):
         try:
-            fd = os.open(path, os.O_RDWR)
+            fd = os.open(path, os.O_RDONLY if read_only else os.O_RDWR)
         except FileNotFoundError:
-            tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+            if read_only:
+                raise
+            # a short temporary name in the same directory (os.link needs that)
+            tmp = os.path.join(directory, f".{os.getpid()}.{threading.get_ident():x}.tmp")
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
                 os.ftruncate(fd, size)
@@ -207,7 +242,9 @@ def _open_segment(name: str, kind: str, layout: _Layout, digest: int,
             if actual < _HEADER_WORDS * 8:
                 raise ValueError(f"{path} is not a fastmlops metrics file (only {actual} "
                                  "bytes); delete it or use another metrics directory")
-            mm = mmap.mmap(fd, actual, flags=mmap.MAP_SHARED)
+            mm = mmap.mmap(fd, actual, flags=mmap.MAP_SHARED,
+                           prot=mmap.PROT_READ if read_only else
+                           mmap.PROT_READ | mmap.PROT_WRITE)
         finally:
             os.close(fd)
         header = np.frombuffer(mm, dtype=np.uint64, count=_HEADER_WORDS)
@@ -261,10 +298,14 @@ class _Segment:
     """One metric family's shared memory and this process's slot in it."""
 
     def __init__(self, name: str, kind: str, width: int, max_processes: int, max_series: int,
-                 digest: int, directory: str | None, meta: bytes) -> None:
+                 digest: int, directory: str | None, meta: bytes,
+                 read_only: bool = False) -> None:
         self.name = name
+        self.kind = kind
+        self.digest = digest
+        self.read_only = read_only  # a DirectoryCollector's view: never writes
         self.layout = _Layout(width, max_processes, max_series)
-        self.mm = _open_segment(name, kind, self.layout, digest, directory, meta)
+        self.mm = _open_segment(name, kind, self.layout, digest, directory, meta, read_only)
         self.words = np.frombuffer(self.mm, dtype=np.uint64)
         self.vals = self.words.view(np.float64)
         self.bytes = self.words.view(np.uint8)
@@ -288,18 +329,29 @@ class _Segment:
         me = np.uint64(_owner_word(pid))
         zero = np.uint64(0)
         chosen = -1
-        for slot in range(lay.slots):
+        # A snapshot of the owner words, scanned with numpy: one kernel call per
+        # slot would release and retake the GIL hundreds of times.  Every
+        # candidate is then checked (or claimed) atomically.
+        owners = self.words[lay.slots_at + _S_OWNER::lay.slot_words][:lay.slots].copy()
+        for slot in np.flatnonzero(owners == me).tolist():  # a slot this process holds
+            at = lay.slots_at + slot * lay.slot_words + _S_OWNER  # already (an earlier
+            if atomic_load(self.words, at) == me:  # metric object of this file): carry on
+                chosen = slot
+                break
+        for slot in (np.flatnonzero(owners == 0).tolist() if chosen < 0 else ()):
             at = lay.slots_at + slot * lay.slot_words + _S_OWNER
-            if atomic_load(self.words, at) == 0 and atomic_cas(self.words, at, zero, me) == 0:
+            if atomic_cas(self.words, at, zero, me) == 0:
                 chosen = slot
                 break
         if chosen < 0:  # every slot was used: adopt one whose process is gone
-            for slot in range(lay.slots):
+            for slot in np.flatnonzero(owners != me).tolist():
                 at = lay.slots_at + slot * lay.slot_words + _S_OWNER
                 owner = atomic_load(self.words, at)
                 if owner != me and not _alive(int(owner)) and \
                         atomic_cas(self.words, at, owner, me) == owner:
                     chosen = slot
+                    if self.kind == "gauge":  # a gauge is a value of the live process:
+                        self._clear_slot(slot)  # the dead one's values must not reappear
                     break
         if chosen < 0:
             raise RuntimeError(
@@ -309,6 +361,13 @@ class _Segment:
         self.seq_at = base + _S_SEQ
         self.data_at = base + _SLOT_HEADER
         self.slot_pid = pid
+
+    def _clear_slot(self, slot: int) -> None:
+        """Zero an adopted slot's rows (inside its seqlock)."""
+        lay = self.layout
+        base = lay.slots_at + slot * lay.slot_words
+        _km().slot_set(self.words, self.vals, base + _S_SEQ, base + _SLOT_HEADER,
+                       np.zeros(lay.series * lay.width))
 
     def add(self, row: int, delta: np.ndarray) -> None:
         slot_add = _km().slot_add
@@ -384,6 +443,8 @@ class _Segment:
         make it even again (only if that process is gone)."""
         km = _km()
         atomic_cas, atomic_load = km.atomic_cas, km.atomic_load
+        if self.read_only:  # only a writer repairs; a view reads the slot as it is
+            return
         lay = self.layout
         for slot in np.flatnonzero(stuck):
             base = lay.slots_at + int(slot) * lay.slot_words
@@ -418,6 +479,39 @@ class _Segment:
         return out, owners
 
 
+_SEGMENTS: "weakref.WeakValueDictionary[str, _Segment]" = weakref.WeakValueDictionary()
+_SEGMENTS_LOCK = threading.Lock()
+
+
+def _segment_for(name: str, kind: str, width: int, max_processes: int, max_series: int,
+                 digest: int, directory: str | None, meta: bytes,
+                 read_only: bool) -> _Segment:
+    """The segment of a metric.  In a metrics directory, every metric object of
+    one name in this process shares one segment, so one slot: a metric made
+    again (after ``unregister``, by an app factory, with ``registry=None``)
+    carries on from the first one's values, and a gauge has one value per
+    process, the last one set, as in prometheus_client's multiprocess mode."""
+    if directory is None or read_only:
+        return _Segment(name, kind, width, max_processes, max_series, digest, directory,
+                        meta, read_only)
+    key = os.path.realpath(_segment_path(name, directory))
+    with _SEGMENTS_LOCK:
+        seg = _SEGMENTS.get(key)
+        if seg is not None:
+            lay = seg.layout
+            if (seg.kind, seg.digest, lay.width, lay.slots, lay.series) != \
+                    (kind, digest, width, max_processes, max_series):
+                raise ValueError(
+                    f"metric {name!r}: this process already has a metric of that name in "
+                    f"{directory} with another definition (type, labels, buckets, "
+                    "max_series or max_processes differ); give every metric of one name "
+                    "the same definition")
+            return seg
+        seg = _Segment(name, kind, width, max_processes, max_series, digest, directory, meta)
+        _SEGMENTS[key] = seg
+        return seg
+
+
 # ------------------------------------------------ process-wide machinery ----
 
 class _State:
@@ -447,6 +541,7 @@ class _State:
         wake = self.wake
         while not self.stop:
             wake.wait(FLUSH_INTERVAL)
+            wake.clear()  # set_flush_interval() wakes us once, not for ever
             if self.stop:
                 break
             try:
@@ -475,8 +570,14 @@ def flush() -> None:
     processes at once (tests, a worker about to be killed)."""
     with _STATE.lock:  # a WeakSet must not grow while it is iterated
         metrics = list(_STATE.families)
-    for metric in metrics:
-        metric._flush()
+    error: BaseException | None = None
+    for metric in metrics:  # one metric's failure does not hold back the others
+        try:
+            metric._flush()
+        except Exception as exc:  # pragma: no cover - a bug; reported below
+            error = error or exc
+    if error is not None:  # pragma: no cover
+        raise error
 
 
 def set_flush_interval(seconds: float) -> None:
@@ -493,6 +594,15 @@ def set_flush_interval(seconds: float) -> None:
 
 def _before_fork() -> None:
     _STATE.halt()
+    # A fork while another thread is importing a module leaves that module's
+    # import lock held for ever in the child, whose first use of it hangs.
+    # The cheap modules of the hot paths are imported with this one; for the
+    # two imported on first use, wait here for an import in progress (never
+    # start one: a module first imported inside a fork hook would register
+    # fork hooks of its own half-way through this fork).
+    for name in ("fastmlops._kernels.metrics", "prometheus_client"):
+        if name in sys.modules:
+            importlib.import_module(name)
     try:
         flush()
     except Exception:  # pragma: no cover - never block a fork
@@ -549,10 +659,13 @@ _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _DEFAULT_REGISTRY: Any = object()
 
 
-def _full_name(name: Any, namespace: str, subsystem: str, unit: str) -> str:
+def _full_name(name: Any, namespace: str, subsystem: str, unit: str,
+               counter: bool = False) -> str:
     if not isinstance(name, str):
         raise TypeError(f"metric name must be a str, got {type(name).__name__}")
     full = "_".join(part for part in (namespace, subsystem, name) if part)
+    if counter and full.endswith("_total"):  # before the unit, as prometheus_client
+        full = full[:-6]
     if unit and not full.endswith("_" + unit):
         full += "_" + unit
     if not _NAME_RE.match(full):
@@ -683,8 +796,9 @@ class _Metric:
         digest = _layout_hash(name, self._kind, [self._labelnames, *extra])
         meta = _definition(name, self._kind, documentation, self._labelnames, unit,
                            definition or {})
-        self._segment = _Segment(name, self._kind, width, self._max_processes,
-                                 self._max_series, digest, _directory(directory), meta)
+        self._segment = _segment_for(name, self._kind, width, self._max_processes,
+                                     self._max_series, digest, _directory(directory), meta,
+                                     read_only)
         self._children: dict[tuple[str, ...], Any] = {}
         self._children_lock = threading.Lock()
         # held while a batch is between its buffer and shared memory, so that a
@@ -793,6 +907,23 @@ class _Metric:
         return f"{type(self).__module__}.{type(self).__name__}({self._name!r})"
 
 
+def _to_float(v: Any) -> float | None:
+    """``float(v)``, or None.  Beyond float64's range (an int such as
+    ``10**400``, a large Fraction) it is +-inf, where the comparison of the
+    hot path placed it; a one-element array is its element."""
+    try:
+        return float(v)
+    except OverflowError:
+        try:
+            return math.inf if v > 0 else -math.inf
+        except Exception:  # noqa: BLE001 - an exotic type: dropped
+            return None
+    except (TypeError, ValueError):
+        if isinstance(v, np.ndarray) and v.size == 1:
+            return _to_float(v.reshape(-1)[0])
+        return None
+
+
 def _floats(chunk: list[Any], name: str) -> np.ndarray:
     """``chunk`` as float64, one value at a time; a value that ``inc``/``observe``
     accepted but that does not convert (an object comparable with numbers but
@@ -800,10 +931,11 @@ def _floats(chunk: list[Any], name: str) -> np.ndarray:
     out = []
     bad = 0
     for v in chunk:
-        try:
-            out.append(float(v))
-        except (TypeError, ValueError, OverflowError):
+        x = _to_float(v)
+        if x is None:
             bad += 1
+        else:
+            out.append(x)
     if bad:
         _log.error("fastmlops.metrics: %s: dropped %d value(s) that do not convert to float",
                    name, bad)
@@ -824,7 +956,7 @@ def _drain(buf: list[Any], name: str) -> np.ndarray | None:
     del buf[:n]
     try:
         return np.fromiter(chunk, np.float64, n)
-    except (TypeError, ValueError):  # an exotic number type: one by one
+    except (TypeError, ValueError, OverflowError):  # exotic or huge numbers: one by one
         return _floats(chunk, name)
 
 
@@ -852,7 +984,7 @@ class _CounterChild:
             if amount >= 0:
                 self._buf.append(amount)
                 return
-        except TypeError:
+        except (TypeError, ValueError):  # ValueError: an array of several values
             raise TypeError(f"Counter.inc() needs a real number, got "
                             f"{type(amount).__name__}") from None
         raise ValueError(f"counters only go up: inc() needs an amount >= 0, got {amount!r}")
@@ -890,9 +1022,7 @@ class Counter(_Metric):
                  registry: Any = _DEFAULT_REGISTRY, *, max_series: int = 512,
                  max_processes: int = 256, directory: Any = None,
                  _read_only: bool = False) -> None:
-        full = _full_name(name, namespace, subsystem, unit)
-        if full.endswith("_total"):
-            full = full[:-6]
+        full = _full_name(name, namespace, subsystem, unit, counter=True)
         super().__init__(full, documentation, labelnames, namespace, subsystem, unit,
                          registry, 1, (), max_series, max_processes, directory,
                          read_only=_read_only)
@@ -965,9 +1095,9 @@ class _HistogramChild:
             if value <= 1e999:
                 self._buf.append(value)
                 return
-        except TypeError:
+        except (TypeError, ValueError):  # ValueError: an array of several values
             raise TypeError(f"Histogram.observe() needs a real number, got "
-                            f"{type(value).__name__}") from None
+                            f"{type(value).__name__}; for an array use observe_many()") from None
         raise ValueError(f"cannot observe {value!r}: a histogram takes real numbers, not NaN")
 
     def observe_many(self, values: Any) -> None:
@@ -990,7 +1120,6 @@ class _HistogramChild:
 
 
 def _as_values(values: Any) -> np.ndarray:
-    from fastmlops._validation import as_numeric_array
 
     arr = as_numeric_array(values, "observe_many() values")
     if arr.ndim != 1:
@@ -1213,12 +1342,16 @@ def _has_prometheus() -> bool:
 # -- gauge
 
 class _GaugeChild:
-    __slots__ = ("_value", "_lock", "_segment", "_row", "_written", "_metric", "_key",
+    __slots__ = ("_value", "_lock", "_segment", "_row", "_dirty", "_metric", "_key",
                  "__weakref__")
 
     def __init__(self, metric: Gauge, key: tuple[str, ...], row: int) -> None:
         self._value = 0.0
-        self._written = math.nan
+        # True while this process's value is not in shared memory yet.  A series
+        # made in this process counts as this process's (value 0) from the start,
+        # as in prometheus_client; one inherited through fork only once the
+        # child changes it (see _reset).
+        self._dirty = True
         self._lock = threading.Lock()
         self._segment = metric._segment
         self._metric = metric
@@ -1242,16 +1375,19 @@ class _GaugeChild:
         v = self._number(amount, "inc")
         with self._lock:
             self._value += v
+            self._dirty = True
 
     def dec(self, amount: Any = 1) -> None:
         v = self._number(amount, "dec")
         with self._lock:
             self._value -= v
+            self._dirty = True
 
     def set(self, value: Any) -> None:
         v = self._number(value, "set")
         with self._lock:
             self._value = v
+            self._dirty = True
 
     def set_to_current_time(self) -> None:
         self.set(time.time())
@@ -1265,15 +1401,21 @@ class _GaugeChild:
         return _Block(None, lambda seconds, _: self.set(seconds))
 
     def _flush(self) -> None:
-        value = self._value
-        if value != self._written:
-            self._segment.set(self._row, np.array([value]))
-            self._written = value
+        # flushes of one metric are serialised (_Metric._flush_lock), so the
+        # value taken here is never overwritten by an older one
+        with self._lock:
+            if not self._dirty:
+                return
+            value = self._value
+            self._dirty = False
+        self._segment.set(self._row, np.array([value, 1.0]))  # (value, 1): ours
 
     def _reset(self) -> None:
+        """After a fork: the child starts at 0 and has no value for this series
+        until it sets one (the parent's stays the parent's)."""
         self._lock = threading.Lock()
         self._value = 0.0
-        self._written = math.nan
+        self._dirty = False
 
 
 _GAUGE_MODES = ("all", "liveall", "sum", "livesum", "max", "livemax", "min", "livemin")
@@ -1306,7 +1448,7 @@ class Gauge(_Metric):
         reserved = ("pid",) if multiprocess_mode in ("all", "liveall") else ()
         self._reserved = reserved
         super().__init__(full, documentation, labelnames, namespace, subsystem, unit,
-                         registry, 1, (multiprocess_mode,), max_series, max_processes,
+                         registry, 2, (multiprocess_mode,), max_series, max_processes,
                          directory, {"multiprocess_mode": multiprocess_mode},
                          read_only=_read_only)
 
@@ -1353,8 +1495,11 @@ class Gauge(_Metric):
             if rec is not None:
                 seen.setdefault(rec[0], []).append(i)
         for key, rows in seen.items():
-            per_slot = {int(s): float(sum(data[s, r, 0] for r in rows)) for s in claimed
-                        if not live_only or alive[int(s)]}
+            # only the processes that have this series (wrote it at least once),
+            # as prometheus_client combines only the files holding the series
+            per_slot = {int(s): float(sum(data[s, r, 0] for r in rows if data[s, r, 1]))
+                        for s in claimed
+                        if (not live_only or alive[int(s)]) and any(data[s, r, 1] for r in rows)}
             if mode == "all":
                 for s, v in per_slot.items():
                     yield key, str(int(owners[s]) & 0xFFFFFFFF), v

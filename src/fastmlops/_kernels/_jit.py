@@ -27,6 +27,7 @@ compiles (or loads from the on-disk cache) every one of them, which is what
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 import numba
@@ -39,14 +40,15 @@ _OPTIONS: dict[str, Any] = {
 }
 
 #: (dispatcher, signatures) for every kernel declared with :func:`kernel`.
-REGISTRY: list[tuple[Any, tuple[str, ...]]] = []
+REGISTRY: list[tuple[Any, tuple[Any, ...]]] = []
 
 
-def kernel(*signatures: str, contract: bool = False) -> Callable[[Callable[..., Any]], Any]:
+def kernel(*signatures: Any, contract: bool = False) -> Callable[[Callable[..., Any]], Any]:
     """Declare a Numba kernel with the project's options.
 
-    ``signatures`` are Numba signature strings (``"f8(f8[::1], i8)"``) that
-    warm-up compiles ahead of time; calls with other types still compile
+    ``signatures`` are Numba signature strings (``"f8(f8[::1], i8)"``), or
+    Numba signature objects for types strings cannot spell (read-only
+    arrays), that warm-up compiles ahead of time; calls with other types still compile
     lazily on first use.
 
     ``contract=True`` allows one fast-math flag, and only this one: fusing
@@ -85,3 +87,37 @@ def compile_all() -> int:
             dispatcher.compile(tuple(args))
             count += 1
     return count
+
+
+def _hold_compiler_lock_across_fork() -> None:
+    """Fork only while no thread is inside Numba's compiler.
+
+    Numba compiles (and loads cached kernels) under one global lock.  A fork
+    while another thread holds it leaves the lock held for ever in the child,
+    whose first kernel call then hangs.  So, like the interpreter does with
+    its import lock, take the lock before a fork and release it on both sides
+    (in the child, the forking thread is the one that holds it).
+    """
+    try:
+        from numba.core.compiler_lock import global_compiler_lock
+        lock = global_compiler_lock._lock
+    except (ImportError, AttributeError):  # pragma: no cover - another Numba layout
+        return
+    held: list[bool] = []
+
+    def before() -> None:
+        lock.acquire()
+        held.append(True)
+
+    def after() -> None:
+        # only what before() took: this module may be imported by another
+        # fork hook, after the before-hooks of this fork have run
+        if held:
+            held.pop()
+            lock.release()
+
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(before=before, after_in_parent=after, after_in_child=after)
+
+
+_hold_compiler_lock_across_fork()

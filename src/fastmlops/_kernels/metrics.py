@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numba.core import types as _t
 
 from fastmlops._kernels._jit import kernel
 from fastmlops._kernels.atomics import (
@@ -34,6 +35,16 @@ _SPINS = 1 << 16
 
 
 _BLOCK = 1024
+
+# A DirectoryCollector maps metric files read-only: its arrays are read-only
+# Numba types, compiled (and warmed up) as signatures of their own.
+_RO_WORDS = _t.Array(_t.uint64, 1, "C", readonly=True)
+_RO_VALS = _t.Array(_t.float64, 1, "C", readonly=True)
+_I8 = _t.int64
+_READ_SLOTS_RO = _t.int64(_RO_WORDS, _RO_VALS, _I8, _I8, _I8, _I8, _I8, _I8,
+                          _t.Array(_t.float64, 3, "C"), _t.Array(_t.int8, 1, "C"))
+_SUM_SLOTS_RO = _t.int64(_RO_WORDS, _RO_VALS, _I8, _I8, _I8, _I8, _I8, _I8,
+                         _t.Array(_t.float64, 2, "C"), _t.Array(_t.int8, 1, "C"))
 
 
 @kernel("void(f8[::1], f8[::1], f8[::1])")
@@ -137,7 +148,7 @@ def _copy_slot(words: Any, vals: Any, seq_at: Any, src_at: Any, dst: Any) -> Any
         spins += 1
 
 
-@kernel("i8(u8[::1], f8[::1], i8, i8, i8, i8, i8, i8, f8[:, :, ::1], i1[::1])")
+@kernel("i8(u8[::1], f8[::1], i8, i8, i8, i8, i8, i8, f8[:, :, ::1], i1[::1])", _READ_SLOTS_RO)
 def read_slots(words: Any, vals: Any, slots_at: Any, slot_words: Any, n_slots: Any,
                seq_off: Any, data_off: Any, owner_off: Any, out: Any, stuck: Any) -> Any:
     """Copy every claimed slot's first ``out.shape[1]`` rows of
@@ -157,7 +168,7 @@ def read_slots(words: Any, vals: Any, slots_at: Any, slot_words: Any, n_slots: A
     return count
 
 
-@kernel("i8(u8[::1], f8[::1], i8, i8, i8, i8, i8, i8, f8[:, ::1], i1[::1])")
+@kernel("i8(u8[::1], f8[::1], i8, i8, i8, i8, i8, i8, f8[:, ::1], i1[::1])", _SUM_SLOTS_RO)
 def sum_slots(words: Any, vals: Any, slots_at: Any, slot_words: Any, n_slots: Any,
               seq_off: Any, data_off: Any, owner_off: Any, out: Any, stuck: Any) -> Any:
     """Like :func:`read_slots`, but adds the slots into ``out`` (rows x values)
@@ -181,7 +192,7 @@ def sum_slots(words: Any, vals: Any, slots_at: Any, slot_words: Any, n_slots: An
     return count
 
 
-@kernel("u8(u8[::1], i8)")
+@kernel("u8(u8[::1], i8)", _t.uint64(_RO_WORDS, _I8))
 def atomic_load(words: Any, at: Any) -> Any:
     """Acquire-load of one word."""
     return load_acquire(words, at)
