@@ -1102,3 +1102,22 @@ sys.exit(os.waitstatus_to_exitcode(st))
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_a_large_batch_buffered_at_exit_is_flushed(tmp_path):
+    """At interpreter exit the thread pool takes no new work: the last flush of
+    a batch large enough for the parallel path must still land."""
+    import subprocess
+    import sys
+    code = f"""
+import fastmlops.metrics as fm
+h = fm.Histogram("exit_h", "d", registry=None, directory={str(tmp_path)!r})
+fm._STATE.halt()  # nothing flushes before exit
+for _ in range(400_000):
+    h.observe(0.5)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0 and "Error" not in r.stderr, r.stderr[-2000:]
+    h = Histogram("exit_h", "d", registry=None, directory=str(tmp_path))
+    assert h.value()["count"] == 400_000

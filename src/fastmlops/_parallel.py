@@ -92,16 +92,25 @@ def parallel_map(fn: Callable[[Any], T], items: Iterable[Any]) -> list[T]:
         return [fn(items[i]) for i in range(lane, len(items), lanes)]
 
     pool = _get_pool()
-    futures = [pool.submit(run_lane, lane) for lane in range(1, lanes)]
+    futures: dict[int, Any] = {}
+    for lane in range(1, lanes):
+        try:
+            futures[lane] = pool.submit(run_lane, lane)
+        except RuntimeError:  # interpreter shutdown (e.g. a flush at exit): no new
+            break             # work for the pool; this thread runs the rest
+    done: dict[int, list[T]] = {}
     _local.busy = True  # work nested under lane 0 stays on this thread too
     try:
-        first = run_lane(0)
+        done[0] = run_lane(0)
+        for lane in range(1, lanes):
+            if lane not in futures:
+                done[lane] = run_lane(lane)
     finally:
         _local.busy = False
-        done = [f.result() for f in futures]
+        done.update((lane, f.result()) for lane, f in futures.items())
     results: list[Any] = [None] * len(items)
-    for lane, values in enumerate([first] + done):
-        results[lane::lanes] = values
+    for lane in range(lanes):
+        results[lane::lanes] = done[lane]
     return results
 
 
