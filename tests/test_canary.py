@@ -231,6 +231,109 @@ def test_observe_bad_input():
     assert c.history == []  # rejected calls leave no trace
 
 
+def test_single_full_stage_policy_is_rejected():
+    # A lone 100% stage is no canary: the controller used to accept it and
+    # crash with IndexError on the first observe().
+    with pytest.raises(ValueError, match="at least one stage below 100%"):
+        CanaryPolicy(stages=[Stage(100, min_duration=0, min_requests=0)])
+    with pytest.raises(ValueError, match="at least one stage below 100%"):
+        CanaryPolicy(stages=(Stage(100),))
+    # the shortest valid policy: one canary stage, then 100%
+    c = CanaryController(CanaryPolicy(stages=[Stage(50, 0, 0), Stage(100)]), start_time=0)
+    d = c.observe(1.0, 10, 0, 10, 0)
+    assert d.action == "promote" and d.percent == 100 and c.state == "complete"
+
+
+_NAN = float("nan")
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(canary_p99=_NAN), "canary_p99 is NaN"),
+    (dict(canary_p99=np.float32("nan")), "canary_p99 is NaN"),
+    (dict(burn_rate=_NAN), "burn_rate is NaN"),
+    (dict(burn_rate=np.nan, canary_p99=5.0), "burn_rate is NaN"),
+    (dict(canary_latencies=np.r_[np.nan, np.full(999, 5.0)]), "1 NaN value"),
+    (dict(canary_latencies=[5.0, float("nan"), float("nan")]), "2 NaN value"),
+    (dict(canary_latencies=np.full((10, 10), np.nan, dtype=np.float32)), "100 NaN value"),
+])
+def test_nan_measurement_raises_instead_of_promoting(kw, match):
+    # NaN > limit is False: a NaN measurement used to skip the rollback check,
+    # so a canary 10x over the latency limit was promoted.
+    policy = CanaryPolicy(stages=[Stage(1, 60, 10), Stage(100)], max_p99_latency=0.5,
+                          max_burn_rate=10)
+    c = CanaryController(policy, start_time=0)
+    with pytest.raises(ValueError, match=match):
+        c.observe(61.0, 100, 0, 100, 0, **kw)
+    # the rejected call changed nothing: the same observation, measured, rolls back
+    assert c.history == [] and c.state == "running"
+    d = c.observe(61.0, 100, 0, 100, 0, canary_p99=5.0)
+    assert d.action == "rollback" and d.metrics["canary_requests"] == 100
+
+
+def test_nan_measurement_raises_without_a_limit_and_nan_time():
+    c = CanaryController(_policy(), start_time=0)  # no latency or burn-rate limit
+    for kw in (dict(canary_p99=_NAN), dict(burn_rate=_NAN), dict(canary_latencies=[_NAN])):
+        with pytest.raises(ValueError, match="NaN"):
+            c.observe(10, 1, 0, 1, 0, **kw)
+    with pytest.raises(TypeError, match="finite"):
+        c.observe(_NAN, 1, 0, 1, 0)
+    with pytest.raises(TypeError, match="finite"):
+        CanaryController(_policy(), start_time=_NAN)
+    assert c.history == []
+
+
+def test_infinite_measurement_rolls_back():
+    # inf (a timed-out request) is a valid latency: above any limit.  numpy's
+    # quantile of [0.1] * 90 + [inf] * 10 is NaN (inf - inf), which used to pass.
+    policy = CanaryPolicy(stages=[Stage(1, 60, 10), Stage(100)], max_p99_latency=0.5,
+                          max_burn_rate=10)
+    for kw in (dict(canary_p99=float("inf")), dict(burn_rate=np.inf),
+               dict(canary_latencies=np.r_[np.full(10, np.inf), np.full(90, 0.1)]),
+               dict(canary_latencies=np.r_[np.full(2, np.inf), np.full(98, 0.1)]),
+               dict(canary_latencies=np.full(3, np.inf))):
+        c = CanaryController(policy, start_time=0)
+        d = c.observe(61.0, 100, 0, 100, 0, **kw)
+        assert d.action == "rollback", kw
+    # the p99 of latencies with a few inf values is inf exactly when numpy's
+    # interpolation touches one, and numpy's value otherwise
+    for n_inf, n in [(1, 100), (1, 101), (2, 101), (1, 1000), (11, 1000), (10, 1000)]:
+        lat = np.r_[np.linspace(0.1, 0.2, n - n_inf), np.full(n_inf, np.inf)]
+        c = CanaryController(_policy(), start_time=0)
+        p99 = c.observe(1, 1, 0, 1, 0, canary_latencies=lat).metrics["canary_p99"]
+        finite_ref = np.quantile(np.r_[lat[:n - n_inf], np.full(n_inf, 1e300)], 0.99)
+        assert p99 == (np.inf if finite_ref > 1 else finite_ref), (n_inf, n)
+
+
+@pytest.mark.parametrize("kw,exc,match", [
+    (dict(canary_p99=-0.1), ValueError, "canary_p99 must not be negative"),
+    (dict(burn_rate=-1.0), ValueError, "burn_rate must not be negative"),
+    (dict(canary_latencies=[0.1, -0.2]), ValueError, "must not be negative"),
+    (dict(canary_p99="0.2"), TypeError, "canary_p99 must be a number"),
+    (dict(burn_rate=True), TypeError, "burn_rate must be a number"),
+    (dict(canary_latencies=["0.1"]), TypeError, "canary_latencies must hold numbers"),
+    (dict(canary_latencies=np.array([True])), TypeError, "canary_latencies must hold numbers"),
+    (dict(canary_latencies="0.1"), TypeError, "canary_latencies must be an array"),
+])
+def test_bad_measurements(kw, exc, match):
+    c = CanaryController(_policy(max_p99_latency=1.0, max_burn_rate=10), start_time=0)
+    with pytest.raises(exc, match=match):
+        c.observe(10, 1, 0, 1, 0, **kw)
+    assert c.history == []
+    # an empty latency array is no measurement: the latency check is skipped
+    d = c.observe(10, 1, 0, 1, 0, canary_latencies=[])
+    assert d.action == "hold" and "canary_p99" not in d.metrics
+
+
+@pytest.mark.parametrize("keys", [[], np.array([]), np.array([], dtype=np.int32),
+                                  np.array([], dtype=str), np.empty((2, 0))])
+def test_empty_keys_give_empty_results(keys):
+    shape = np.shape(keys)
+    b = canary.buckets(keys)
+    assert b.shape == shape and b.dtype == np.int16
+    m = canary.assign(keys, 5)
+    assert m.shape == shape and m.dtype == np.bool_
+
+
 def test_docstring_examples_run():
     import doctest
 

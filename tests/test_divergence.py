@@ -466,3 +466,14 @@ def test_top_level_exports():
     assert fastmlops.js_divergence is js_divergence
     assert fastmlops.psi_verdict is psi_verdict
     assert dv.PSI_MINOR == 0.1 and dv.PSI_MAJOR == 0.25
+
+
+@pytest.mark.skipif(np.dtype(np.longdouble).itemsize <= 8,
+                    reason="long double is float64 on this platform")
+def test_long_double_is_rejected_not_rounded():
+    ref = np.arange(100, dtype=np.longdouble)
+    cur = ref + np.longdouble(1e-18)  # distinct in long double, equal in float64
+    import fastmlops
+    for fn in (fastmlops.psi, fastmlops.kl_divergence, fastmlops.js_divergence):
+        with pytest.raises(TypeError, match="long double"):
+            fn(ref, cur)

@@ -502,3 +502,108 @@ def test_large_samples_with_the_finer_bucket_map_equal_the_full_sort(monkeypatch
         (full.statistic, full.pvalue, full.statistic_location, full.statistic_sign)
     assert report.ks_statistic[0] == full.statistic
     assert report.ks_pvalue[0] == pytest.approx(full.pvalue, rel=1e-12)
+
+
+# ---------------------------------------------------------------- audit fixes
+def test_reference_dict_with_non_str_keys_checks_the_same_dict():
+    # Column names are str ({0: x} is column "0"); a batch given in the same
+    # form as the reference used to fail with "no column(s) named ['0', '1']".
+    rng = np.random.default_rng(21)
+    ref = {0: rng.normal(size=500), 1: rng.normal(size=500), 2.5: rng.normal(size=500)}
+    cur = {0: rng.normal(size=200), 1: rng.normal(1.0, 1, size=200),
+           2.5: rng.normal(size=200)}
+    dr = fastmlops.DriftReference(ref)
+    assert dr.columns == ["0", "1", "2.5"]
+    rep = dr.check(cur)
+    by_str = dr.check({str(k): v for k, v in cur.items()})
+    assert rep.column_verdict == by_str.column_verdict and rep.column_verdict[1] == "drift"
+    np.testing.assert_array_equal(rep.ks_statistic, by_str.ks_statistic)
+    np.testing.assert_array_equal(rep.psi, by_str.psi)
+    ks = dr.ks(cur)
+    np.testing.assert_array_equal(ks.statistic, rep.ks_statistic)
+    # extra keys in the batch are ignored; the order is the reference's
+    rep2 = dr.check({2.5: cur[2.5], "x": cur[0], 1: cur[1], 0: cur[0]})
+    np.testing.assert_array_equal(rep2.ks_statistic, rep.ks_statistic)
+    # columns= selects by the keys themselves or by their str
+    for cols in ([1], ["1"]):
+        sub = fastmlops.DriftReference(ref, columns=cols)
+        assert sub.columns == ["1"]
+        assert sub.check(cur).ks_statistic[0] == rep.ks_statistic[1]
+    with pytest.raises(ValueError, match="no column"):
+        dr.check({0: cur[0], 1: cur[1]})
+
+
+def test_dict_keys_colliding_as_str_are_rejected():
+    x = np.arange(10.0)
+    with pytest.raises(ValueError, match="unique as strings.*Rename"):
+        fastmlops.DriftReference({0: x, "0": x})
+    dr = fastmlops.DriftReference({0: x})
+    with pytest.raises(ValueError, match="unique as strings"):
+        dr.check({0: x, "0": x + 1})
+
+
+LONG_DOUBLE_IS_WIDER = np.finfo(np.longdouble).eps < np.finfo(np.float64).eps
+
+
+@pytest.mark.skipif(not LONG_DOUBLE_IS_WIDER, reason="long double is float64 here")
+def test_long_double_is_rejected_not_rounded():
+    # 1, 1+2e, 1+4e against 1+e, 1+3e, 1+5e (e the long double epsilon):
+    # scipy gives D = 1/3; rounding to float64 made all six values tie (D = 0).
+    one, eps = np.longdouble(1), np.finfo(np.longdouble).eps
+    a = np.array([one, one + 2 * eps, one + 4 * eps])
+    b = np.array([one + eps, one + 3 * eps, one + 5 * eps])
+    f64 = np.array([1.0, 2.0, 3.0])
+    for x, y, name in [(a, b, "data1"), (f64, b, "data2"), (a, f64, "data1"),
+                       (a.reshape(3, 1), b.reshape(3, 1), "data1")]:
+        for kw in ({}, {"axis": None}, {"axis": 0}):
+            with pytest.raises(TypeError, match=rf"{name} has dtype .*long double.*"
+                                                r"\.astype\(np\.float64\)"):
+                fastmlops.ks_2samp(x, y, **kw)
+    # the suggested conversion works (and rounds, as it says)
+    assert fastmlops.ks_2samp(a.astype(np.float64), b.astype(np.float64)).statistic == 0.0
+    with pytest.raises(TypeError, match="reference column '0' .*long double"):
+        fastmlops.DriftReference(a)
+    with pytest.raises(TypeError, match="reference column 'b' .*long double"):
+        fastmlops.DriftReference({"a": f64, "b": b})
+    dr = fastmlops.DriftReference(f64)
+    for cur in (b, {"0": b}):
+        with pytest.raises(TypeError, match="current column '0' .*long double"):
+            dr.check(cur)
+        with pytest.raises(TypeError, match="long double"):
+            dr.ks(cur)
+
+
+def test_exotic_number_types_are_rejected():
+    for bad in (np.array([1 + 1j, 2]), np.array([1, 2], dtype=np.clongdouble),
+                np.array(["2020-01-01"], dtype="datetime64[D]")):
+        with pytest.raises(TypeError, match="numbers"):
+            fastmlops.ks_2samp(bad, [1.0, 2.0])
+        with pytest.raises(TypeError):
+            fastmlops.DriftReference(bad)
+
+
+_LOC_DTYPES = [np.bool_, np.int8, np.uint8, np.int32, np.int64, np.uint64, np.float16,
+               np.float32, np.float64]
+
+
+@pytest.mark.parametrize("dt_a", _LOC_DTYPES)
+@pytest.mark.parametrize("dt_b", [np.bool_, np.int16, np.float16, np.float64])
+def test_result_types_match_scipy(dt_a, dt_b):
+    # statistic_location of bool samples was int64 (scipy: bool), of int32
+    # int64 (scipy: int32), of float16 float32 (scipy: float16).
+    rng = np.random.default_rng(3)
+    a = (rng.random((12, 3)) * 3).astype(dt_a)
+    b = (rng.random((9, 3)) * 2).astype(dt_b)
+    for x, y, kw in [(a[:, 0], b[:, 0], {}), (a, b, {"axis": None}),
+                     (a[:, :1], b[:, :1], {"axis": None}), (a, b, {"axis": 0})]:
+        res, ref = both(x, y, **kw)
+        assert_same(res, ref)
+        for field in ("statistic", "pvalue", "statistic_location", "statistic_sign"):
+            got, want = getattr(res, field), getattr(ref, field)
+            if field == "statistic_location" and np.ndim(want) \
+                    and np.result_type(a, b).kind in "iu" and np.result_type(a, b).itemsize == 8:
+                # documented: batches of int64/uint64 samples keep their dtype
+                assert got.dtype == np.result_type(a, b), (field, kw)
+                continue
+            assert type(got) is type(want), (field, kw, type(got), type(want))
+            assert np.asarray(got).dtype == np.asarray(want).dtype, (field, kw)

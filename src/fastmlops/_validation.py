@@ -42,6 +42,16 @@ def as_numeric_array(x: Any, name: str) -> np.ndarray:
     return arr
 
 
+def reject_long_double(arr: np.ndarray, name: str) -> None:
+    """Refuse floats wider than float64: the kernels would round them to float64,
+    turning values that differ only in the extra bits into ties."""
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 8:
+        raise TypeError(
+            f"{name} has dtype {arr.dtype} (long double), which is not supported: "
+            "rounding it to float64 can turn distinct values into ties and change the "
+            "result. Convert it with .astype(np.float64) if that rounding is acceptable.")
+
+
 def as_float64_1d(x: Any, name: str) -> np.ndarray:
     """Return ``x`` as a contiguous 1-D float64 array (raises on other shapes)."""
     arr = as_numeric_array(x, name)

@@ -114,6 +114,8 @@ def in_canary(key: Any, percent: float, seed: int = 0) -> bool:
 
 def _int_keys(keys: Any) -> np.ndarray:
     arr = np.asarray(keys)
+    if arr.size == 0:  # nothing to hash, whatever the dtype (np.asarray([]) is float64)
+        return np.empty(0, dtype=np.int64)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"keys must be an array of integers (int64 or uint64), got dtype "
                         f"{arr.dtype}; hash str keys one by one with in_canary()")
@@ -143,7 +145,9 @@ def _batch(keys: Any, fn_name: str, *args: Any) -> tuple[np.ndarray, tuple[int, 
 def buckets(keys: Any, seed: int = 0) -> np.ndarray:
     """Buckets of many integer keys at once (int16 array of the keys' shape).
 
-    Equal to ``[bucket(int(k), seed) for k in keys]``.
+    Equal to ``[bucket(int(k), seed) for k in keys]``.  ``keys`` is an array
+    (or list) of integers; no keys (``[]``, any empty array) give an empty
+    result of the same shape.
 
     Examples
     --------
@@ -162,7 +166,8 @@ def assign(keys: Any, percent: float, seed: int = 0) -> np.ndarray:
     """Canary membership of many integer keys (bool array of the keys' shape).
 
     Equal to ``[in_canary(int(k), percent, seed) for k in keys]``; runs on a
-    Numba kernel split over the worker threads.
+    Numba kernel split over the worker threads.  No keys (``[]``, any empty
+    array) give an empty result of the same shape.
 
     Examples
     --------
@@ -214,8 +219,10 @@ class CanaryPolicy:
     Attributes
     ----------
     stages : sequence of Stage
-        Strictly increasing percentages ending at 100.  Reaching the last
-        stage completes the rollout.
+        Strictly increasing percentages ending at 100, with at least one
+        stage below 100% before it (a single 100% stage is no canary and is
+        rejected with ValueError).  Reaching the last stage completes the
+        rollout: its own ``min_duration`` and ``min_requests`` are not used.
     alpha : float, default 0.01
         Significance level of the error-rate comparison (canary worse than
         baseline, one-sided).
@@ -249,6 +256,11 @@ class CanaryPolicy:
         if any(b <= a for a, b in zip(percents, percents[1:])) or percents[-1] != 100:
             raise ValueError(f"stage percentages must increase strictly and end at 100, got "
                              f"{percents}")
+        if len(stages) == 1:
+            raise ValueError("a canary rollout needs at least one stage below 100% before the "
+                             "final 100% stage, e.g. stages=[Stage(5), Stage(100)]; got only "
+                             "Stage(100), which would send all traffic to the new version "
+                             "unwatched")
         object.__setattr__(self, "stages", stages)
         if not (isinstance(self.alpha, (int, float)) and 0 < self.alpha < 1):
             raise ValueError(f"alpha must be strictly between 0 and 1, got {self.alpha!r}")
@@ -288,6 +300,57 @@ def _count(value: Any, name: str) -> int:
     if value < 0:
         raise ValueError(f"{name} must not be negative, got {value!r}")
     return int(value)
+
+
+def _measurement(value: Any, name: str) -> float:
+    """A latency or burn rate passed to observe(): a real number >= 0 (inf allowed)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                      np.floating)):
+        raise TypeError(f"{name} must be a number (or None), got {value!r}")
+    v = float(value)
+    if math.isnan(v):
+        raise ValueError(f"{name} is NaN (a failed measurement?); the controller cannot tell "
+                         f"whether the canary is healthy from it. Pass a real value, or None "
+                         f"when nothing was measured")
+    if v < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return v
+
+
+def _p99_of(latencies: Any) -> float | None:
+    """p99 of an array of latencies (None when it is empty); NaN raises ValueError."""
+    if isinstance(latencies, (str, bytes)):
+        raise TypeError("canary_latencies must be an array of numbers, got a "
+                        f"{type(latencies).__name__}")
+    try:
+        lat = np.asarray(latencies)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"canary_latencies could not be converted to an array of numbers: "
+                        f"{exc}") from None
+    if lat.size == 0:
+        return None
+    if lat.dtype.kind not in "iuf":
+        raise TypeError(f"canary_latencies must hold numbers (int or float), got dtype "
+                        f"{lat.dtype}; convert it, e.g. np.asarray(x, dtype=float)")
+    lat = lat.astype(np.float64, copy=False)
+    n_nan = int(np.count_nonzero(np.isnan(lat)))
+    if n_nan:
+        raise ValueError(
+            f"canary_latencies contains {n_nan} NaN value(s) of {lat.size} (failed "
+            "measurements?); a p99 that ignores them could hide a bad canary. Drop them "
+            "(lat[~np.isnan(lat)]) only if they are not failed requests; otherwise count "
+            "those requests in canary_errors")
+    if np.any(lat < 0):
+        raise ValueError("canary_latencies must not be negative")
+    inf = np.isinf(lat)
+    if inf.any():
+        # numpy interpolates inf with inf (or with a finite value at weight 0
+        # or >= 0.5) to NaN.  Interpolate with the largest float instead: a
+        # result above every finite latency means an inf took part, so p99 is inf.
+        largest = float(lat[~inf].max()) if not inf.all() else 0.0
+        p99 = float(np.quantile(np.where(inf, np.finfo(np.float64).max, lat), 0.99))
+        return math.inf if p99 > largest else p99
+    return float(np.quantile(lat, 0.99))
 
 
 class CanaryController:
@@ -375,10 +438,18 @@ class CanaryController:
             Counts observed since the previous call (they are summed over the
             stage).
         canary_p99 : float, optional
-            The canary's p99 latency over the window; or pass
-            ``canary_latencies`` (array) and it is computed.
+            The canary's p99 latency over the window (>= 0; ``inf`` counts
+            as above any limit); or pass ``canary_latencies`` (array of
+            numbers >= 0) and it is computed (an empty array skips the
+            latency check).
         burn_rate : float, optional
-            The canary's error-budget burn rate (e.g. from an SLO monitor).
+            The canary's error-budget burn rate (e.g. from an SLO monitor),
+            >= 0.
+
+        NaN is never taken as a measurement: a NaN ``now``, ``canary_p99``
+        or ``burn_rate``, or any NaN in ``canary_latencies``, raises (a failed
+        measurement must not make a bad canary look healthy), whether or not
+        the policy sets a limit for it.
 
         Returns
         -------
@@ -392,7 +463,9 @@ class CanaryController:
         RuntimeError
             After a rollback or completion (start a new controller).
         ValueError, TypeError
-            Negative counts, errors above requests, time going backwards.
+            Negative counts, errors above requests, time going backwards, NaN
+            or negative latencies or burn rate, non-numeric input.  A call
+            that raises changes nothing: fix the input and call again.
         """
         if self.state != "running":
             raise RuntimeError(f"the rollout is {self.state.replace('_', ' ')}; create a new "
@@ -409,9 +482,12 @@ class CanaryController:
                              "canary_requests and baseline_errors <= baseline_requests")
         if canary_p99 is not None and canary_latencies is not None:
             raise ValueError("pass either canary_p99 or canary_latencies, not both")
+        if canary_p99 is not None:
+            canary_p99 = _measurement(canary_p99, "canary_p99")
         if canary_latencies is not None:
-            lat = np.asarray(canary_latencies, dtype=np.float64)
-            canary_p99 = float(np.quantile(lat, 0.99)) if lat.size else None
+            canary_p99 = _p99_of(canary_latencies)
+        if burn_rate is not None:
+            burn_rate = _measurement(burn_rate, "burn_rate")
         self._now = now
         self._c_n += cn
         self._c_err += ce

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from fastmlops._parallel import chunk_bounds, n_workers, parallel_map
-from fastmlops._validation import as_numeric_array
+from fastmlops._validation import as_numeric_array, reject_long_double
 
 __all__ = [
     "PsiResult",
@@ -74,6 +74,7 @@ def _check_eps(eps: Any) -> float:
 def _sample(x: Any, name: str) -> np.ndarray:
     """1-D float32/float64 contiguous array of ``x`` (other numbers -> float64)."""
     arr = as_numeric_array(x, name)
+    reject_long_double(arr, name)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}; pass a single column")
     if arr.size == 0:
@@ -242,6 +243,7 @@ def bin_counts(
         and values.dtype.isnative
     ):
         values = as_numeric_array(values, "values")
+        reject_long_double(values, "values")
         if values.ndim != 1:
             raise ValueError(f"values must be 1-D, got shape {values.shape}")
         values = np.ascontiguousarray(

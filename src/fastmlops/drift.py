@@ -3,7 +3,8 @@ reference for checking many production batches against one training sample.
 
 * :func:`ks_2samp` is a drop-in for :func:`scipy.stats.ks_2samp`: the same
   statistic (bit for bit, ties included), the same p-values (``exact`` and
-  ``asymp``, agreeing to 1e-10 relative), the same result fields, plus
+  ``asymp``, agreeing to 1e-10 relative for p-values of at least 1e-307),
+  the same result fields, plus
   ``axis`` / ``nan_policy`` for testing many columns in one parallel call.
 * :class:`DriftReference` sorts and bins a reference table once, then checks
   any number of current batches: KS, PSI, KL, JSD and NaN share per column,
@@ -18,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from fastmlops._validation import as_numeric_array, kernel_dtype
+from fastmlops._validation import as_numeric_array, kernel_dtype, reject_long_double
 
 __all__ = ["KstestResult", "ks_2samp", "DriftReference", "DriftReport"]
 
@@ -81,13 +82,39 @@ def _check_options(alternative: Any, method: Any, nan_policy: Any) -> tuple[str,
     return alt, method, nan_policy
 
 
-def _as_sample(x: Any, name: str) -> np.ndarray:
+def _as_sample(x: Any, name: str) -> tuple[np.ndarray, np.dtype]:
+    """(kernel-ready numeric array, the input's own dtype in native byte order).
+
+    The second is what scipy's ``statistic_location`` has (bool stays bool,
+    float16 stays float16), before the widening done for the kernels."""
     if isinstance(x, np.ma.MaskedArray):
         x = x.compressed() if np.ma.is_masked(x) else x.data
-    arr = as_numeric_array(x, name)
+    raw = x
+    if not isinstance(x, (str, bytes)):
+        try:
+            raw = np.asarray(x)
+        except Exception:  # ragged lists and the like: as_numeric_array says why
+            pass
+    arr = as_numeric_array(raw, name)
     if arr.ndim == 0:
         raise ValueError(f"{name} must be at least 1-D; got a scalar. Wrap it in a list.")
-    return arr
+    reject_long_double(arr, name)
+    own = raw.dtype.newbyteorder("=") if isinstance(raw, np.ndarray) else arr.dtype
+    return arr, own
+
+
+def _str_keyed(data: dict, what: str) -> dict:
+    """A dict of columns with its keys as str, the form column names take
+    everywhere (``{0: x}`` is column "0"); raises when two keys collide."""
+    out: dict = {}
+    for key, values in data.items():
+        name = str(key)
+        if name in out:
+            raise ValueError(f"{what}: column names must be unique as strings; keys "
+                             f"{[k for k in data if str(k) == name]!r} are all column "
+                             f"{name!r}. Rename one of them.")
+        out[name] = values
+    return out
 
 
 def _columns(arr: np.ndarray, axis: int | None, name: str) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -142,7 +169,7 @@ def _sample_dtype(a: np.ndarray, b: np.ndarray, nan_policy: str) -> np.dtype:
 
 
 def _ks_1d(a: np.ndarray, b: np.ndarray, alternative: str, method: str,
-           nan_policy: str) -> KstestResult:
+           nan_policy: str, loc_dtype: np.dtype) -> KstestResult:
     """:func:`ks_2samp` for two 1-D samples, without the batch machinery
     (which costs about a third of a 2,000-value test).  Same results."""
     dtype = _sample_dtype(a, b, nan_policy)
@@ -162,8 +189,9 @@ def _ks_1d(a: np.ndarray, b: np.ndarray, alternative: str, method: str,
         return KstestResult(nan, nan, nan, nan)
     # warnings point at the caller of ks_2samp: _ks_pvalue, _ks_1d, ks_2samp, caller
     d_ok, p_ok = _ks_pvalue(d, n1, n2, alternative, method, stacklevel=4)
+    # the location is one of the input values: exact in their promoted dtype
     return KstestResult(np.float64(d_ok), np.float64(p_ok),
-                        np.array([loc], dtype=dtype)[0], np.int8(sign))
+                        np.array([loc], dtype=dtype).astype(loc_dtype)[0], np.int8(sign))
 
 
 def ks_2samp(data1: Any, data2: Any, alternative: str = "two-sided", method: str = "auto",
@@ -173,12 +201,20 @@ def ks_2samp(data1: Any, data2: Any, alternative: str = "two-sided", method: str
     Tests the null hypothesis that ``data1`` and ``data2`` come from the same
     continuous distribution.  The statistic is computed exactly as scipy does
     (ECDF differences ``i/n1 - j/n2`` at every observed value, ties included)
-    and is identical to scipy's, as are the p-values to 1e-10 relative.
+    and is identical to scipy's, as are the p-values to 1e-10 relative when
+    they are at least 1e-307.  Smaller p-values (strongly separated large
+    samples) are only promised to be below 1e-307 in both: near and under the
+    float64 underflow threshold (2.2e-308) the two libraries round
+    differently, and either may give 0 where the other gives a tiny positive
+    number (e.g. 0 against scipy's 4.3e-308 or 2.7e-311).
 
     Parameters
     ----------
     data1, data2 : array_like
-        Samples of numbers (bool, int, float; any byte order or stride).  With
+        Samples of numbers (bool, int, float up to float64; any byte order or
+        stride).  Long double (``np.longdouble``, float96/float128) raises
+        TypeError rather than being rounded to float64: convert it with
+        ``.astype(np.float64)`` if that rounding is acceptable.  With
         ``axis``, N-D arrays are many samples: every slice along ``axis`` of
         ``data1`` is tested against the matching slice of ``data2``, in parallel.
         The shapes must agree except along ``axis``.
@@ -205,7 +241,11 @@ def ks_2samp(data1: Any, data2: Any, alternative: str = "two-sided", method: str
     KstestResult
         ``statistic``, ``pvalue``, ``statistic_location``, ``statistic_sign``;
         unpacks as ``(statistic, pvalue)``.  Scalars for 1-D input, arrays of
-        the batch shape otherwise.
+        the batch shape otherwise.  Types as in scipy: a scalar
+        ``statistic_location`` has the promoted dtype of the two inputs (bool
+        for bool samples) and ``statistic_sign`` is int8; batch arrays are
+        float64, except ``statistic_location`` for int64/uint64 samples, which
+        keeps that dtype so that large integers stay exact.
 
     Raises
     ------
@@ -213,7 +253,7 @@ def ks_2samp(data1: Any, data2: Any, alternative: str = "two-sided", method: str
         Empty samples, mismatched shapes, unknown options, NaN with
         ``nan_policy='raise'``.
     TypeError
-        Non-numeric input.
+        Non-numeric input, long double input.
 
     Examples
     --------
@@ -226,11 +266,12 @@ def ks_2samp(data1: Any, data2: Any, alternative: str = "two-sided", method: str
     0.1
     """
     alternative, method, nan_policy = _check_options(alternative, method, nan_policy)
-    a = _as_sample(data1, "data1")
-    b = _as_sample(data2, "data2")
+    a, own_a = _as_sample(data1, "data1")
+    b, own_b = _as_sample(data2, "data2")
+    loc_dtype = np.result_type(own_a, own_b)  # scipy's statistic_location dtype
     if a.ndim == 1 and b.ndim == 1 and (axis is None or (
             type(axis) is int and -1 <= axis <= 0)):
-        return _ks_1d(a, b, alternative, method, nan_policy)
+        return _ks_1d(a, b, alternative, method, nan_policy, loc_dtype)
     a, batch_a = _columns(a, axis, "data1")
     b, batch_b = _columns(b, axis, "data2")
     if batch_a != batch_b:
@@ -277,15 +318,16 @@ def ks_2samp(data1: Any, data2: Any, alternative: str = "two-sided", method: str
         d[ok] = d_ok
         p[ok] = p_ok
     sign = np.array([r[2] for r in rows], dtype=np.float64)
-    if ok.all():
-        loc = np.array([r[1] for r in rows], dtype=dtype)
-    else:
-        loc = np.array([r[1] for r in rows], dtype=np.float64)
     if not batch_a:
         if not ok[0]:
             return KstestResult(np.float64(np.nan), np.float64(np.nan),
                                 np.float64(np.nan), np.float64(np.nan))
-        return KstestResult(np.float64(d[0]), np.float64(p[0]), loc[0], np.int8(sign[0]))
+        loc0 = np.array([rows[0][1]], dtype=dtype).astype(loc_dtype)[0]
+        return KstestResult(np.float64(d[0]), np.float64(p[0]), loc0, np.int8(sign[0]))
+    # float64 as in scipy, except int64/uint64 samples (never NaN), whose
+    # values float64 could round
+    wide_int = loc_dtype.kind in "iu" and loc_dtype.itemsize == 8
+    loc = np.array([r[1] for r in rows], dtype=dtype if wide_int else np.float64)
     return KstestResult(d.reshape(batch_a), p.reshape(batch_a), loc.reshape(batch_a),
                         sign.reshape(batch_a))
 
@@ -423,11 +465,14 @@ class DriftReference:
     reference : array_like, DataFrame, pyarrow Table or dict
         A 1-D array (one column), a 2-D array (rows x columns), a pandas
         DataFrame, a pyarrow Table/RecordBatch, or a dict of name -> 1-D array.
-        Numeric columns only; NaN (and null) values are left out and their share
-        is recorded.
-    columns : sequence of str, optional
+        Numeric columns only (up to float64: long double raises TypeError);
+        NaN (and null) values are left out and their share is recorded.
+        Column names are strings: a dict's keys and a DataFrame's column
+        labels are converted with ``str`` (``{0: x}`` is column "0").
+    columns : sequence, optional
         Names for the columns of an array, or the subset/order of table columns
-        to use.  Arrays default to "0", "1", ...
+        to use (given as str or as the table's own keys).  Arrays default to
+        "0", "1", ...
     bins : int, default 10
         PSI/KL/JSD bins: quantiles of each reference column (see
         :func:`fastmlops.psi`).
@@ -471,6 +516,10 @@ class DriftReference:
             raise ValueError(f"drift_share must be in (0, 1], got {drift_share!r}")
         if not (isinstance(nan_increase, (int, float)) and 0 <= nan_increase <= 1):
             raise ValueError(f"nan_increase must be in [0, 1], got {nan_increase!r}")
+        if isinstance(reference, dict):
+            reference = _str_keyed(reference, "reference")
+            if columns is not None:
+                columns = [str(c) for c in columns]
         cols = as_columns(reference, columns, "reference")
         if len(cols) == 0:
             raise ValueError("reference has no columns")
@@ -487,6 +536,7 @@ class DriftReference:
         def build(block: tuple[int, int]) -> list[_RefColumn]:
             out = []
             for j, values in zip(range(*block), cols.block(*block)):
+                reject_long_double(values, f"reference column {self.columns[j]!r}")
                 dtype = kernel_dtype(values)
                 values = np.sort(values.astype(dtype, copy=False))  # NaNs last
                 n_nan = values.size - int(np.searchsorted(values, np.nan)) \
@@ -520,8 +570,9 @@ class DriftReference:
         """Compare a batch with the reference: KS, PSI, KL, JSD and NaN share per
         column, and the verdicts (see :class:`DriftReport`).
 
-        ``current`` takes the same forms as the reference; tables are matched by
-        column name, arrays by position (same number of columns required).
+        ``current`` takes the same forms as the reference; tables (and dicts,
+        by ``str`` of their keys, as for the reference) are matched by column
+        name, arrays by position (same number of columns required).
         """
         return self._run(current, "two-sided", "auto", with_binned=True)
 
@@ -536,6 +587,8 @@ class DriftReference:
         is_table = isinstance(current, dict) or hasattr(current, "column_names") or (
             hasattr(current, "columns") and hasattr(current, "iloc"))
         if is_table:  # match by name
+            if isinstance(current, dict):
+                current = _str_keyed(current, "current")
             cols = as_columns(current, self.columns, "current")
         else:  # match by position
             cols = as_columns(current, None, "current")
@@ -558,6 +611,7 @@ class DriftReference:
 
         def work(block: tuple[int, int]) -> None:
             for j, values in zip(range(*block), cols.block(*block)):
+                reject_long_double(values, f"current column {self.columns[j]!r}")
                 ref = self._cols[j]
                 dtype = kernel_dtype(ref.sorted_values, values)
                 sa = Sample(ref.sorted_values.astype(dtype, copy=False), is_sorted=True, nan=0,
