@@ -201,3 +201,38 @@ def test_out_array_is_filled_and_checked():
     for bad in (np.empty(999), np.empty(1000, np.float32), np.empty(2000)[::2], [0.0] * 1000):
         with pytest.raises(ValueError, match="out must be"):
             dpo_loss(pc, pr, rc, rr, out=bad)
+
+
+def test_recycled_output_buffers_are_never_shared_with_a_live_result():
+    """Large outputs come from recycled buffers: a result, or any view of it,
+    that is still alive keeps its memory out of reuse; once dropped, the
+    buffer is reused and the new result is still exact."""
+    from fastmlops import losses as L
+
+    def addr(a):
+        return a.__array_interface__["data"][0]
+
+    n = 1 << 20  # 8 MiB of float64: recycled
+    rng = np.random.default_rng(5)
+    args = [rng.normal(-40, 5, n) for _ in range(4)]
+    L.release_buffers()
+    first = dpo_loss(*args)
+    expected = first.losses.copy()
+    second = dpo_loss(*args, grad=True)
+    grad = second.grad_rejected  # the stored gradient (grad_chosen is a new array)
+    held = {addr(first.losses), addr(second.losses), addr(grad)}
+    assert len(held) == 3  # three live arrays, three buffers
+    view = first.losses[5:9]
+    first_addr = addr(first.losses)
+    del first
+    third = dpo_loss(*args)
+    assert addr(third.losses) not in held  # the view keeps first's buffer
+    third_addr = addr(third.losses)
+    del view, third
+    fourth = dpo_loss(*args)
+    assert addr(fourth.losses) in {first_addr, third_addr}  # a free buffer, reused
+    np.testing.assert_array_equal(fourth.losses, expected)
+    fourth.losses[:] = -1.0  # writing a result never touches another live one
+    np.testing.assert_array_equal(second.losses, expected)
+    L.release_buffers()
+    assert L._pool == []
