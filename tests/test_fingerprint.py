@@ -734,3 +734,200 @@ def test_cli_json_progress_and_errors(tmp_path, monkeypatch, capsys):
     assert "missing.bin" in err and out.endswith("  f.bin\n")
     with pytest.raises(SystemExit):
         run_cli(["fingerprint", "f.bin", "--algorithm", "crc32"], capsys)
+
+
+# ------------------------------------------------- regressions from an audit
+def test_binary_io_objects_whose_mode_lacks_b(tmp_path):
+    # zipfile's ZipExtFile is an io.BufferedIOBase with mode "r": binary all the same.
+    import zipfile
+
+    zpath = tmp_path / "z.zip"
+    with zipfile.ZipFile(zpath, "w") as z:
+        z.writestr("member.bin", b"zipped bytes")
+    with zipfile.ZipFile(zpath) as z, z.open("member.bin") as f:
+        assert f.mode == "r"
+        assert hash_file(f) == hashlib.sha256(b"zipped bytes").hexdigest()
+
+    class TextModeNoReadinto:  # a non-io object claiming text mode is still refused
+        mode = "r"
+
+        def read(self, n):
+            return b""
+
+    with pytest.raises(TypeError, match="text mode"):
+        hash_file(TextModeNoReadinto())
+
+
+def test_bytesio_positioned_past_end_reports_zero_total():
+    bio = io.BytesIO(b"abc")
+    bio.seek(10)
+    calls = []
+    assert hash_file(bio, progress=lambda d, t: calls.append((d, t))) == \
+        hashlib.sha256(b"").hexdigest()
+    assert calls == [(0, 0)]
+
+
+def test_canonical_json_longdouble_and_cycles():
+    with pytest.raises(TypeError, match="longdouble"):
+        canonical_json({"x": np.longdouble(1.5)})
+    loop = {"a": 1}
+    loop["self"] = loop
+    with pytest.raises(ValueError, match="contains itself"):
+        canonical_json(loop)
+    items = [1]
+    items.append(items)
+    with pytest.raises(ValueError, match="circular"):
+        canonical_json({"l": items})
+    shared = [1, 2]  # the same object twice is not a cycle
+    assert canonical_json({"a": shared, "b": shared}) == '{"a":[1,2],"b":[1,2]}'
+    assert canonical_json({"x": np.float32(0.5), "y": np.array(2.0)}) == '{"x":0.5,"y":2}'
+
+
+def test_version_equality_is_canonical_like_compare_and_hash():
+    a = version(hyperparameters={"shuffle": True})
+    b = version(hyperparameters={"shuffle": 1})
+    assert not a.compare(b).reproducible
+    assert a != b and a.digest != b.digest  # dataclass == said True (True == 1)
+    c = version(hyperparameters={"shuffle": True})
+    assert a == c and hash(a) == hash(c) and len({a, b, c}) == 2
+    assert version(hyperparameters={"lr": 1}) == version(hyperparameters={"lr": 1.0})
+    assert (a == "x") is False
+
+
+def test_version_numpy_integer_seed():
+    v = version(seed=np.int64(42))
+    assert v.seed == 42 and type(v.seed) is int
+    assert v == version(seed=42)
+    assert ModelVersion.from_json(v.to_json()) == v
+    with pytest.raises(TypeError, match="seed must be an int"):
+        version(seed=np.float64(42.0))
+    with pytest.raises(TypeError, match="seed must be an int"):
+        version(seed=np.bool_(True))
+
+
+def test_version_from_json_malformed_fields_are_value_errors():
+    data = json.loads(version().to_json())
+    for field_name, bad in [("hyperparameters", [1]), ("seed", "1"), ("weights", 5),
+                            ("environment", None)]:
+        broken = dict(data, **{field_name: bad})
+        with pytest.raises(ValueError, match="malformed model version"):
+            ModelVersion.from_json(json.dumps(broken))
+
+
+def test_manifest_fields_are_checked_not_coerced():
+    good = Manifest("sha256", [ManifestEntry("a", 3, "ab" * 32)]).to_dict()
+    del good["digest"]  # without a stored digest nothing else would catch these
+    for key, bad in [("size", 3.9), ("size", True), ("size", -1), ("size", "3"),
+                     ("path", None), ("path", ""), ("path", "\ud800"),
+                     ("digest", "\u00e9"), ("digest", "AB"), ("digest", 12),
+                     ("kind", "weird")]:
+        data = json.loads(json.dumps(good))
+        data["files"][0][key] = bad
+        with pytest.raises(ValueError, match="malformed manifest|manifest (size|path|"
+                                             "digest|kind)"):
+            Manifest.from_dict(data)
+    # two spellings of the same bytes would make the tree digest ambiguous
+    with pytest.raises(ValueError, match="surrogateescape"):
+        ManifestEntry("\udcc3\udca9", 1, "00")
+    assert ManifestEntry("x", np.int64(5), "00").size == 5
+    assert Manifest.from_dict(json.loads(json.dumps(good)))["a"].size == 3
+
+
+def test_deep_tree_does_not_hit_the_recursion_limit(tmp_path):
+    depth = sys.getrecursionlimit() + 100
+    path = os.fspath(tmp_path / "deep")
+    os.mkdir(path)
+    for _ in range(depth):
+        path = os.path.join(path, "d")
+        os.mkdir(path)
+    try:
+        write(os.path.join(path, "leaf.txt"), b"leaf")
+        m = hash_tree(tmp_path / "deep")
+        assert m.paths == ["d/" * depth + "leaf.txt"]
+        os.symlink("../../..", os.path.join(path, "up"))  # loops are still found
+        with pytest.raises(OSError, match="loop.*up") as info:
+            hash_tree(tmp_path / "deep", follow_symlinks=True)
+        assert info.value.errno == errno.ELOOP
+    finally:  # shutil.rmtree (pytest's clean-up) recurses and would fail on it
+        for name in ("leaf.txt", "up"):
+            if os.path.lexists(os.path.join(path, name)):
+                os.remove(os.path.join(path, name))
+        while path != os.fspath(tmp_path):
+            os.rmdir(path)
+            path = os.path.dirname(path)
+
+
+def test_tree_progress_first_call_and_empty_tree(tmp_path):
+    os.mkdir(tmp_path / "empty")
+    calls = []
+    assert len(hash_tree(tmp_path / "empty", progress=lambda d, t: calls.append((d, t)))) == 0
+    assert calls == [(0, 0)]  # a progress bar learns it is done
+    root = make_tree(tmp_path / "t", {"a": b"x" * 10, "b/c": b"y" * 5})
+    calls = []
+    hash_tree(root, progress=lambda d, t: calls.append((d, t)))
+    assert calls[0] == (0, 15) and calls[-1] == (15, 15)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_tree_names_are_not_unicode_normalised(tmp_path):
+    nfc, nfd = "caf\u00e9.txt", "cafe\u0301.txt"
+    one = make_tree(tmp_path / "one", {nfc: b"same"})
+    two = make_tree(tmp_path / "two", {nfd: b"same"})
+    assert hash_tree(one).digest != hash_tree(two).digest
+    d = hash_tree(one).diff(hash_tree(two))
+    assert (d.added, d.removed) == ((nfd,), (nfc,))
+    both = make_tree(tmp_path / "both", {nfc: b"1", nfd: b"2"})
+    assert len(hash_tree(both)) == 2
+
+
+def test_ignore_star_matches_slash_as_documented(tmp_path):
+    root = make_tree(tmp_path / "t", {"data/x.csv": b"1", "data/old/y.csv": b"2",
+                                      "data/keep.txt": b"3"})
+    assert hash_tree(root, ignore=["data/*.csv"]).paths == ["data/keep.txt"]
+
+
+def run_cli_to(argv, stdout, stderr):
+    parser = argparse.ArgumentParser(prog="fastmlops")
+    add_cli(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    args.stdout, args.stderr = stdout, stderr
+    return args.func(args)
+
+
+def test_cli_non_utf8_name_on_strict_stdout(tmp_path):
+    root = os.fsencode(tmp_path / "t")
+    os.mkdir(root)
+    with open(os.path.join(root, b"caf\xe9.bin"), "wb") as f:
+        f.write(b"latin-1 name")
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    assert run_cli_to(["fingerprint", os.fsdecode(root)], out, err) == 0
+    out.flush()
+    line = out.buffer.getvalue()
+    assert line == (hashlib.sha256(b"latin-1 name").hexdigest().encode() + b"  "
+                    + root + b"/caf\xe9.bin\n")  # the raw name, as sha256sum writes it
+    missing = os.fsdecode(root + b"/gon\xe9.bin")
+    assert run_cli_to(["fingerprint", missing], out, err) == 1
+    os.symlink(b"caf\xe9.bin", os.path.join(root, b"l\xefnk"))
+    assert run_cli_to(["fingerprint", os.fsdecode(root)], out, err) == 0
+    err.flush()
+    assert b"gon\\udce9.bin" in err.buffer.getvalue()  # repr() in the OSError
+    assert root + b"/l\xefnk: symlink not followed" in err.buffer.getvalue()
+
+    class StrictNoBuffer(io.StringIO):  # no binary buffer: shown escaped instead
+        def write(self, text):
+            text.encode("utf-8")
+            return super().write(text)
+
+    stream = StrictNoBuffer()
+    fp._write(stream, "x \udce9\n")
+    assert stream.getvalue() == "x \\xe9\n"
+
+
+def test_cli_json_lists_a_file_named_twice_once(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    make_tree("tree", {"x.txt": b"x"})
+    status, out, err = run_cli(["fingerprint", "tree/x.txt", "tree/x.txt", "tree", "--json"],
+                               capsys)
+    assert status == 0, err
+    assert Manifest.from_json(out).paths == ["tree/x.txt"]

@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import math
+import operator
 import os
 import platform
 import stat
@@ -79,6 +80,7 @@ _PIPELINE_MIN = 8 * BUFFER_SIZE
 _PIPELINE_ALGORITHMS = frozenset({"sha256", "sha512", "sha1", "md5", "blake2b"})
 
 _TREE_HEADER = "fastmlops-tree-v1"
+_HEX = frozenset("0123456789abcdef")
 _MANIFEST_FORMAT = "fastmlops-manifest"
 
 Progress = Callable[[int, "int | None"], Any]
@@ -331,7 +333,11 @@ def hash_file(path: Any, algorithm: str = "sha256", *, progress: Progress | None
 
 def _hash_fileobj(fobj: Any, algorithm: str, progress: Any) -> str:
     mode = getattr(fobj, "mode", "b")
-    if isinstance(fobj, io.TextIOBase) or (isinstance(mode, str) and "b" not in mode):
+    # io's binary classes are binary whatever their ``mode`` says (zipfile's
+    # ZipExtFile has mode "r"); for other objects a mode without "b" means text.
+    binary = isinstance(fobj, (io.RawIOBase, io.BufferedIOBase))
+    if isinstance(fobj, io.TextIOBase) or (not binary and isinstance(mode, str)
+                                           and "b" not in mode):
         raise TypeError(
             "hash_file needs a binary file object; this one is in text mode. "
             "Open the file with open(path, 'rb').")
@@ -362,7 +368,7 @@ def _hash_fileobj(fobj: Any, algorithm: str, progress: Any) -> str:
         return digest
     total = None
     if isinstance(fobj, io.BytesIO):
-        total = len(fobj.getbuffer()) - fobj.tell()
+        total = max(0, len(fobj.getbuffer()) - fobj.tell())
     hasher = _CONSTRUCTORS[algorithm]()
     if progress is not None:
         progress(0, total)
@@ -397,13 +403,45 @@ class ManifestEntry:
     ``path`` is relative with POSIX separators; ``kind`` is ``"file"`` (``size``
     bytes with ``digest``) or ``"symlink"`` (a link not followed: ``size`` and
     ``digest`` are the byte length and digest of its target string, as
-    ``os.readlink`` returns it).
+    ``os.readlink`` returns it).  ``size`` is a non-negative int and
+    ``digest`` lower-case hex; other values raise TypeError or ValueError.
     """
 
     path: str
     size: int
     digest: str
     kind: str = "file"
+
+    def __post_init__(self) -> None:
+        # Checked so that every manifest has a well-defined tree digest (and a
+        # hand-edited JSON manifest is refused rather than silently coerced).
+        if not isinstance(self.path, str) or not self.path:
+            raise TypeError(f"manifest path must be a non-empty str, got {self.path!r}")
+        try:
+            raw = self.path.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raw = None
+        if raw is None or raw.decode("utf-8", "surrogateescape") != self.path:
+            raise ValueError(f"manifest path {self.path!r} is not a file name decoded "
+                             "from bytes as UTF-8 with surrogateescape")
+        size = self.size
+        if not isinstance(size, bool) and not isinstance(size, int):
+            try:
+                size = operator.index(size)  # numpy integers
+            except TypeError:
+                pass
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise TypeError(f"manifest size of {self.path!r} must be an int, got {size!r}")
+        if size < 0:
+            raise ValueError(f"manifest size of {self.path!r} is negative ({size})")
+        object.__setattr__(self, "size", int(size))
+        if (not isinstance(self.digest, str) or not self.digest
+                or not set(self.digest) <= _HEX):
+            raise ValueError(f"manifest digest of {self.path!r} must be lower-case hex, "
+                             f"got {self.digest!r}")
+        if self.kind not in ("file", "symlink"):
+            raise ValueError(f"manifest kind of {self.path!r} must be 'file' or "
+                             f"'symlink', got {self.kind!r}")
 
     def _line(self) -> bytes:
         raw = self.path.encode("utf-8", "surrogateescape")
@@ -549,10 +587,10 @@ class Manifest:
             raise ValueError(f"unsupported manifest version {data.get('version')!r}; "
                              "this fastmlops reads version 1")
         try:
-            entries = [ManifestEntry(str(f["path"]), int(f["size"]), str(f["digest"]),
-                                     str(f.get("kind", "file"))) for f in data["files"]]
+            entries = [ManifestEntry(f["path"], f["size"], f["digest"],
+                                     f.get("kind", "file")) for f in data["files"]]
             manifest = cls(data["algorithm"], entries)
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"malformed manifest: missing or bad field ({exc})") from None
         stored = data.get("digest")
         if stored is not None and stored != manifest.digest:
@@ -619,7 +657,10 @@ def _walk(root: bytes, algorithm: str, follow: bool, include_hidden: bool,
     files: list[tuple[bytes, str, int]] = []
     links: list[ManifestEntry] = []
     root_st = os.stat(root)
-    active = {(root_st.st_dev, root_st.st_ino)}
+    active = {(root_st.st_dev, root_st.st_ino)}  # directories on the current path
+    # Depth first with an explicit stack (no recursion limit on deep trees):
+    # ("visit", path, prefix, key) enters a directory, ("leave", key) leaves it.
+    stack: list[tuple[Any, ...]] = [("visit", root, "", None)]
 
     def visit(dirpath: bytes, prefix: str) -> None:
         try:
@@ -629,6 +670,7 @@ def _walk(root: bytes, algorithm: str, follow: bool, include_hidden: bool,
             raise PermissionError(errno.EACCES, "cannot list directory (permission "
                                   "denied); fix its permissions or add it to ignore=",
                                   os.fsdecode(dirpath)) from exc
+        subdirs: list[tuple[bytes, str, tuple[int, int]]] = []
         for entry in children:
             name = entry.name.decode("utf-8", "surrogateescape")
             rel = prefix + name
@@ -664,9 +706,7 @@ def _walk(root: bytes, algorithm: str, follow: bool, include_hidden: bool,
                     raise OSError(errno.ELOOP, "symlink loop: this link points back to "
                                   "one of its own parent directories; add it to ignore= "
                                   "or use follow_symlinks=False", os.fsdecode(entry.path))
-                active.add(key)
-                visit(entry.path, rel + "/")
-                active.discard(key)
+                subdirs.append((entry.path, rel + "/", key))
             elif stat.S_ISREG(st.st_mode):
                 files.append((entry.path, rel, st.st_size))
             else:
@@ -675,7 +715,19 @@ def _walk(root: bytes, algorithm: str, follow: bool, include_hidden: bool,
                     "symlink (a FIFO, socket or device), which hash_tree does not read; "
                     f"add {rel!r} to ignore=")
 
-    visit(root, "")
+        for path, rel, key in reversed(subdirs):
+            stack.append(("leave", key))
+            stack.append(("visit", path, rel, key))
+
+    while stack:
+        item = stack.pop()
+        if item[0] == "leave":
+            active.discard(item[1])
+            continue
+        _, path, prefix, key = item
+        if key is not None:
+            active.add(key)  # checked against its ancestors when it was listed
+        visit(path, prefix)
     return files, links
 
 
@@ -713,8 +765,10 @@ def hash_tree(path: Any, algorithm: str = "sha256", *, ignore: Sequence[str] = (
         leave out.  A pattern without ``/`` is matched against every entry's
         name (``"*.tmp"``, ``"__pycache__"``); a pattern with ``/`` against the
         whole relative POSIX path (``"data/raw/*"``; a leading ``/`` is
-        dropped).  A trailing ``/`` restricts it to directories (``"logs/"``).
-        An ignored directory is not entered.
+        dropped); as in fnmatch (unlike gitignore) ``*`` matches ``/`` too, so
+        ``"data/*.csv"`` also leaves out ``data/old/x.csv``.  A trailing ``/``
+        restricts it to directories (``"logs/"``).  An ignored directory is
+        not entered.
     follow_symlinks : bool
         ``False`` (default): a symlink (to a file, a directory, or nothing) is
         recorded, not followed, as an entry of kind ``"symlink"`` whose size is
@@ -728,8 +782,10 @@ def hash_tree(path: Any, algorithm: str = "sha256", *, ignore: Sequence[str] = (
         If False, entries whose name starts with ``.`` (files and whole
         directories) are left out.
     progress : callable, optional
-        ``progress(bytes_done, bytes_total)`` over all files; called from the
-        worker threads, one call at a time.
+        ``progress(bytes_done, bytes_total)`` over all files: first once as
+        ``(0, bytes_total)`` (``(0, 0)`` for a tree without files), then from
+        the worker threads, one call at a time, with non-decreasing
+        ``bytes_done``.  An exception raised by it aborts.
 
     Returns
     -------
@@ -750,6 +806,10 @@ def hash_tree(path: Any, algorithm: str = "sha256", *, ignore: Sequence[str] = (
     byte length of ``path`` (so any file name is unambiguous).  It depends on
     nothing else: not on listing order, modification times, permissions,
     locale or where the tree is.  Empty directories contribute nothing.
+    Names are their bytes, not Unicode-normalised: ``"\u00e9"`` (NFC) and
+    ``"e\u0301"`` (NFD, as macOS file systems may store it) are different
+    names (both can exist side by side on Linux), so a tree whose names were
+    normalised differently on the way hashes differently.
     Special files (FIFOs, sockets, devices) raise ValueError unless ignored.
     Files are hashed on the thread pool (:func:`fastmlops._parallel.n_workers`
     threads, dynamic scheduling, largest files first); a single large file is
@@ -810,13 +870,15 @@ def hash_tree(path: Any, algorithm: str = "sha256", *, ignore: Sequence[str] = (
                 raise
             results[i] = ManifestEntry(rel, size, digest, "file")
 
+    if progress is not None:  # also for a tree without files: (0, 0)
+        progress(0, shared._total)
     if files:
         parallel_map(lane, range(max(1, lanes)))
     return Manifest(algorithm, [e for e in results if e is not None] + links)
 
 
 # --------------------------------------------------------------- model version
-def _canonical(value: Any, where: str) -> Any:
+def _canonical(value: Any, where: str, active: set[int] | None = None) -> Any:
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
@@ -825,30 +887,48 @@ def _canonical(value: Any, where: str) -> Any:
         if not math.isfinite(value):
             raise ValueError(f"hyper-parameter {where} is {value!r}; NaN and infinities "
                              "have no JSON form: use None or a string such as 'inf'")
-        return int(value) if value.is_integer() else value
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise TypeError(f"hyper-parameter keys must be str; {where} has key {k!r} "
-                                f"({type(k).__name__}): convert it with str()")
-            out[k] = _canonical(v, f"{where}[{k!r}]")
-        return out
-    if isinstance(value, (list, tuple)):
-        return [_canonical(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return int(value) if value.is_integer() else float(value)
+    if isinstance(value, (dict, list, tuple)):
+        active = set() if active is None else active
+        if id(value) in active:
+            raise ValueError(f"hyper-parameter {where} contains itself (a circular "
+                             "reference), which has no JSON form")
+        active.add(id(value))
+        try:
+            if isinstance(value, dict):
+                out = {}
+                for k, v in value.items():
+                    if not isinstance(k, str):
+                        raise TypeError(
+                            f"hyper-parameter keys must be str; {where} has key {k!r} "
+                            f"({type(k).__name__}): convert it with str()")
+                    out[k] = _canonical(v, f"{where}[{k!r}]", active)
+                return out
+            return [_canonical(v, f"{where}[{i}]", active) for i, v in enumerate(value)]
+        finally:
+            active.discard(id(value))
     if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return _canonical(value.item(), where)
+        item = value.item()
+        if type(item).__module__ != "numpy":  # long double's item() is itself
+            return _canonical(item, where, active)
     raise TypeError(
         f"hyper-parameter {where} is a {type(value).__name__} ({value!r}), which has no "
         "canonical JSON form; use None, bool, int, float, str, lists or dicts with str "
-        "keys (e.g. str(value) or value.tolist())")
+        "keys (e.g. str(value), float(value) or value.tolist())")
 
 
 def canonical_json(value: Any) -> str:
     """Canonical JSON of nested hyper-parameters: keys sorted, no spaces, ASCII,
-    integral floats written as integers (``1.0`` -> ``1``), tuples as lists.
+    integral floats written as integers (``1.0`` -> ``1``, ``-0.0`` -> ``0``),
+    tuples as lists, numpy scalars as the Python value they hold.
 
-    Raises TypeError for values JSON cannot represent, ValueError for NaN/inf.
+    Booleans stay booleans: ``True`` and ``1`` are different hyper-parameters
+    (``{"shuffle": True}`` is not ``{"shuffle": 1}``), although Python's
+    ``True == 1``.  Strings are taken as they are (no Unicode normalisation).
+
+    Raises TypeError for values JSON cannot represent (sets, bytes, arrays,
+    ``numpy.longdouble``, non-str keys), ValueError for NaN/inf and for a
+    container that contains itself.
 
     Examples
     --------
@@ -945,7 +1025,6 @@ def capture_environment(packages: Sequence[str] = ()) -> dict[str, Any]:
 
 
 _FIELDS = ("weights", "data", "hyperparameters", "environment", "seed")
-_HEX = set("0123456789abcdef")
 
 
 def _fingerprint(value: Any, what: str, algorithm: str) -> str:
@@ -1002,8 +1081,11 @@ class ModelVersion:
     ``weights`` and ``data`` are fingerprints (``"<algorithm>:<hex>"`` or a bare
     hex digest); ``hyperparameters`` is stored in canonical form (see
     :func:`canonical_json`); ``environment`` as :func:`capture_environment`
-    returns it.  Build one with :meth:`create`.  ``digest`` is the SHA-256 of
-    the canonical JSON of all five, a single version id.
+    returns it; ``seed`` an int (a numpy integer is converted).  Build one with
+    :meth:`create`.  ``digest`` is the SHA-256 of the canonical JSON of all
+    five, a single version id.  Two versions are equal (``==``, and then hash
+    alike) exactly when :meth:`compare` finds no difference: by canonical form,
+    so ``{"shuffle": True}`` does not equal ``{"shuffle": 1}``.
 
     Examples
     --------
@@ -1038,9 +1120,16 @@ class ModelVersion:
                             f"{type(self.hyperparameters).__name__}")
         if not isinstance(self.environment, dict):
             raise TypeError(f"environment must be a dict, got {type(self.environment).__name__}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+        seed = self.seed
+        if not isinstance(seed, int) and type(seed).__module__ == "numpy":
+            try:  # numpy integer scalars (rng.integers(...)) are integers too
+                seed = operator.index(seed)
+            except TypeError:
+                pass
+        if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int, got {self.seed!r}; pass the integer "
                             "seed the training run used")
+        object.__setattr__(self, "seed", int(seed))
         object.__setattr__(self, "hyperparameters",
                            json.loads(canonical_json(self.hyperparameters)))
         object.__setattr__(self, "environment", json.loads(canonical_json(self.environment)))
@@ -1096,6 +1185,13 @@ class ModelVersion:
                           != canonical_json(other.environment.get(k)))
         return VersionComparison(tuple(diffs), env_diffs)
 
+    def __eq__(self, other: object) -> bool:
+        # By canonical form, as compare() and digest: the dataclass default would
+        # compare the dicts with Python's ==, where True == 1.
+        if not isinstance(other, ModelVersion):
+            return NotImplemented
+        return canonical_json(self.to_dict()) == canonical_json(other.to_dict())
+
     def __hash__(self) -> int:
         return hash(self.digest)
 
@@ -1125,6 +1221,8 @@ class ModelVersion:
             version = cls(**{name: data[name] for name in _FIELDS})
         except KeyError as exc:
             raise ValueError(f"model version JSON lacks the field {exc}") from None
+        except TypeError as exc:
+            raise ValueError(f"malformed model version JSON: {exc}") from None
         if data.get("digest") not in (None, version.digest):
             raise ValueError("model version JSON is corrupt or was edited: its digest "
                              "does not match its contents")
@@ -1181,6 +1279,27 @@ def _checksum_line(digest: str, path: str) -> str:
     return f"{digest}  {path}"
 
 
+def _write(stream: Any, text: str) -> None:
+    """Write ``text``; a file name that is not valid in the stream's encoding
+    (e.g. non-UTF-8 bytes, held as surrogates) is written as its raw bytes
+    when the stream has a binary ``buffer``, as ``sha256sum`` does, else with
+    the undecodable bytes shown as ``\\xNN``."""
+    try:
+        stream.write(text)
+        return
+    except UnicodeEncodeError:
+        pass
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        stream.flush()
+        buffer.write(text.encode(getattr(stream, "encoding", None) or "utf-8",
+                                 "surrogateescape"))
+        buffer.flush()
+    else:
+        stream.write(text.encode("utf-8", "surrogateescape")
+                     .decode("ascii", "backslashreplace"))
+
+
 def cmd_fingerprint(args: argparse.Namespace) -> int:
     """Handler of ``fastmlops fingerprint``; returns the exit status (1 if any
     path failed, as ``sha256sum`` does)."""
@@ -1211,7 +1330,7 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
         except (OSError, FileChangedError, ValueError) as exc:
             if bar is not None:
                 bar.close()
-            err.write(f"fastmlops fingerprint: {exc}\n")
+            _write(err, f"fastmlops fingerprint: {exc}\n")
             status = 1
             continue
         if bar is not None:
@@ -1219,13 +1338,22 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
         if not args.json:
             for e in entries:
                 if e.kind == "symlink":
-                    err.write(f"fastmlops fingerprint: {e.path}: symlink not followed "
-                              "(use --follow-symlinks to hash its target)\n")
+                    _write(err, f"fastmlops fingerprint: {e.path}: symlink not followed "
+                                "(use --follow-symlinks to hash its target)\n")
                 else:
-                    out.write(_checksum_line(e.digest, e.path) + "\n")
+                    _write(out, _checksum_line(e.digest, e.path) + "\n")
             entries.clear()
     if args.json:
-        manifest = single_tree if single_tree is not None else Manifest(algorithm, entries)
+        if single_tree is not None:
+            manifest = single_tree
+        else:  # a file named twice (or also inside a named directory) is listed once
+            unique: dict[str, ManifestEntry] = {}
+            for e in entries:
+                if unique.setdefault(e.path, e) != e:
+                    _write(err, f"fastmlops fingerprint: {e.path}: changed between "
+                                "two reads; listed with its first digest\n")
+                    status = 1
+            manifest = Manifest(algorithm, unique.values())
         out.write(manifest.to_json() + "\n")
     out.flush()
     return status
