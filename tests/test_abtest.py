@@ -299,3 +299,11 @@ def test_property_ztest_antisymmetric(na, nb, data):
     assert 0.0 <= ab_.pvalue <= 1.0
     low, high = ab.lift_confint(ca, na, cb, nb)
     assert -1.0 <= low <= ab_.difference <= high <= 1.0
+
+
+def test_simple_method_rejects_power_below_the_false_positive_rate():
+    # (z_alpha + z_power) is negative here; squaring it gave a meaningless n
+    for method in ("simple", "arcsine", "pooled-z"):
+        with pytest.raises(ValueError, match="must exceed the false-positive rate"):
+            ab.sample_size(0.10, 0.02, alpha=0.6, power=0.3, alternative="larger",
+                           method=method)

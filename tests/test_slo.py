@@ -8,6 +8,7 @@ import logging
 import shutil
 import subprocess
 import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -898,3 +899,128 @@ def test_latency_sli_from_metric_ours_and_prometheus_client():
     assert 0 < latency_sli_from_metric(ours.labels("1"), 0.2, interpolate=True) < 1
     with pytest.raises(TypeError):
         latency_sli_from_metric(object(), 0.1)
+
+
+# --------------------------------------------------------------------------- audit regressions
+def test_asyncio_run_survives_a_failing_evaluation(caplog):
+    calls = [0]
+
+    def flaky_clock():
+        calls[0] += 1
+        if calls[0] == 2:
+            raise RuntimeError("clock hiccup")
+        return 0.0
+
+    mon = SLOMonitor(clock=flaky_clock)
+    mon.record(10, False)
+
+    async def main():
+        fired = asyncio.Event()
+        mon.add_handler(lambda alert: fired.set())
+        task = asyncio.create_task(mon.run(0.01))
+        await asyncio.wait_for(fired.wait(), 10)
+        assert not task.done()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with caplog.at_level(logging.ERROR, logger="fastmlops.slo"):
+        asyncio.run(main())
+    assert "clock hiccup" in caplog.text
+
+
+def test_background_thread_survives_handler_raising_system_exit(caplog):
+    calls = []
+
+    def handler(alert):
+        calls.append(alert)
+        raise SystemExit(1)
+
+    mon = SLOMonitor(clock=lambda: 0.0, handlers=[handler], repeat=True)
+    mon.record(10, False)
+    with caplog.at_level(logging.ERROR, logger="fastmlops.slo"):
+        mon.start(0.01)
+        try:
+            deadline = time.monotonic() + 10
+            while len(calls) < 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert len(calls) >= 3 and mon.running
+        finally:
+            mon.stop()
+    assert not mon.running
+
+
+def test_restart_after_a_stop_that_timed_out_leaves_one_thread():
+    entered, release = threading.Event(), threading.Event()
+    seen_threads = set()
+
+    def slow_handler(alert):
+        seen_threads.add(threading.get_ident())
+        entered.set()
+        release.wait(10)
+
+    mon = SLOMonitor(clock=lambda: 0.0, handlers=[slow_handler], repeat=True)
+    mon.record(10, False)
+    mon.start(0.01)
+    assert entered.wait(10)
+    old = mon._thread
+    mon.stop(timeout=0.01)              # the handler is still blocked
+    mon.start(0.01)
+    release.set()
+    old.join(10)
+    assert not old.is_alive(), "the old thread kept evaluating after stop() + start()"
+    mon.stop()
+    assert not mon.running
+
+
+def test_handler_may_stop_its_own_monitor_and_remove_handler():
+    got = []
+    mon = SLOMonitor(clock=lambda: 0.0, repeat=True)
+
+    def stopper(alert):
+        got.append(alert.name)
+        mon.stop()
+
+    mon.add_handler(stopper)
+    mon.record(10, False)
+    mon.start(0.01)
+    deadline = time.monotonic() + 10
+    while mon.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not mon.running and got
+    assert mon.remove_handler(stopper) is True
+    assert mon.remove_handler(stopper) is False
+    got.clear()
+    mon.evaluate()
+    assert got == []
+
+
+def test_monitor_thread_while_recording_from_other_threads():
+    mon = SLOMonitor(clock=lambda: 0.0)
+    mon.start(0.001)
+    try:
+        def worker():
+            for i in range(2000):
+                mon.record(10, i % 100 != 0)
+
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        mon.stop()
+    status = mon.evaluate()
+    assert (status.total, status.good) == (8000, 7920)
+
+
+def test_latency_sli_from_labelled_prometheus_histogram_without_children():
+    from prometheus_client import CollectorRegistry
+    from prometheus_client import Histogram as PromHistogram
+
+    h = PromHistogram("audit_empty_seconds", "x", ["model"], buckets=(0.1, 0.5),
+                      registry=CollectorRegistry())
+    assert slo.latency_sli_from_metric(h, 0.1) == 0.0      # no observations yet
+    h.labels(model="a").observe(0.05)
+    h.labels(model="b").observe(0.3)
+    assert slo.latency_sli_from_metric(h, 0.1) == 0.5

@@ -420,3 +420,164 @@ def test_record_request_default_metrics_are_ours_in_the_default_registry():
             if collector is not None:
                 prometheus_client.REGISTRY.unregister(collector)
         del default
+
+
+# --------------------------------------------------------------------------- audit regressions
+class _Tally:
+    def __init__(self):
+        self.n = 0
+        self.seen = []
+
+    def inc(self):
+        self.n += 1
+
+    def observe(self, v):
+        self.seen.append(v)
+
+
+def test_instrument_generator_counts_errors_and_times_the_iteration():
+    reqs, errs, lat = _Tally(), _Tally(), _Tally()
+    ticks = iter([0.0, 0.5, 1.0, 1.25, 2.0, 2.5])
+
+    @instrument(reqs, errs, lat, clock=lambda: next(ticks))
+    def stream(fail):
+        got = yield 1
+        yield got
+        if fail:
+            raise ValueError("mid-stream")
+        return "done"
+
+    gen = stream(False)
+    assert next(gen) == 1 and gen.send("x") == "x"
+    with pytest.raises(StopIteration) as stop:
+        next(gen)
+    assert stop.value.value == "done"
+    with pytest.raises(ValueError, match="mid-stream"):
+        list(stream(True))
+    gen = stream(False)
+    next(gen)
+    gen.close()                         # consumer stopped early: not an error
+    assert (reqs.n, errs.n) == (3, 1)
+    assert lat.seen == [0.5, 0.25, 0.5]
+
+
+def test_instrument_async_generator_counts_errors():
+    reqs, errs, lat = _Tally(), _Tally(), _Tally()
+
+    @instrument(reqs, errs, lat)
+    async def tokens(fail):
+        yield "a"
+        try:
+            yield "b"
+        except KeyError:
+            yield "recovered"
+        if fail:
+            raise ValueError("boom")
+
+    async def main():
+        assert [t async for t in tokens(False)] == ["a", "b"]
+        with pytest.raises(ValueError, match="boom"):
+            async for _ in tokens(True):
+                pass
+        agen = tokens(False)
+        assert await agen.__anext__() == "a"
+        assert await agen.__anext__() == "b"
+        assert await agen.athrow(KeyError()) == "recovered"
+        await agen.aclose()
+
+    asyncio.run(main())
+    assert (reqs.n, errs.n, len(lat.seen)) == (3, 1, 3)
+
+
+def test_span_on_generator_emits_exception_event():
+    events = []
+    attach_many("gen", [("g", "start"), ("g", "stop"), ("g", "exception")], collect(events))
+
+    @span(("g",))
+    def gen():
+        yield 1
+        raise KeyError("k")
+
+    with pytest.raises(KeyError):
+        list(gen())
+    assert [ev[-1] for ev, _, _ in events] == ["start", "exception"]
+
+
+def test_instrument_async_callable_object_and_record_of_coroutine_function():
+    reqs, errs, lat = _Tally(), _Tally(), _Tally()
+
+    class Model:
+        async def __call__(self, x):
+            await asyncio.sleep(0)
+            if x is None:
+                raise ValueError("no input")
+            return x
+
+    inst = instrument(reqs, errs, lat)
+    wrapped = inst(Model())
+    assert asyncio.run(wrapped(3)) == 3
+    with pytest.raises(ValueError):
+        asyncio.run(wrapped(None))
+    with pytest.raises(ValueError):
+        asyncio.run(inst.record(Model(), None))
+    assert (reqs.n, errs.n, len(lat.seen)) == (3, 2, 3)
+
+
+def test_broken_metric_never_replaces_the_result_or_the_exception(caplog):
+    class Broken:
+        def inc(self):
+            raise RuntimeError("metric down")
+
+        def observe(self, v):
+            raise RuntimeError("metric down")
+
+    inst = instrument(Broken(), Broken(), Broken())
+
+    @inst
+    def ok():
+        return 42
+
+    @inst
+    def bad():
+        raise KeyError("original")
+
+    with caplog.at_level(logging.ERROR, logger="fastmlops.telemetry"):
+        assert ok() == 42
+        with pytest.raises(KeyError, match="original"):
+            bad()
+        with pytest.raises(KeyError, match="original"):
+            with inst:
+                raise KeyError("original")
+    assert "metric down" in caplog.text
+
+
+def test_clock_going_backwards_gives_zero_duration_not_negative():
+    lat = _Tally()
+    ticks = iter([10.0, 5.0])
+    with instrument(latency=lat, clock=lambda: next(ticks)):
+        pass
+    assert lat.seen == [0.0]
+    events = []
+    attach("back", ("b", "stop"), collect(events))
+    ticks2 = iter([10.0, 5.0])
+    with span(("b",), clock=lambda: next(ticks2)):
+        pass
+    assert events[0][1]["duration"] == 0.0
+
+
+def test_cancelled_task_counts_as_an_error_and_is_reraised():
+    reqs, errs, lat = _Tally(), _Tally(), _Tally()
+
+    @instrument(reqs, errs, lat)
+    async def slow():
+        await asyncio.sleep(10)
+
+    async def main():
+        task = asyncio.create_task(slow())
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert (reqs.n, errs.n, len(lat.seen)) == (1, 1, 1)

@@ -266,7 +266,9 @@ def sample_size(p_baseline: float, mde: float, alpha: float = 0.05, power: float
     ValueError
         Proportions, ``alpha`` or ``power`` outside (0, 1), ``mde == 0``,
         ``p_baseline + mde`` outside (0, 1), a one-sided alternative pointing
-        the other way from ``mde``, ``ratio <= 0``, unknown options.
+        the other way from ``mde``, ``ratio <= 0``, unknown options, ``power``
+        not above the test's false-positive rate (``alpha``, or ``alpha / 2``
+        two-sided), for every method.
 
     Examples
     --------
@@ -291,6 +293,9 @@ def sample_size(p_baseline: float, mde: float, alpha: float = 0.05, power: float
     if (alternative == "larger" and d < 0) or (alternative == "smaller" and d > 0):
         raise ValueError(f"alternative={alternative!r} cannot detect mde={mde!r}: use "
                          "'larger' for an increase (mde > 0), 'smaller' for a decrease")
+    if alpha / (2 if alternative == "two-sided" else 1) >= target:
+        raise ValueError(f"power={target} must exceed the false-positive rate of the test "
+                         f"(alpha={alpha}); ask for more power")
     if method == "simple":
         z_a = _crit(alpha, alternative)
         z_b = _norm_isf(1.0 - target)
@@ -298,9 +303,6 @@ def sample_size(p_baseline: float, mde: float, alpha: float = 0.05, power: float
             z_a, z_b = round(z_a, 2), round(z_b, 2)
         n = (z_a + z_b) ** 2 * p_a * (1 - p_a) * (1 + 1 / ratio) / d ** 2
         return int(math.ceil(n - 1e-9))
-    if alpha / (2 if alternative == "two-sided" else 1) >= target:
-        raise ValueError(f"power={target} must exceed the false-positive rate of the test "
-                         f"(alpha={alpha}); ask for more power")
     from scipy.optimize import brentq
 
     def gap(n: float) -> float:

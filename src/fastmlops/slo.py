@@ -225,6 +225,12 @@ def _histogram_buckets(metric: Any) -> tuple[np.ndarray, np.ndarray]:
         if by_le:
             les = sorted(by_le)
             return np.array(les), np.array([by_le[b] for b in les])
+        # a labelled prometheus_client Histogram with no label set yet: no
+        # samples, but it is a histogram with known bounds and no observations
+        bounds = getattr(metric, "_upper_bounds", None)
+        if bounds:
+            les = np.array([float(b) for b in bounds], dtype=np.float64)
+            return les, np.zeros(les.size)
     raise TypeError(f"expected a histogram (fastmlops.metrics.Histogram or a "
                     f"prometheus_client Histogram), got {metric!r}")
 
@@ -809,8 +815,9 @@ class SLOMonitor:
         over it.
     handlers : sequence of callables, optional
         Called as ``handler(alert)`` for each firing :class:`Alert`; more with
-        :meth:`add_handler`.  An exception in a handler is logged (logger
-        ``fastmlops.slo``) and the other handlers still run.
+        :meth:`add_handler`, fewer with :meth:`remove_handler`.  An exception
+        in a handler is logged (logger ``fastmlops.slo``) and the other
+        handlers still run; the background thread and :meth:`run` keep going.
     repeat : bool, default False
         False: a handler hears about an alert when it starts firing (again
         after it has stopped).  True: at every evaluation while it fires.
@@ -866,6 +873,7 @@ class SLOMonitor:
             raise TypeError(f"clock must be a callable returning seconds, got {clock!r}")
         self._clock = clock
         self.repeat = bool(repeat)
+        self._lock = threading.Lock()
         self._handlers: list[Callable[[Alert], Any]] = []
         for h in handlers:
             self.add_handler(h)
@@ -882,10 +890,10 @@ class SLOMonitor:
         self._first: int | None = None
         self._minute: int | None = None
         self._latencies: deque[float] = deque(maxlen=int(latency_window))
-        self._lock = threading.Lock()
         self._firing: set[str] = set()
         self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._stop = threading.Event()  # the stop event of the current thread
+        self._run_lock = threading.Lock()  # start/stop
         self.last_status: SLOStatus | None = None
 
     # ------------------------------------------------------------- recording
@@ -893,7 +901,18 @@ class SLOMonitor:
         """Add an alert handler, called as ``handler(alert)``."""
         if not callable(handler):
             raise TypeError(f"handler must be callable as handler(alert), got {handler!r}")
-        self._handlers.append(handler)
+        with self._lock:
+            self._handlers = self._handlers + [handler]  # copy-on-write
+
+    def remove_handler(self, handler: Callable[[Alert], Any]) -> bool:
+        """Remove a handler added before (its first occurrence); ``True`` if it
+        was there.  An evaluation already running may still call it once."""
+        with self._lock:
+            for i, h in enumerate(self._handlers):
+                if h is handler or h == handler:
+                    self._handlers = self._handlers[:i] + self._handlers[i + 1:]
+                    return True
+        return False
 
     def _advance(self, now: float) -> None:
         minute = math.floor(now / 60.0)
@@ -989,8 +1008,9 @@ class SLOMonitor:
             notify = [a for a in alerts if self.repeat or a.name not in self._firing]
             self._firing = names
             self.last_status = status
+        handlers = self._handlers
         for alert in notify:
-            for handler in list(self._handlers):
+            for handler in handlers:
                 try:
                     handler(alert)
                 except Exception:  # one broken handler must not silence the others
@@ -1003,43 +1023,60 @@ class SLOMonitor:
 
     # ------------------------------------------------------------- scheduling
     def start(self, interval: Any = 10.0) -> None:
-        """Evaluate every ``interval`` seconds (or timedelta) in a daemon thread."""
-        seconds = self._interval(interval)
-        if self._thread is not None and self._thread.is_alive():
-            raise RuntimeError("the monitor is already running; call stop() first")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, args=(seconds,),
-                                        name="fastmlops-slo-monitor", daemon=True)
-        self._thread.start()
+        """Evaluate every ``interval`` seconds (or timedelta) in a daemon thread.
 
-    def _loop(self, seconds: float) -> None:
-        while not self._stop.wait(seconds):
+        An evaluation that raises (a failing clock, a handler raising even
+        ``SystemExit``) is logged (logger ``fastmlops.slo``) and the thread
+        keeps running until :meth:`stop`.
+        """
+        seconds = self._interval(interval)
+        with self._run_lock:
+            if self._thread is not None and self._thread.is_alive():
+                raise RuntimeError("the monitor is already running; call stop() first")
+            # a fresh event per thread: a thread that stop() could not join in
+            # time still sees its own event set and exits, even after a restart
+            stop = self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._loop, args=(seconds, stop),
+                                            name="fastmlops-slo-monitor", daemon=True)
+            self._thread.start()
+
+    def _loop(self, seconds: float, stop: threading.Event) -> None:
+        while not stop.wait(seconds):
             try:
                 self.evaluate()
-            except Exception:
+            except BaseException:  # SystemExit from a handler must not end the thread silently
                 _log.exception("fastmlops.slo: evaluation failed")
 
     def stop(self, timeout: float | None = 5.0) -> None:
-        """Stop the background thread (no-op when not running) and wait for it."""
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
+        """Stop the background thread (no-op when not running) and wait for it
+        (up to ``timeout`` seconds; not when called from a handler running on
+        that thread)."""
+        with self._run_lock:
+            self._stop.set()
+            thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
     @property
     def running(self) -> bool:
         """True while the background thread runs."""
-        return self._thread is not None and self._thread.is_alive()
+        thread = self._thread
+        return thread is not None and thread.is_alive()
 
     async def run(self, interval: Any = 10.0) -> None:
         """Evaluate every ``interval`` seconds in an asyncio loop until cancelled.
 
         ``task = asyncio.create_task(monitor.run(10))``; ``task.cancel()`` stops it.
+        As in the thread, an evaluation that raises is logged (logger
+        ``fastmlops.slo``) and the loop goes on.
         """
         seconds = self._interval(interval)
         while True:
             await asyncio.sleep(seconds)
-            self.evaluate()
+            try:
+                self.evaluate()
+            except Exception:
+                _log.exception("fastmlops.slo: evaluation failed")
 
     @staticmethod
     def _interval(interval: Any) -> float:

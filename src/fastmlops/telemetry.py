@@ -31,8 +31,20 @@ several threads or tasks at once (and nested).  Metrics objects must be
 thread-safe themselves (prometheus_client's are).
 
 Durations use a monotonic clock (``time.perf_counter`` by default; every
-function takes ``clock=`` so tests can inject a fake one); ``system_time``
-in start events is ``time.time()`` (seconds since the epoch).
+function takes ``clock=`` so tests can inject a fake one; a clock that goes
+backwards gives a duration of 0, never a negative one); ``system_time`` in
+start events is ``time.time()`` (seconds since the epoch).
+
+Decorators (:func:`span`, :func:`instrument`) accept plain functions and
+methods, coroutine functions (and callable objects with an ``async``
+``__call__``), and generator and async generator functions.  A generator is
+one call from its first ``next()`` to its end: an exception raised inside
+it counts as an exception; closing it early (``break`` out of the loop,
+``GeneratorExit``) counts as a normal end.
+
+Metric failures: an ``inc()`` / ``observe()`` that raises inside
+:func:`instrument` is logged (logger ``fastmlops.telemetry``) and ignored,
+so a broken metric never replaces the function's result or exception.
 """
 
 from __future__ import annotations
@@ -217,10 +229,42 @@ class _Starts:
         return stack[-1]
 
 
+def _is_async(fn: Any) -> bool:
+    """True for coroutine functions, including partials of them and callable
+    objects whose ``__call__`` is one."""
+    if inspect.iscoroutinefunction(fn):
+        return True
+    if inspect.isfunction(fn) or inspect.ismethod(fn):
+        return False
+    return inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+
+
+def _is_asyncgen(fn: Any) -> bool:
+    if inspect.isasyncgenfunction(fn):
+        return True
+    if inspect.isfunction(fn) or inspect.ismethod(fn):
+        return False
+    return inspect.isasyncgenfunction(getattr(fn, "__call__", None))
+
+
+def _is_gen(fn: Any) -> bool:
+    if inspect.isgeneratorfunction(fn):
+        return True
+    if inspect.isfunction(fn) or inspect.ismethod(fn):
+        return False
+    return inspect.isgeneratorfunction(getattr(fn, "__call__", None))
+
+
 def _wrap(fn: Callable[..., Any], enter: Callable[[], Any],
           exit_: Callable[[Any, BaseException | None], None]) -> Callable[..., Any]:
-    """Decorate a sync or async function with ``enter``/``exit_`` around each call."""
-    if inspect.iscoroutinefunction(fn):
+    """Decorate a sync or async function with ``enter``/``exit_`` around each call.
+
+    Generator and async generator functions are timed from the first
+    ``next()`` to their end: an exception raised inside them counts as an
+    exception, and an early ``close()`` (the consumer stopped iterating,
+    ``GeneratorExit``) as a normal end.
+    """
+    if _is_async(fn):
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             token = enter()
@@ -232,6 +276,51 @@ def _wrap(fn: Callable[..., Any], enter: Callable[[], Any],
             exit_(token, None)
             return result
         return async_wrapper
+
+    if _is_asyncgen(fn):
+        @functools.wraps(fn)
+        async def asyncgen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            token = enter()
+            try:
+                agen = fn(*args, **kwargs)
+                try:
+                    value = await agen.__anext__()
+                    while True:
+                        try:
+                            sent = yield value
+                        except GeneratorExit:
+                            await agen.aclose()
+                            raise
+                        except BaseException as thrown:
+                            value = await agen.athrow(thrown)
+                        else:
+                            value = await agen.asend(sent)
+                except StopAsyncIteration:
+                    pass
+            except GeneratorExit:
+                exit_(token, None)
+                raise
+            except BaseException as exc:
+                exit_(token, exc)
+                raise
+            exit_(token, None)
+        return asyncgen_wrapper
+
+    if _is_gen(fn):
+        @functools.wraps(fn)
+        def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            token = enter()
+            try:
+                result = yield from fn(*args, **kwargs)
+            except GeneratorExit:
+                exit_(token, None)
+                raise
+            except BaseException as exc:
+                exit_(token, exc)
+                raise
+            exit_(token, None)
+            return result
+        return gen_wrapper
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -304,7 +393,7 @@ class Span(_ContextDecorator):
 
     def _exit(self, start: float, exc: BaseException | None) -> None:
         end = self._clock()
-        duration = end - start
+        duration = max(end - start, 0.0)  # a clock that went backwards: 0, never negative
         if exc is None:
             execute(self._stop_ev, {"duration": duration, "monotonic_time": end}, self.metadata)
         else:
@@ -383,18 +472,37 @@ class Instrument(_ContextDecorator):
 
     def _enter(self) -> float:
         if self.requests is not None:
-            self.requests.inc()
+            try:
+                self.requests.inc()
+            except Exception:
+                _log.exception("telemetry: requests metric %r failed in inc()", self.requests)
         return self._clock()
 
     def _exit(self, start: float, exc: BaseException | None) -> None:
-        elapsed = self._clock() - start
+        elapsed = max(self._clock() - start, 0.0)  # a clock that went backwards: 0
         if self.latency is not None:
-            self.latency.observe(elapsed)
+            try:
+                self.latency.observe(elapsed)
+            except Exception:
+                _log.exception("telemetry: latency metric %r failed in observe()",
+                               self.latency)
         if exc is not None and self.errors is not None:
-            self.errors.inc()
+            try:
+                self.errors.inc()
+            except Exception:
+                _log.exception("telemetry: errors metric %r failed in inc()", self.errors)
 
     def record(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Call ``f(*args, **kwargs)`` once, recorded; return its result."""
+        """Call ``f(*args, **kwargs)`` once, recorded; return its result.
+
+        For a coroutine function the result is a coroutine, recorded while it
+        is awaited; for a (async) generator function a generator, recorded
+        while it is iterated (as with the decorator).
+        """
+        if not callable(f):
+            raise TypeError(f"f must be callable, got {f!r}")
+        if _is_async(f) or _is_asyncgen(f) or _is_gen(f):
+            return _wrap(f, self._enter, self._exit)(*args, **kwargs)
         start = self._enter()
         try:
             result = f(*args, **kwargs)
@@ -415,7 +523,11 @@ def instrument(requests: Any = None, errors: Any = None, latency: Any = None, *,
     three may be ``None``.  The metrics are duck-typed: anything with
     ``inc()`` / ``observe(float)``; with ``labels``, ``metric.labels(**labels)``
     is called once, here.  Exceptions count as errors whatever their type
-    (``BaseException``, so a cancelled asyncio task counts too).
+    (``BaseException``, so a cancelled asyncio task counts too: a request
+    the client gave up on was not served), except ``GeneratorExit`` from a
+    decorated generator closed early, which is a normal end.  A metric that
+    raises is logged and ignored: the caller sees only its own result or
+    exception.
 
     Usable as a decorator (sync or async functions), ``with`` or
     ``async with``; :meth:`Instrument.record` calls a function once.
@@ -494,5 +606,8 @@ def record_request(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     processes) created in prometheus_client's default registry on first use: the lecture's ``model_requests_total``, ``model_errors_total``
     and ``model_latency_seconds`` (buckets :data:`DEFAULT_BUCKETS`: 0.01, 0.05,
     0.1, 0.5, 1.0 and +Inf).
+
+    For a coroutine function, returns a coroutine that records when awaited
+    (``await record_request(predict_async, x)``).
     """
     return _default_instrument().record(f, *args, **kwargs)
