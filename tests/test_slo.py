@@ -613,20 +613,26 @@ def test_background_thread_start_stop():
     assert not m2.running
 
 
-def test_asyncio_run():
-    mon = SLOMonitor(clock=FakeClock())
-    mon.record(10, False)
-
+def _run_until_first_alert(mon):
+    """Run ``mon.run(0.01)`` on asyncio until a handler fires; the task must
+    still be running then; cancel it."""
     async def main():
         fired = asyncio.Event()
         mon.add_handler(lambda alert: fired.set())
         task = asyncio.create_task(mon.run(0.01))
         await asyncio.wait_for(fired.wait(), 10)
+        assert not task.done()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
 
     asyncio.run(main())
+
+
+def test_asyncio_run():
+    mon = SLOMonitor(clock=FakeClock())
+    mon.record(10, False)
+    _run_until_first_alert(mon)
     assert mon.last_status.alerts[0].name == "slo_check"
 
 
@@ -914,18 +920,8 @@ def test_asyncio_run_survives_a_failing_evaluation(caplog):
     mon = SLOMonitor(clock=flaky_clock)
     mon.record(10, False)
 
-    async def main():
-        fired = asyncio.Event()
-        mon.add_handler(lambda alert: fired.set())
-        task = asyncio.create_task(mon.run(0.01))
-        await asyncio.wait_for(fired.wait(), 10)
-        assert not task.done()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
     with caplog.at_level(logging.ERROR, logger="fastmlops.slo"):
-        asyncio.run(main())
+        _run_until_first_alert(mon)
     assert "clock hiccup" in caplog.text
 
 

@@ -328,19 +328,20 @@ def test_instrument_with_labels_and_record():
                                 {"model": "v2", "le": "0.01"}) == 2
 
 
+class _Tally:
+    def __init__(self):
+        self.n = 0
+        self.seen = []
+
+    def inc(self):
+        self.n += 1
+
+    def observe(self, v):
+        self.seen.append(v)
+
+
 def test_instrument_is_duck_typed_and_partial():
-    class Tally:
-        def __init__(self):
-            self.n = 0
-            self.seen = []
-
-        def inc(self):
-            self.n += 1
-
-        def observe(self, v):
-            self.seen.append(v)
-
-    reqs, lat = Tally(), Tally()
+    reqs, lat = _Tally(), _Tally()
 
     @instrument(requests=reqs, latency=lat, clock=FakeClock(0.3))
     def f():
@@ -423,18 +424,6 @@ def test_record_request_default_metrics_are_ours_in_the_default_registry():
 
 
 # --------------------------------------------------------------------------- audit regressions
-class _Tally:
-    def __init__(self):
-        self.n = 0
-        self.seen = []
-
-    def inc(self):
-        self.n += 1
-
-    def observe(self, v):
-        self.seen.append(v)
-
-
 def test_instrument_generator_counts_errors_and_times_the_iteration():
     reqs, errs, lat = _Tally(), _Tally(), _Tally()
     ticks = iter([0.0, 0.5, 1.0, 1.25, 2.0, 2.5])

@@ -229,30 +229,26 @@ class _Starts:
         return stack[-1]
 
 
-def _is_async(fn: Any) -> bool:
-    """True for coroutine functions, including partials of them and callable
-    objects whose ``__call__`` is one."""
-    if inspect.iscoroutinefunction(fn):
+def _is_kind(fn: Any, test: Callable[[Any], bool]) -> bool:
+    """``test(fn)`` (an ``inspect.is...function``), also for partials and for
+    callable objects whose ``__call__`` passes it."""
+    if test(fn):
         return True
     if inspect.isfunction(fn) or inspect.ismethod(fn):
         return False
-    return inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+    return test(getattr(fn, "__call__", None))
+
+
+def _is_async(fn: Any) -> bool:
+    return _is_kind(fn, inspect.iscoroutinefunction)
 
 
 def _is_asyncgen(fn: Any) -> bool:
-    if inspect.isasyncgenfunction(fn):
-        return True
-    if inspect.isfunction(fn) or inspect.ismethod(fn):
-        return False
-    return inspect.isasyncgenfunction(getattr(fn, "__call__", None))
+    return _is_kind(fn, inspect.isasyncgenfunction)
 
 
 def _is_gen(fn: Any) -> bool:
-    if inspect.isgeneratorfunction(fn):
-        return True
-    if inspect.isfunction(fn) or inspect.ismethod(fn):
-        return False
-    return inspect.isgeneratorfunction(getattr(fn, "__call__", None))
+    return _is_kind(fn, inspect.isgeneratorfunction)
 
 
 def _wrap(fn: Callable[..., Any], enter: Callable[[], Any],
