@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Sequence
@@ -74,6 +75,17 @@ def cmd_warmup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wait_forever() -> None:
+    """Block the main thread until Ctrl-C (the server runs in a daemon thread)."""
+    while True:
+        time.sleep(3600)
+
+
+def _url_host(addr: str) -> str:
+    """``addr`` as the host part of a URL: an IPv6 address goes in brackets."""
+    return f"[{addr}]" if ":" in addr and not addr.startswith("[") else addr
+
+
 def cmd_metrics(args: argparse.Namespace) -> int:
     try:
         from prometheus_client import (
@@ -95,16 +107,26 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         text = (om_latest if args.openmetrics else generate_latest)(registry)
         sys.stdout.write(text.decode("utf-8"))
         return 0
-    if not 0 <= args.serve <= 65535:
-        raise ValueError(f"--serve needs a port in [0, 65535], got {args.serve}")
-    start_http_server(args.serve, addr=args.addr, registry=registry)
-    print(f"fastmlops: serving the metrics of {args.directory or 'FASTMLOPS_METRICS_DIR'} "
-          f"on http://{args.addr}:{args.serve}/metrics (Ctrl-C stops)", file=sys.stderr)
+    addr = args.addr if args.addr is not None else "127.0.0.1"
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        return 0
+        started = start_http_server(args.serve, addr=addr, registry=registry)
+    except OSError as exc:  # port in use, privileged port, unknown address
+        reason = exc.strerror or str(exc)
+        raise _CommandError(f"cannot serve on {_url_host(addr)}:{args.serve}: {reason}") \
+            from None
+    # prometheus_client >= 0.19 returns (server, thread); older versions None.
+    server = started[0] if isinstance(started, tuple) else None
+    port = server.server_address[1] if server is not None else args.serve
+    directory = args.directory or os.environ.get("FASTMLOPS_METRICS_DIR", "")
+    print(f"fastmlops: serving the metrics of {directory} "
+          f"on http://{_url_host(addr)}:{port}/metrics (Ctrl-C stops)", file=sys.stderr)
+    try:
+        _wait_forever()
+    finally:  # Ctrl-C: close the socket (matters when main() runs in-process)
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+    return 0  # pragma: no cover - _wait_forever only ends by an exception
 
 
 def cmd_version(args: argparse.Namespace) -> int:
@@ -114,16 +136,48 @@ def cmd_version(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    return parse
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is in [0, 65535] (0: any free port), "
+                                         f"got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
+    import fastmlops
+
     parser = argparse.ArgumentParser(
         prog="fastmlops",
         description="Production ML monitoring statistics on native-speed kernels.")
+    parser.add_argument("--version", action="version",
+                        version=f"fastmlops {fastmlops.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="drift check of built-in synthetic data")
-    demo.add_argument("--rows", type=int, default=200_000,
-                      help="reference rows (production gets half as many)")
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--alpha", type=float, default=0.01, help="KS significance level")
+    demo = sub.add_parser(
+        "demo", help="drift check of built-in synthetic data",
+        description="Drift check of built-in synthetic reference and production data "
+                    "(no files or network needed).")
+    demo.add_argument("--rows", type=_int_at_least(2), default=200_000,
+                      help="reference rows; production gets half as many (default: 200000)")
+    demo.add_argument("--seed", type=_int_at_least(0), default=7,
+                      help="random seed of the synthetic data (default: 7)")
+    demo.add_argument("--alpha", type=float, default=0.01,
+                      help="KS significance level, in (0, 1) (default: 0.01)")
     demo.set_defaults(func=cmd_demo)
     warm = sub.add_parser("warmup", help="compile or load every kernel ahead of time")
     warm.set_defaults(func=cmd_warmup)
@@ -131,14 +185,17 @@ def build_parser() -> argparse.ArgumentParser:
         "metrics", help="expose the metrics of a metrics directory (fastmlops.metrics)",
         description="Print (or serve over HTTP) the Prometheus exposition of every "
                     "fastmlops metric that the processes sharing DIR have recorded.")
-    met.add_argument("directory", nargs="?", default=None,
+    met.add_argument("directory", nargs="?", default=None, metavar="DIR",
                      help="metrics directory (default: $FASTMLOPS_METRICS_DIR)")
-    met.add_argument("--openmetrics", action="store_true", help="OpenMetrics text format")
-    met.add_argument("--serve", type=int, metavar="PORT", default=None,
-                     help="serve /metrics on this port instead of printing once")
-    met.add_argument("--addr", default="127.0.0.1", help="address to serve on (default: "
-                     "127.0.0.1; 0.0.0.0 for every interface)")
-    met.set_defaults(func=cmd_metrics)
+    met.add_argument("--openmetrics", action="store_true",
+                     help="print in the OpenMetrics text format (when serving, each "
+                          "scraper gets the format its Accept header asks for)")
+    met.add_argument("--serve", type=_port, metavar="PORT", default=None,
+                     help="serve /metrics on this port (0: any free one) until Ctrl-C, "
+                          "instead of printing once")
+    met.add_argument("--addr", default=None, help="address to serve on, with --serve "
+                     "(default: 127.0.0.1; 0.0.0.0 or :: for every interface)")
+    met.set_defaults(func=cmd_metrics, subparser=met)
     ver = sub.add_parser("version", help="print the version")
     ver.set_defaults(func=cmd_version)
     from fastmlops.fingerprint import add_cli as add_fingerprint
@@ -147,21 +204,77 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _CommandError(Exception):
+    """A failure reported as one ``fastmlops: error:`` line with exit status 1."""
+
+
+def _error(message: object) -> None:
+    try:
+        print(f"fastmlops: error: {message}", file=sys.stderr)
+    except (OSError, ValueError):  # pragma: no cover - stderr is gone too
+        pass
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null so that the output still buffered is not
+    written again (and fails again, with a traceback) at interpreter exit."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(fd, sys.stdout.fileno())
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, AttributeError):  # no file descriptor (in-process use)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``fastmlops`` command line; returns the exit status.
+
+    0 success (also when the reader of the output left early, as in
+    ``fastmlops fingerprint DIR | head -1``), 1 failure (an OS error such as
+    a port in use or a full disk, out of memory, a fingerprint path that
+    could not be read), 2 bad usage, 130 interrupted by Ctrl-C.  Malformed
+    arguments exit through argparse (``SystemExit(2)``) with the usage.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "rows", 2) < 2:
-        parser.error("--rows must be at least 2")
+    if getattr(args, "addr", None) is not None and args.serve is None:
+        args.subparser.error("--addr needs --serve PORT")
+    if sys.stdout is None and getattr(args, "serve", None) is None:  # `fastmlops ... >&-`
+        _error("write error: standard output is closed")
+        return 1
     try:
-        return int(args.func(args))
-    except (ValueError, TypeError) as exc:
-        print(f"fastmlops: error: {exc}", file=sys.stderr)
-        return 2
+        status = int(args.func(args))
+        if sys.stdout is not None:
+            sys.stdout.flush()  # a write error shows here, not at interpreter exit
+        return status
     except BrokenPipeError:  # `fastmlops demo | head`: the reader left; not an error
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _drop_stdout()
         return 0
+    except KeyboardInterrupt:  # Ctrl-C: no traceback, the shell's status for SIGINT
+        if getattr(args, "progress", False):
+            try:
+                sys.stderr.write("\n")  # end the progress bar's line
+            except (OSError, ValueError):  # pragma: no cover
+                pass
+        return 130
+    except _CommandError as exc:
+        _error(exc)
+        return 1
+    except MemoryError as exc:
+        _error(f"out of memory: {exc}" if str(exc) else "out of memory")
+        return 1
+    except OSError as exc:  # e.g. stdout on a full disk, an unreadable metrics directory
+        _error(exc)
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            _drop_stdout()
+        return 1
+    except (ValueError, TypeError) as exc:
+        _error(exc)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover
