@@ -370,18 +370,17 @@ class _Segment:
                        np.zeros(lay.series * lay.width))
 
     def add(self, row: int, delta: np.ndarray) -> None:
-        slot_add = _km().slot_add
-        with self.lock:
-            self.ensure_slot()
-            slot_add(self.words, self.vals, self.seq_at,
-                     self.data_at + row * self.layout.width, delta)
+        self._write(_km().slot_add, row, delta)
 
     def set(self, row: int, value: np.ndarray) -> None:
-        slot_set = _km().slot_set
+        self._write(_km().slot_set, row, value)
+
+    def _write(self, slot_kernel: Any, row: int, values: np.ndarray) -> None:
+        """``slot_kernel`` (slot_add or slot_set) on ``row`` of this process's slot."""
         with self.lock:
             self.ensure_slot()
-            slot_set(self.words, self.vals, self.seq_at,
-                     self.data_at + row * self.layout.width, value)
+            slot_kernel(self.words, self.vals, self.seq_at,
+                        self.data_at + row * self.layout.width, values)
 
     # -- label sets
     def n_series(self) -> int:
