@@ -607,3 +607,65 @@ def test_result_types_match_scipy(dt_a, dt_b):
                 continue
             assert type(got) is type(want), (field, kw, type(got), type(want))
             assert np.asarray(got).dtype == np.asarray(want).dtype, (field, kw)
+
+
+# ---------------------------------------------------------------- bucket kernels
+def test_bucket_counts_kernel_equals_bincount_with_buckets_over_65535():
+    """The increments go through a uint16 table emptied every 65,535 values:
+    a bucket holding far more than that (constant runs, NaNs, the end buckets)
+    must still be counted exactly."""
+    from fastmlops._kernels import ks as kks
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=300_000)
+    x[:150_000] = 0.25  # one bucket with 150,000 values
+    x[200_000:270_000] = np.nan  # 70,000 NaNs in bucket 0
+    x[-20_000:] = 1e300  # beyond the range: the top bucket
+    lo, scale, top = -3.0, 1000.0, 6001.0
+    for dtype in (np.int32, np.int64):
+        counts = np.zeros(int(top) + 1, dtype)
+        ids = np.empty(x.size, np.uint16)
+        nan = kks.bucket_counts(x, lo, scale, top, counts, ids)
+        u = np.clip((x - lo) * scale + 1.0, 0.0, top)
+        want_ids = np.where(np.isnan(x), 0, np.nan_to_num(u)).astype(np.int32)
+        assert nan == 70_000
+        np.testing.assert_array_equal(ids, want_ids)
+        want = np.bincount(want_ids[~np.isnan(x)], minlength=counts.size)
+        np.testing.assert_array_equal(counts, want)
+
+
+def test_gather_kernel_selects_in_order_skips_nan_and_refuses_small_scratch():
+    from fastmlops._kernels import ks as kks
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=10_000)
+    x[::7] = np.nan
+    ids = rng.integers(0, 50, size=x.size).astype(np.uint16)
+    ids[np.isnan(x)] = 0
+    selected = np.zeros(50, np.uint8)
+    selected[[0, 3, 17, 49]] = 1
+    mask = selected[ids].astype(bool)
+    want = x[mask & ~np.isnan(x)]
+    out = np.empty(want.size)
+    pos = np.empty(int(mask.sum()), np.int64)
+    assert kks.gather(x, ids, selected, pos, out) == want.size
+    np.testing.assert_array_equal(out, want)
+    # one position or one value too few: -1, nothing written out of bounds
+    assert kks.gather(x, ids, selected, pos[:-1], out) == -1
+    assert kks.gather(x, ids, selected, pos, out[:-1]) == -1
+
+
+def test_bucketed_ks_with_many_nans_in_the_selected_first_bucket():
+    """NaNs share bucket 0 with the values below the range; when that bucket is
+    refined their positions need room too (the gather's scratch holds them)."""
+    rng = np.random.default_rng(8)
+    a = rng.normal(size=400_000)
+    b = rng.normal(size=300_000)
+    a[:40_000] = np.nan
+    b[:1000] = -50.0  # far below the range: bucket 0 is refined
+    b[1000:60_000] = np.nan
+    st_ = np.array([-np.inf, -np.inf, np.inf, np.inf])
+    locs = np.zeros(4)
+    assert _ks_engine._bucketed(_ks_engine.Sample(a), _ks_engine.Sample(b), st_, locs)
+    assert_same(fastmlops.ks_2samp(a, b, nan_policy="omit"),
+                ks_2samp_reference(a, b, nan_policy="omit"))

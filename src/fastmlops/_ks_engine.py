@@ -199,6 +199,7 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
     # increments); a piece is far below 2**31 values in practice, else int64.
     table32 = _arena("counts32", len(tasks) * nb, np.int32).reshape(len(tasks), nb)
     slot = {task: k for k, task in enumerate(tasks)}
+    nans: dict[tuple[int, int, int], int] = {}
 
     def ids_of(task: tuple[int, int, int]) -> np.ndarray:
         return ids_all[offsets[task]:offsets[task] + task[2] - task[1]]
@@ -214,6 +215,7 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
             counts = table32[slot[task]] if stop - start < 2**31 else table[slot[task]]
             counts[:] = 0
             nan = _k.bucket_counts(s.values[start:stop], lo, scale, top, counts, ids_of(task))
+        nans[task] = int(nan)
         return which, counts, int(nan)
 
     if count_a:
@@ -248,8 +250,13 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
             parts = [s.values[below[t]:below[t] + c[t]] for t in range(m)]
             return which, np.concatenate(parts) if parts else s.values[:0]
         values = s.values[start:stop]
-        out = np.empty(min(values.size, want[which]), dtype=values.dtype)
-        got = _k.gather(values, ids_of(task), selected, out)
+        room = min(values.size, want[which])
+        out = np.empty(room, dtype=values.dtype)
+        # NaNs sit in bucket 0, which may be selected: room for their positions too.
+        pos = np.empty(min(values.size, room + nans.get(task, values.size)), dtype=np.int64)
+        got = _k.gather(values, ids_of(task), selected, pos, out)
+        if got < 0:  # pragma: no cover - kernel bug
+            raise RuntimeError("fastmlops: KS bucket gather overflow")
         return which, out[:got]
 
     gather_tasks = list(tasks) if count_a else [(0, 0, sa.values.size)] + tasks
