@@ -307,3 +307,95 @@ def test_simple_method_rejects_power_below_the_false_positive_rate():
         with pytest.raises(ValueError, match="must exceed the false-positive rate"):
             ab.sample_size(0.10, 0.02, alpha=0.6, power=0.3, alternative="larger",
                            method=method)
+
+
+# ------------------------------------------------------- counts above 2**53
+def _reference_ztest(ca, na, cb, nb):
+    """z, p_a, p_b, p_b - p_a with 80 significant digits (decimal)."""
+    import decimal
+
+    with decimal.localcontext() as ctx:
+        ctx.prec = 80
+        D = decimal.Decimal
+        pa, pb = D(ca) / D(na), D(cb) / D(nb)
+        pooled = (D(ca) + D(cb)) / (D(na) + D(nb))
+        var = pooled * (1 - pooled) * (1 / D(na) + 1 / D(nb))
+        z = (pb - pa) / var.sqrt()
+        return float(z), float(pa), float(pb), float(pb - pa)
+
+
+BIG = 2 ** 53
+
+
+@pytest.mark.parametrize("counts", [
+    (BIG + 1, 2 * BIG, BIG, 2 * BIG),              # float64 rounds BIG + 1 to BIG
+    (BIG + 1, 2 * BIG + 2, BIG + 3, 2 * BIG + 2),
+    (BIG // 3, BIG + 7, BIG // 3 + 99_999_999, BIG + 7),
+    (3, BIG + 1, 5, BIG + 3),
+    (2 ** 70 + 1, 2 ** 72, 2 ** 70 - 2 ** 40, 2 ** 72 + 1),  # beyond int64: Python ints
+])
+def test_ztest_counts_above_2_53_are_computed_exactly(counts):
+    z, pa, pb, d = _reference_ztest(*counts)
+    res = ab.proportions_ztest(*counts)
+    assert res.statistic == pytest.approx(z, rel=1e-12, abs=1e-300)
+    assert res.p_a == pa and res.p_b == pb and res.difference == d
+    assert res.pvalue == pytest.approx(2 * ab._norm_sf(abs(z)), rel=1e-12)
+    # numpy integer inputs (int64 / uint64 where they fit) give the same
+    if all(c < 2 ** 63 for c in counts):
+        arr = ab.proportions_ztest(*(np.int64(c) for c in counts))
+        assert tuple(arr) == tuple(res)
+        big = ab.proportions_ztest(*(np.array([c], dtype=np.uint64) for c in counts))
+        assert big.statistic[0] == res.statistic and big.difference[0] == res.difference
+
+
+def test_ztest_counts_above_2_53_were_silently_rounded_before():
+    # float64 sees p_a == p_b here; the exact difference is -2**-54.
+    res = ab.proportions_ztest(BIG + 1, 2 * BIG, BIG, 2 * BIG)
+    assert res.difference == -(2.0 ** -54)
+    assert res.statistic < 0 and res.statistic == pytest.approx(-(2 ** -26.5), rel=1e-12)
+
+
+def test_ztest_count_above_nobs_hidden_by_rounding_is_refused():
+    # BIG + 1 > BIG, but both round to the same float64
+    with pytest.raises(ValueError, match="larger than its number of observations"):
+        ab.proportions_ztest(BIG + 1, BIG, 5, 10)
+    with pytest.raises(ValueError, match="larger than its number of observations"):
+        ab.proportions_ztest(np.array([1, BIG + 1]), np.array([2, BIG]), 5, 10)
+    with pytest.raises(ValueError, match="larger than its number of observations"):
+        ab.lift_confint(BIG + 1, BIG, 5, 10)
+
+
+@needs_statsmodels
+def test_ztest_near_2_53_matches_statsmodels_and_mixed_arrays_are_exact_where_needed():
+    # At and just below 2**53 float64 is exact: the float path, as statsmodels.
+    for counts in [(BIG - 1, BIG, BIG - 3, BIG), (BIG // 2, BIG, BIG // 2 + 10 ** 8, BIG)]:
+        res = ab.proportions_ztest(*counts)
+        z, p = sm_prop.proportions_ztest([counts[2], counts[0]], [counts[3], counts[1]])
+        assert res.statistic == pytest.approx(z, rel=1e-9)
+        assert res.pvalue == pytest.approx(p, rel=1e-9)
+    # In an array, small counts give exactly the scalar results, big ones the exact ones.
+    ca = np.array([100, BIG + 1], dtype=np.int64)
+    na = np.array([1000, 2 * BIG], dtype=np.int64)
+    cb = np.array([130, BIG], dtype=np.int64)
+    nb = np.array([1000, 2 * BIG], dtype=np.int64)
+    res = ab.proportions_ztest(ca, na, cb, nb, alternative="smaller")
+    small = ab.proportions_ztest(100, 1000, 130, 1000, alternative="smaller")
+    exact = ab.proportions_ztest(BIG + 1, 2 * BIG, BIG, 2 * BIG, alternative="smaller")
+    assert res.statistic.tolist() == [small.statistic, exact.statistic]
+    assert res.pvalue.tolist() == [small.pvalue, exact.pvalue]
+
+
+def test_float64_only_functions_refuse_counts_they_would_round():
+    with pytest.raises(ValueError, match=r"count_a holds 9007199254740993.*lift_confint"):
+        ab.lift_confint(BIG + 1, 2 * BIG, 5, 10)
+    with pytest.raises(ValueError, match=r"nobs_b holds .*sequential_test"):
+        ab.sequential_test([1, 2], [10, 20], [3, 4], [10, BIG + 1])
+    # Counts above 2**53 that float64 holds exactly are fine.
+    low, high = ab.lift_confint(BIG, 2 * BIG, BIG + 2, 2 * BIG)
+    assert low < 0 < high
+    with pytest.raises(TypeError, match="integer counts"):
+        ab.proportions_ztest(np.array([1, "x"], dtype=object), 10, 1, 10)
+    with pytest.raises(TypeError, match="integer counts"):
+        ab.proportions_ztest(np.array([True]), 10, 1, 10)
+    with pytest.raises(ValueError, match="must not be negative"):
+        ab.proportions_ztest(-(2 ** 70), 2 ** 71, 1, 10)

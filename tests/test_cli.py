@@ -95,8 +95,44 @@ class _ClosedPipe(io.StringIO):
 
 def test_cli_broken_pipe_on_a_stream_without_fileno(monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdout", _ClosedPipe())
-    assert cli.main(["version"]) == 0
+    assert cli.main(["version"]) == 141  # 128 + SIGPIPE, as GNU tools
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("command", ["version", "fingerprint"])
+def test_cli_broken_pipe_exits_141_quietly_on_the_real_entry_point(tmp_path, command):
+    # `fastmlops fingerprint DIR | head -1` under `set -o pipefail`: the reader
+    # is gone before anything is written (closed here before the child starts
+    # writing, so the result does not depend on timing).
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(50):
+        (tree / f"f{i:02d}.txt").write_bytes(b"x" * i)
+    argv = ["version"] if command == "version" else ["fingerprint", str(tree)]
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        run = subprocess.run([sys.executable, "-m", "fastmlops", *argv], stdout=w,
+                             stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(w)
+    assert run.returncode == 141
+    assert run.stderr == ""
+
+
+def test_cli_broken_pipe_status_in_a_shell_pipeline_with_pipefail(tmp_path):
+    if not os.path.exists("/bin/bash"):
+        pytest.skip("no bash")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(3000):  # ~280 kB of checksum lines: more than a pipe buffer holds
+        (tree / f"file-{i:05d}.txt").write_bytes(b"")
+    script = (f'set -o pipefail; "{sys.executable}" -m fastmlops fingerprint "{tree}" '
+              '| head -1 >/dev/null; echo "status=$?"')
+    run = subprocess.run(["/bin/bash", "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert run.stdout.strip() == "status=141", (run.stdout, run.stderr)
+    assert "Traceback" not in run.stderr and run.stderr == ""
 
 
 # ---------------------------------------------------------------- Ctrl-C

@@ -931,3 +931,146 @@ def test_cli_json_lists_a_file_named_twice_once(tmp_path, monkeypatch, capsys):
                                capsys)
     assert status == 0, err
     assert Manifest.from_json(out).paths == ["tree/x.txt"]
+
+
+# ----------------------------------------------------- kernel pseudo-files
+def _proc_available():
+    return sys.platform.startswith("linux") and os.path.exists("/proc/self/mountinfo")
+
+
+@pytest.mark.skipif(not _proc_available(), reason="Linux /proc only")
+@pytest.mark.parametrize("algorithm", ["sha256", "xxh3_128"])
+def test_proc_files_are_read_to_end_of_file_like_sha256sum(algorithm):
+    # /proc/version: st_size 0, stable content.
+    assert os.stat("/proc/version").st_size == 0
+    with open("/proc/version", "rb") as f:
+        expected = ref_digest(algorithm, f.read())
+    assert hash_file("/proc/version", algorithm) == expected
+    with open("/proc/version", "rb") as f:  # an open file object too
+        assert hash_file(f, algorithm) == expected
+        assert f.read() == b""
+    seen = []
+    assert hash_file("/proc/version", algorithm,
+                     progress=lambda d, t: seen.append((d, t))) == expected
+    assert seen[0] == (0, None) and seen[-1][1] is None and seen[-1][0] > 0
+
+
+@pytest.mark.skipif(not _proc_available(), reason="Linux /proc only")
+def test_proc_cmdline_of_a_subprocess_hashes_like_hashlib():
+    marker = "fastmlops-proc-test-" + "x" * 300
+    code = "import sys; sys.stdin.read()"
+    with subprocess.Popen([sys.executable, "-c", code, marker], stdin=subprocess.PIPE) as proc:
+        try:
+            path = f"/proc/{proc.pid}/cmdline"
+            expected = b"\0".join(os.fsencode(a) for a in
+                                  (sys.executable, "-c", code, marker)) + b"\0"
+            for _ in range(200):  # until the child has exec'd the interpreter
+                with open(path, "rb") as f:
+                    if f.read() == expected:
+                        break
+                import time
+                time.sleep(0.02)
+            assert os.stat(path).st_size == 0
+            assert hash_file(path) == hashlib.sha256(expected).hexdigest()
+            assert hash_file(path, "md5") == hashlib.md5(expected).hexdigest()
+        finally:
+            proc.stdin.close()
+            proc.wait(timeout=30)
+
+
+@pytest.mark.skipif(not _proc_available(), reason="Linux /proc only")
+def test_sysfs_file_with_size_4096_and_cli_on_proc_files(tmp_path, capsys):
+    sysfile = "/sys/devices/system/cpu/online"
+    if os.path.exists(sysfile):
+        with open(sysfile, "rb") as f:
+            data = f.read()
+        assert os.stat(sysfile).st_size != len(data)  # sysfs says 4096
+        assert hash_file(sysfile) == hashlib.sha256(data).hexdigest()
+    with open("/proc/version", "rb") as f:
+        expected = hashlib.sha256(f.read()).hexdigest()
+    args = argparse.Namespace(paths=["/proc/version"], algorithm="sha256", json=False,
+                              progress=False, ignore=None, follow_symlinks=False)
+    assert fp.cmd_fingerprint(args) == 0
+    assert capsys.readouterr().out == f"{expected}  /proc/version\n"
+
+
+def test_regular_files_keep_the_strict_size_check(tmp_path, monkeypatch):
+    # A regular file whose reads disagree with its st_size is still refused
+    # (only kernel pseudo file systems are exempt).
+    path = write(tmp_path / "f.bin", b"abcdef")
+    real_read = fp._readinto_fd
+
+    def short_read(fd, buf):  # as if the file were shorter than st_size says
+        n = real_read(fd, buf)
+        return max(0, n - 1)
+
+    monkeypatch.setattr(fp, "_readinto_fd", short_read)
+    with pytest.raises(FileChangedError, match="f.bin"):
+        hash_file(path)
+    monkeypatch.setattr(fp, "_readinto_fd", real_read)
+    assert not fp._pseudo_file(os.stat(path))
+    if _proc_available():
+        assert fp._pseudo_file(os.stat("/proc/version"))
+
+
+# ---------------------------------------------------------- Ctrl-C, promptly
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_during_parallel_fingerprint_stops_within_a_buffer(tmp_path):
+    import select
+    import signal
+    import time
+
+    # Two sparse 16 GiB files (no disk space, read at memory speed): at the
+    # ~0.5-2 GB/s of sha256, each takes 8 s or more to hash, so a worker that
+    # finishes its file before stopping is far outside the bound below.
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for name in ("a.bin", "b.bin"):
+        with open(tree / name, "wb") as f:
+            f.truncate(16 << 30)
+        if os.stat(tree / name).st_blocks * 512 > 1 << 20:
+            pytest.skip("the temporary directory's file system has no sparse files")
+    env = dict(os.environ, FASTMLOPS_NUM_THREADS="2", PYTHONUNBUFFERED="1")
+    with subprocess.Popen([sys.executable, "-m", "fastmlops", "fingerprint", str(tree),
+                           "--progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=env) as proc:
+        try:
+            # The progress bar's first line is drawn just before the workers start.
+            ready, _, _ = select.select([proc.stderr], [], [], 60)
+            assert ready, "fingerprint did not start"
+            assert proc.stderr.read1(1 << 16).startswith(b"\r[")
+            time.sleep(0.5)  # both workers are now in the middle of their file
+            assert proc.poll() is None
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            status = proc.wait(timeout=60)
+            elapsed = time.monotonic() - t0
+            out, err = proc.communicate(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert status == 130
+    assert elapsed < 2.5, f"took {elapsed:.1f} s to stop after Ctrl-C"
+    assert out == b"" and b"Traceback" not in err and b"KeyboardInterrupt" not in err
+
+
+def test_a_failing_file_stops_the_other_workers_promptly(tmp_path, monkeypatch):
+    # The same cancellation when a worker fails: the others stop at their next
+    # buffer instead of finishing their file.
+    monkeypatch.setenv("FASTMLOPS_NUM_THREADS", "2")
+    monkeypatch.setattr(fp, "BUFFER_SIZE", 4096)
+    write(tmp_path / "d" / "big.bin", bytes(4096 * 2000))
+    write(tmp_path / "d" / "small.bin", bytes(4096 * 1000))
+    reads = []
+    real_read = fp._readinto_fd
+
+    def reader(fd, buf):
+        reads.append(fd)
+        if len(reads) == 50:
+            raise OSError(errno.EIO, "I/O error")
+        return real_read(fd, buf)
+
+    monkeypatch.setattr(fp, "_readinto_fd", reader)
+    with pytest.raises(OSError, match="I/O error"):
+        hash_tree(tmp_path / "d")
+    assert len(reads) < 500  # not the 3000 reads of both whole files

@@ -570,3 +570,206 @@ def test_cancelled_task_counts_as_an_error_and_is_reraised():
 
     asyncio.run(main())
     assert (reqs.n, errs.n, len(lat.seen)) == (1, 1, 1)
+
+
+# ------------------------------------------------- one object, interleaved entries
+class _ManualClock:
+    """A clock the test sets by hand (``clock.now = ...``); thread-safe to read."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _stop_durations(prefix=("shared",)):
+    events = []
+    attach_many("pairing", [prefix + ("stop",), prefix + ("exception",)],
+                lambda ev, meas, meta: events.append((ev[-1], meas["duration"])))
+    return events
+
+
+def test_one_span_shared_by_interleaved_generators_pairs_each_exit_with_its_entry():
+    clock = _ManualClock()
+    s = span(("shared",), clock=clock)
+    events = _stop_durations()
+
+    def gen():
+        with s:
+            yield 1
+            yield 2
+
+    a, b = gen(), gen()
+    clock.now = 0.0
+    next(a)            # a enters at 0
+    clock.now = 10.0
+    next(b)            # b enters at 10
+    clock.now = 11.0
+    assert list(a) == [2]   # a leaves first, at 11: 11 s (not 1 s)
+    clock.now = 30.0
+    assert list(b) == [2]   # b leaves at 30: 20 s (not 30 s)
+    assert events == [("stop", 11.0), ("stop", 20.0)]
+
+
+def test_one_instrument_shared_by_interleaved_generators_and_an_exception():
+    clock = _ManualClock()
+    reqs, errs, lat = _Tally(), _Tally(), _Tally()
+    inst = instrument(reqs, errs, lat, clock=clock)
+
+    def gen(fail):
+        with inst:
+            yield 1
+            if fail:
+                raise KeyError("boom")
+            yield 2
+
+    a, b = gen(True), gen(False)
+    clock.now = 1.0
+    next(a)
+    clock.now = 5.0
+    next(b)
+    clock.now = 6.0
+    with pytest.raises(KeyError):
+        next(a)          # a raises at 6: latency 5
+    clock.now = 105.0
+    assert list(b) == [2]  # b ends at 105: latency 100
+    assert lat.seen == [5.0, 100.0]
+    assert (reqs.n, errs.n) == (2, 1)
+
+
+def test_one_span_entered_by_threads_and_a_generator_moving_between_threads():
+    clock = _ManualClock()
+    s = span(("shared",), clock=clock)
+    events = _stop_durations()
+
+    def gen():
+        with s:
+            yield
+
+    g = gen()
+
+    def in_thread(fn):
+        t = threading.Thread(target=fn)
+        t.start()
+        t.join(10)
+        assert not t.is_alive()
+
+    clock.now = 0.0
+    in_thread(lambda: next(g))          # the generator enters in one thread at 0
+    entered, leave, left = threading.Event(), threading.Event(), threading.Event()
+
+    def worker():
+        with s:                          # a plain block in another thread, at 50
+            entered.set()
+            leave.wait(10)
+        left.set()
+
+    t = threading.Thread(target=worker)
+    clock.now = 50.0
+    t.start()
+    assert entered.wait(10)
+    clock.now = 70.0
+    in_thread(lambda: list(g))           # ... and leaves from a third thread at 70
+    clock.now = 100.0
+    leave.set()
+    assert left.wait(10)
+    t.join(10)
+    assert events == [("stop", 70.0), ("stop", 50.0)]
+
+
+def test_one_span_shared_by_interleaved_async_generators_and_tasks():
+    clock = _ManualClock()
+    s = span(("shared",), clock=clock)
+    events = _stop_durations()
+
+    async def agen():
+        async with s:
+            yield 1
+            yield 2
+
+    async def main():
+        a, b = agen(), agen()
+        clock.now = 0.0
+        await a.__anext__()
+        clock.now = 3.0
+        await b.__anext__()
+        clock.now = 4.0
+        assert [x async for x in a] == [2]       # 4 s
+        clock.now = 13.0
+        assert [x async for x in b] == [2]       # 10 s
+        go = asyncio.Event()
+
+        async def task(start, stop):
+            await asyncio.sleep(start)
+            clock.now = start * 100
+            async with s:
+                await go.wait()
+                await asyncio.sleep(stop)
+                clock.now = stop * 100
+
+        tasks = [asyncio.create_task(task(0.001, 0.2)), asyncio.create_task(task(0.05, 0.0))]
+        await asyncio.sleep(0.1)
+        go.set()
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+    assert events[:2] == [("stop", 4.0), ("stop", 10.0)]
+    # the second task (entered at 5, left at 0) and the first (entered at 0.1, left at 20)
+    assert events[2:] == [("stop", 0.0), ("stop", pytest.approx(19.9))]
+
+
+def test_exit_from_another_frame_still_pairs_last_in_first_out():
+    import contextlib
+
+    clock = _ManualClock()
+    s = span(("shared",), clock=clock)
+    events = _stop_durations()
+    clock.now = 1.0
+    with s:
+        clock.now = 2.0
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(s)         # entered and left from contextlib's frames
+            clock.now = 7.0
+        clock.now = 10.0
+    assert events == [("stop", 5.0), ("stop", 9.0)]
+    with pytest.raises(RuntimeError, match="without a matching"):
+        s.__exit__(None, None, None)
+
+
+def test_entries_closed_in_another_thread_do_not_accumulate():
+    s = span(("shared",))
+
+    def gen():
+        with s:
+            yield
+
+    for _ in range(100):
+        g = gen()
+        next(g)  # entered here ...
+        t = threading.Thread(target=lambda: list(g))  # ... left in another thread
+        t.start()
+        t.join(10)
+    assert len(s._starts._var.get()) <= 1
+    assert not s._starts._by_frame
+
+
+def test_generator_dropped_inside_a_shared_span_is_closed_and_forgotten():
+    import gc
+
+    clock = _ManualClock()
+    s = span(("shared",), clock=clock)
+    events = _stop_durations()
+
+    def gen():
+        with s:
+            yield
+
+    g = gen()
+    clock.now = 1.0
+    next(g)
+    clock.now = 4.0
+    del g  # the collector closes it: GeneratorExit runs the block's exit
+    gc.collect()
+    assert events == [("stop", 3.0)]
+    assert not s._starts._by_frame

@@ -112,36 +112,134 @@ def _check_method(method: Any) -> str:
     return m
 
 
-def _counts(count_a: Any, nobs_a: Any, count_b: Any, nobs_b: Any) -> tuple[np.ndarray, ...]:
-    """Four float64 arrays of one broadcast shape, checked: integers (or
-    integral floats), 0 <= count <= nobs, nobs >= 1."""
-    names = ("count_a", "nobs_a", "count_b", "nobs_b")
-    arrays = []
-    for name, x in zip(names, (count_a, nobs_a, count_b, nobs_b)):
-        if isinstance(x, (str, bytes)):
-            raise TypeError(f"{name} must be a number or an array of numbers, got {x!r}")
-        arr = np.asarray(x)
-        if arr.dtype.kind not in "iuf":
-            raise TypeError(f"{name} must hold integer counts, got dtype {arr.dtype}")
-        arr = arr.astype(np.float64)
-        if not np.all(np.isfinite(arr)) or np.any(arr != np.floor(arr)):
-            raise ValueError(f"{name} must hold whole numbers (counts), got {x!r}")
-        if np.any(arr < 0):
-            raise ValueError(f"{name} must not be negative, got {x!r}")
-        arrays.append(arr)
+#: Every integer of at most this magnitude is exactly a float64.
+_EXACT_INT_MAX = 2 ** 53
+
+
+def _is_float64(v: int) -> bool:
+    """True if the integer ``v`` is exactly representable as a float64."""
+    if -_EXACT_INT_MAX <= v <= _EXACT_INT_MAX:
+        return True
     try:
-        arrays = np.broadcast_arrays(*arrays)
+        return int(float(v)) == v
+    except OverflowError:
+        return False
+
+
+def _float_or_inf(v: int) -> float:
+    try:
+        return float(v)
+    except OverflowError:  # beyond 1.8e308
+        return math.copysign(math.inf, v)
+
+
+def _count_array(name: str, x: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``x`` as (float64 array, array of its exact values, mask of the values
+    above 2**53 in magnitude), checked: whole numbers, not negative."""
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be a number or an array of numbers, got {x!r}")
+    arr = np.asarray(x)
+    kind = arr.dtype.kind
+    if kind == "O":  # Python ints beyond the int64 range (or other objects)
+        values = []
+        for v in arr.flat:
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"{name} must hold integer counts, got {type(v).__name__} "
+                                f"{v!r} (dtype object)")
+            values.append(int(v))
+        exact = np.empty(len(values), dtype=object)
+        exact[:] = values
+        exact = exact.reshape(arr.shape)
+        floats = np.array([_float_or_inf(v) for v in values],
+                          dtype=np.float64).reshape(arr.shape)
+        big = np.array([abs(v) > _EXACT_INT_MAX for v in values], dtype=bool).reshape(arr.shape)
+    elif kind in "iu":
+        floats = arr.astype(np.float64)
+        exact = arr
+        big = arr > arr.dtype.type(_EXACT_INT_MAX) if arr.dtype.itemsize >= 8 else \
+            np.zeros(arr.shape, dtype=bool)
+        if kind == "i" and arr.dtype.itemsize >= 8:
+            big |= arr < -_EXACT_INT_MAX
+    elif kind == "f":
+        floats = arr.astype(np.float64)
+        if not np.all(np.isfinite(floats)) or np.any(floats != np.floor(floats)):
+            raise ValueError(f"{name} must hold whole numbers (counts), got {x!r}")
+        exact = floats
+        big = np.abs(floats) > _EXACT_INT_MAX
+    else:
+        raise TypeError(f"{name} must hold integer counts, got dtype {arr.dtype}")
+    if np.any(floats < 0):
+        raise ValueError(f"{name} must not be negative, got {x!r}")
+    return floats, exact, big
+
+
+def _counts(count_a: Any, nobs_a: Any, count_b: Any, nobs_b: Any, *,
+            caller: str | None = None) -> tuple[np.ndarray, ...]:
+    """Four float64 arrays of one broadcast shape, checked: integers (or
+    integral floats), 0 <= count <= nobs, nobs >= 1.
+
+    Counts above 2**53 that float64 cannot hold exactly are refused with a
+    ValueError naming ``caller`` (which computes in float64); with
+    ``caller=None`` they are accepted and the result has two more items: the
+    mask of the positions where some count is above 2**53 in magnitude, and
+    the four arrays of exact values (Python or numpy ints, or whole floats).
+    """
+    names = ("count_a", "nobs_a", "count_b", "nobs_b")
+    parts = [_count_array(name, x) for name, x in zip(names, (count_a, nobs_a, count_b, nobs_b))]
+    try:
+        shape = np.broadcast_shapes(*(f.shape for f, _, _ in parts))
     except ValueError:
-        shapes = ", ".join(f"{n}{np.shape(a)}" for n, a in zip(names, arrays))
+        shapes = ", ".join(f"{n}{f.shape}" for n, (f, _, _) in zip(names, parts))
         raise ValueError(f"count_a, nobs_a, count_b and nobs_b must have matching lengths "
                          f"(or be scalars); got shapes {shapes}") from None
-    ca, na, cb, nb = arrays
+    ca, na, cb, nb = (np.broadcast_to(f, shape) for f, _, _ in parts)
+    big = np.zeros(shape, dtype=bool)
+    for _, _, b in parts:
+        big |= b
+    exact = [np.broadcast_to(e, shape) for _, e, _ in parts]
+    if big.any():
+        positions = [tuple(i) for i in np.argwhere(big)]
+        for pos in positions:  # exact comparisons: rounding may hide count > nobs
+            if int(exact[0][pos]) > int(exact[1][pos]) or int(exact[2][pos]) > int(exact[3][pos]):
+                raise ValueError("a count is larger than its number of observations: need "
+                                 "count_a <= nobs_a and count_b <= nobs_b")
+        if caller is not None:
+            for name, e in zip(names, exact):
+                for pos in positions:
+                    v = int(e[pos])
+                    if not _is_float64(v):
+                        raise ValueError(
+                            f"{name} holds {v}, above 2**53 = {_EXACT_INT_MAX}, which a "
+                            f"float64 cannot represent exactly; {caller} computes in "
+                            "float64 and would round it (proportions_ztest computes "
+                            "such counts exactly)")
     if np.any(na < 1) or np.any(nb < 1):
         raise ValueError("nobs_a and nobs_b must be at least 1 (each group needs observations)")
     if np.any(ca > na) or np.any(cb > nb):
         raise ValueError("a count is larger than its number of observations: need "
                          "count_a <= nobs_a and count_b <= nobs_b")
+    if caller is None:
+        return ca, na, cb, nb, big, exact
     return ca, na, cb, nb
+
+
+def _exact_ztest(ca: int, na: int, cb: int, nb: int) -> tuple[float, float, float, float]:
+    """(z, p_a, p_b, p_b - p_a) from exact rational arithmetic, each rounded
+    once to float64 (z to within an ulp or two)."""
+    from fractions import Fraction
+
+    pa, pb = Fraction(ca, na), Fraction(cb, nb)
+    d = pb - pa
+    pooled = Fraction(ca + cb, na + nb)
+    var = pooled * (1 - pooled) * (Fraction(1, na) + Fraction(1, nb))
+    if var == 0 or d == 0:
+        z = 0.0
+    else:
+        try:
+            z = math.copysign(math.sqrt(float(d * d / var)), d)
+        except OverflowError:  # |z| beyond the float range
+            z = math.copysign(math.inf, d)
+    return z, float(pa), float(pb), float(d)
 
 
 def _scalar(x: np.ndarray) -> Any:
@@ -369,6 +467,14 @@ def proportions_ztest(count_a: Any, nobs_a: Any, count_b: Any, nobs_b: Any,
     all successes (``pbar`` is 0 or 1) there is no evidence either way: the
     statistic is 0 and the p-value 1 (statsmodels gives NaN).
 
+    Counts are computed in float64, as statsmodels does, as long as every
+    count of a test is at most ``2**53`` (where float64 holds every integer).
+    A test with a larger count (Python ints of any size, ``int64``,
+    ``uint64``) is computed exactly, in rational arithmetic, and each result
+    rounded once to float64: float64 would round such counts silently (and
+    could even hide a ``count > nobs``).  A statistic beyond the float range
+    is ``inf``.
+
     Parameters
     ----------
     count_a, nobs_a, count_b, nobs_b : int or array_like of int
@@ -388,6 +494,8 @@ def proportions_ztest(count_a: Any, nobs_a: Any, count_b: Any, nobs_b: Any,
     ValueError
         Negative or non-integral counts, ``count > nobs``, ``nobs < 1``,
         shapes that do not match, unknown ``alternative``.
+    TypeError
+        Counts that are not numbers (strings, booleans, objects).
 
     Examples
     --------
@@ -399,12 +507,18 @@ def proportions_ztest(count_a: Any, nobs_a: Any, count_b: Any, nobs_b: Any,
     0.0177
     """
     alternative = _check_alternative(alternative)
-    ca, na, cb, nb = _counts(count_a, nobs_a, count_b, nobs_b)
-    pa, pb = ca / na, cb / nb
-    pooled = (ca + cb) / (na + nb)
-    var = pooled * (1.0 - pooled) * (1.0 / na + 1.0 / nb)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    ca, na, cb, nb, big, exact = _counts(count_a, nobs_a, count_b, nobs_b)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        pa, pb = np.asarray(ca / na), np.asarray(cb / nb)
+        pooled = (ca + cb) / (na + nb)
+        var = pooled * (1.0 - pooled) * (1.0 / na + 1.0 / nb)
         z = np.where(var > 0, (pb - pa) / np.sqrt(np.where(var > 0, var, 1.0)), 0.0)
+    diff = np.asarray(pb - pa)
+    if big.any():  # counts above 2**53: float64 would round them; compute exactly
+        pa, pb, diff = pa.copy(), pb.copy(), diff.copy()
+        for i in np.argwhere(big):
+            pos = tuple(i)
+            z[pos], pa[pos], pb[pos], diff[pos] = _exact_ztest(*(int(e[pos]) for e in exact))
     from scipy.special import ndtr
 
     if alternative == "two-sided":
@@ -415,7 +529,7 @@ def proportions_ztest(count_a: Any, nobs_a: Any, count_b: Any, nobs_b: Any,
         p = ndtr(z)
     p = np.minimum(p, 1.0)
     return ZTestResult(statistic=_scalar(z), pvalue=_scalar(p), p_a=_scalar(pa),
-                       p_b=_scalar(pb), difference=_scalar(pb - pa))
+                       p_b=_scalar(pb), difference=_scalar(diff))
 
 
 class ConfidenceInterval(_Result):
@@ -453,6 +567,9 @@ def lift_confint(count_a: Any, nobs_a: Any, count_b: Any, nobs_b: Any, alpha: fl
         nobs_a, method='newcomb')``.  'wald': ``d +- z sqrt(p_a q_a / n_a +
         p_b q_b / n_b)`` (unpooled; poor coverage for small counts).
 
+    Computed in float64: a count above ``2**53`` that float64 cannot hold
+    exactly raises ValueError rather than being rounded.
+
     Examples
     --------
     >>> from fastmlops.abtest import lift_confint
@@ -465,7 +582,7 @@ def lift_confint(count_a: Any, nobs_a: Any, count_b: Any, nobs_b: Any, alpha: fl
     alpha = _check_unit(alpha, "alpha")
     if method not in ("newcombe", "wald"):
         raise ValueError(f"method must be 'newcombe' or 'wald', got {method!r}")
-    ca, na, cb, nb = _counts(count_a, nobs_a, count_b, nobs_b)
+    ca, na, cb, nb = _counts(count_a, nobs_a, count_b, nobs_b, caller="lift_confint")
     z = _norm_isf(alpha / 2)
     pa, pb = ca / na, cb / nb
     d = pb - pa
@@ -640,6 +757,9 @@ def sequential_test(count_a: Any, nobs_a: Any, count_b: Any, nobs_b: Any, alpha:
         (0.01 for one percentage point).  Any fixed ``tau`` keeps the test
         valid; a well-chosen one makes it stop sooner.
 
+    Computed in float64: a count above ``2**53`` that float64 cannot hold
+    exactly raises ValueError rather than being rounded.
+
     Examples
     --------
     >>> from fastmlops.abtest import sequential_test
@@ -651,7 +771,7 @@ def sequential_test(count_a: Any, nobs_a: Any, count_b: Any, nobs_b: Any, alpha:
     """
     alpha = _check_unit(alpha, "alpha")
     tau = _check_positive(tau, "tau")
-    ca, na, cb, nb = _counts(count_a, nobs_a, count_b, nobs_b)
+    ca, na, cb, nb = _counts(count_a, nobs_a, count_b, nobs_b, caller="sequential_test")
     if ca.ndim > 1:
         raise ValueError(f"sequential_test takes 1-D arrays (one value per look), got shape "
                          f"{ca.shape}")

@@ -204,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Exit status on a broken pipe: 128 + SIGPIPE, what a shell reports for a GNU
+#: tool killed by SIGPIPE (``yes | head -1; echo ${PIPESTATUS[0]}``).
+_EXIT_SIGPIPE = 128 + 13
+
+
 class _CommandError(Exception):
     """A failure reported as one ``fastmlops: error:`` line with exit status 1."""
 
@@ -231,10 +236,12 @@ def _drop_stdout() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``fastmlops`` command line; returns the exit status.
 
-    0 success (also when the reader of the output left early, as in
-    ``fastmlops fingerprint DIR | head -1``), 1 failure (an OS error such as
-    a port in use or a full disk, out of memory, a fingerprint path that
-    could not be read), 2 bad usage, 130 interrupted by Ctrl-C.  Malformed
+    0 success, 1 failure (an OS error such as a port in use or a full disk,
+    out of memory, a fingerprint path that could not be read), 2 bad usage,
+    130 interrupted by Ctrl-C, 141 (128 + SIGPIPE, as GNU tools killed by
+    SIGPIPE report it) when the reader of the output left early, as in
+    ``fastmlops fingerprint DIR | head -1``: quietly, without a message, so
+    that the pipeline fails only under ``set -o pipefail``.  Malformed
     arguments exit through argparse (``SystemExit(2)``) with the usage.
     """
     parser = build_parser()
@@ -249,9 +256,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sys.stdout is not None:
             sys.stdout.flush()  # a write error shows here, not at interpreter exit
         return status
-    except BrokenPipeError:  # `fastmlops demo | head`: the reader left; not an error
+    except BrokenPipeError:  # `fastmlops demo | head`: the reader left
+        # Quietly, with the shell's status for a death by SIGPIPE; stdout goes
+        # to /dev/null so that the flush at interpreter exit does not fail again
+        # (the recipe of the Python docs, "Note on SIGPIPE").
         _drop_stdout()
-        return 0
+        return _EXIT_SIGPIPE
     except KeyboardInterrupt:  # Ctrl-C: no traceback, the shell's status for SIGINT
         if getattr(args, "progress", False):
             try:

@@ -88,7 +88,7 @@ import sys
 import threading
 import time
 import weakref
-from itertools import accumulate
+from itertools import accumulate, repeat
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -755,6 +755,14 @@ class _PrometheusParts:
         from prometheus_client.samples import Sample
         self.metrics = metrics
         self.Sample = Sample
+        # Samples are built with tuple.__new__ from C (map/zip), 2-3x cheaper
+        # than the namedtuple's Python-level __new__; only while Sample is
+        # still (name, labels, value, <fields defaulting to None>...).
+        fields = Sample._fields
+        rest = fields[3:]
+        self.sample_rest = len(rest) if (
+            fields[:3] == ("name", "labels", "value")
+            and Sample._field_defaults == dict.fromkeys(rest)) else -1
         self.CounterMetricFamily = CounterMetricFamily
         self.GaugeMetricFamily = GaugeMetricFamily
         self.HistogramMetricFamily = HistogramMetricFamily
@@ -1301,7 +1309,9 @@ class Histogram(_Metric):
         # (_bucket..., _count, _sum unless a bucket bound is negative,
         # _created), built directly: HistogramMetricFamily.add_metric would
         # cost several times our whole read of shared memory.
-        Sample = _pc().Sample
+        pc = _pc()
+        Sample = pc.Sample
+        rest = pc.sample_rest
         family = self._family()
         samples = family.samples
         created = _use_created()
@@ -1316,8 +1326,13 @@ class Histogram(_Metric):
                 labels = (dict(base), [dict(base + [("le", le)]) for le in self._le])
                 self._labels[key] = labels
             cumulative = list(accumulate(row[:nb + 1].tolist()))  # np.cumsum's order
-            for le_labels, value in zip(labels[1], cumulative):
-                samples.append(Sample(bucket, le_labels, value))
+            if rest >= 0:
+                samples.extend(map(tuple.__new__, repeat(Sample),
+                                   zip(repeat(bucket), labels[1], cumulative,
+                                       *([repeat(None)] * rest))))
+            else:  # pragma: no cover - a prometheus_client with other Sample fields
+                for le_labels, value in zip(labels[1], cumulative):
+                    samples.append(Sample(bucket, le_labels, value))
             samples.append(Sample(count, labels[0], cumulative[-1]))
             if with_sum:
                 samples.append(Sample(total, labels[0], float(row[nb + 1])))

@@ -25,9 +25,13 @@ without a lock and may run concurrently from any number of threads and
 asyncio tasks; :func:`attach` and :func:`detach` take a lock and replace the
 table, so an ``execute`` already running keeps the handlers it started with.
 Handlers themselves run on the caller's thread and must be thread-safe if the
-events are emitted from several threads.  Span and instrument objects keep
-their start times in a context variable, so one object may be entered by
-several threads or tasks at once (and nested).  Metrics objects must be
+events are emitted from several threads.  One span or instrument object may
+be entered by several threads, asyncio tasks and generators at once (and
+nested): every entry keeps its own start time, and each exit is paired with
+the entry made by the same ``with`` statement (the frame running it), even
+when generators interleave or one is resumed in another thread.  An exit
+from a frame that entered nothing (``contextlib.ExitStack``) takes the
+latest open entry of its thread / task.  Metrics objects must be
 thread-safe themselves (prometheus_client's are).
 
 Durations use a monotonic clock (``time.perf_counter`` by default; every
@@ -40,7 +44,8 @@ methods, coroutine functions (and callable objects with an ``async``
 ``__call__``), and generator and async generator functions.  A generator is
 one call from its first ``next()`` to its end: an exception raised inside
 it counts as an exception; closing it early (``break`` out of the loop,
-``GeneratorExit``) counts as a normal end.
+``GeneratorExit``) counts as a normal end, also for a ``with`` block
+inside a generator.
 
 Metric failures: an ``inc()`` / ``observe()`` that raises inside
 :func:`instrument` is logged (logger ``fastmlops.telemetry``) and ignored,
@@ -53,6 +58,7 @@ import contextvars
 import functools
 import inspect
 import logging
+import sys
 import threading
 import time
 from typing import Any, Callable, Iterable, Mapping
@@ -209,19 +215,67 @@ def execute(event_name: tuple[str, ...], measurements: Mapping[str, Any] | None 
 
 
 # --------------------------------------------------------------------------- start-time stacks
-class _Starts:
-    """Per-thread, per-task stack of start times (a context variable)."""
+_getframe = getattr(sys, "_getframe", None)
 
-    __slots__ = ("_var",)
+
+def _caller_frame(depth: int) -> Any:
+    """The frame ``depth`` levels above the caller of this function (``None``
+    where the interpreter has no ``sys._getframe``)."""
+    if _getframe is None:  # pragma: no cover - not CPython/PyPy
+        return None
+    try:
+        return _getframe(depth + 1)
+    except ValueError:  # pragma: no cover - no such frame
+        return None
+
+
+_GENERATOR_FRAME = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
+
+
+class _Starts:
+    """The start values of the ``with`` blocks open on one object, each
+    matched to its own exit.
+
+    Blocks in ordinary functions and coroutines nest within their thread or
+    asyncio task, so a stack per thread / task (a context variable) pairs
+    them.  Blocks in generator frames (sync or async) do not: two generators
+    paused inside blocks on one object interleave within one thread, and a
+    generator may be resumed in another thread.  A ``with`` statement calls
+    ``__enter__`` and ``__exit__`` from the same frame, so those starts are
+    kept per generator frame.  Only the frame that owns a key touches it, so
+    no lock is needed; the frame object is held while its block is open, so
+    its identity cannot be reused meanwhile, and a generator dropped inside a
+    block is closed by the garbage collector, which runs ``__exit__``.  An
+    exit from a frame that entered nothing (``contextlib.ExitStack``, or a
+    manual ``__enter__()`` / ``__exit__()``) takes the latest entry of the
+    current thread / task, as a plain stack would.
+    """
+
+    __slots__ = ("_by_frame", "_var")
 
     def __init__(self) -> None:
+        self._by_frame: dict[Any, list[Any]] = {}
         self._var: contextvars.ContextVar[tuple] = contextvars.ContextVar("fastmlops_starts",
                                                                          default=())
 
-    def push(self, value: Any) -> None:
+    def push(self, value: Any, frame: Any) -> None:
+        if frame is not None and frame.f_code.co_flags & _GENERATOR_FRAME:
+            own = self._by_frame.get(frame)
+            if own is None:
+                self._by_frame[frame] = [value]
+            else:
+                own.append(value)
+            return
         self._var.set(self._var.get() + (value,))
 
-    def pop(self) -> Any:
+    def pop(self, frame: Any) -> Any:
+        if frame is not None and frame.f_code.co_flags & _GENERATOR_FRAME:
+            own = self._by_frame.get(frame)
+            if own:
+                value = own.pop()
+                if not own:
+                    del self._by_frame[frame]
+                return value
         stack = self._var.get()
         if not stack:
             raise RuntimeError("__exit__ without a matching __enter__")
@@ -343,18 +397,24 @@ class _ContextDecorator:
         raise NotImplementedError
 
     def __enter__(self) -> Any:
-        self._starts.push(self._enter())
+        self._starts.push(self._enter(), _caller_frame(1))
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        self._exit(self._starts.pop(), exc)
+        # GeneratorExit: the block's generator was closed early, a normal end
+        # (as for decorated generators).
+        self._exit(self._starts.pop(_caller_frame(1)),
+                   None if isinstance(exc, GeneratorExit) else exc)
         return False  # re-raise
 
     async def __aenter__(self) -> Any:
-        return self.__enter__()
+        self._starts.push(self._enter(), _caller_frame(1))
+        return self
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        return self.__exit__(exc_type, exc, tb)
+        self._exit(self._starts.pop(_caller_frame(1)),
+                   None if isinstance(exc, GeneratorExit) else exc)
+        return False
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         if not callable(fn):
@@ -415,7 +475,9 @@ def span(event_prefix: tuple[str, ...], metadata: Mapping[str, Any] | None = Non
     Every event carries ``metadata``; inside ``with span(...) as s:`` you may
     add to ``s.metadata`` before stop (e.g. the predicted class).  Works as
     ``with``, ``async with`` and as a decorator of sync and async functions
-    (one start/stop pair per call).
+    (one start/stop pair per call).  One span object may be shared: blocks
+    entered at once from several threads, tasks or interleaved generators
+    each pair their stop with their own start (see the module notes).
 
     Examples
     --------
