@@ -26,9 +26,17 @@ def kstwo_sf_reference(d, n):
 
 # ------------------------------------------------------------------ binned drift
 def psi_edges_reference(reference, bins=10):
-    """Interior bin edges: unique quantiles of the non-NaN reference values."""
-    ref = np.asarray(reference, dtype=np.float64)
-    ref = ref[~np.isnan(ref)]
+    """Interior bin edges: unique(np.quantile(reference, linspace(0, 1, bins +
+    1)[1:-1])) over the non-NaN values, on the reference *as given*: numpy
+    interpolates float32 samples from their float32 difference and integers
+    from their integer difference, so converting to float64 first would not
+    be the promised definition.  Bool and narrow integers are widened to
+    int64 so that numpy's integer subtraction cannot wrap."""
+    ref = np.asarray(reference)
+    if ref.dtype.kind == "f":
+        ref = ref[~np.isnan(ref)]
+    elif ref.dtype.kind in "bi" or (ref.dtype.kind == "u" and ref.dtype.itemsize < 8):
+        ref = ref.astype(np.int64)
     return np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)[1:-1]))
 
 

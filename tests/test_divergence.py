@@ -25,6 +25,7 @@ from fastmlops.divergence import (
     psi_verdict,
 )
 from tests.references import (
+    binned_proportions_reference,
     histogram_counts_reference,
     js_reference,
     kl_reference,
@@ -210,7 +211,8 @@ def test_edges_from_sorted_bit_identical_on_sorted_input():
         for dtype in (np.float64, np.float32):
             values = np.sort(rng.lognormal(size=n).astype(dtype))
             for bins in (1, 2, 3, 7, 10, 20, 50, 100):
-                expected = np.unique(np.quantile(values.astype(np.float64), np.linspace(0, 1, bins + 1)[1:-1]))
+                # np.quantile in the array's own dtype: float32 differences in float32
+                expected = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1]))
                 assert edges_from_sorted(values, bins).tobytes() == expected.tobytes()
 
 
@@ -477,3 +479,154 @@ def test_long_double_is_rejected_not_rounded():
     for fn in (fastmlops.psi, fastmlops.kl_divergence, fastmlops.js_divergence):
         with pytest.raises(TypeError, match="long double"):
             fn(ref, cur)
+
+
+# ------------------------------------------------------- audit regressions
+def test_float32_reference_edges_follow_numpy_float32_quantile():
+    # np.quantile of float32 interpolates from the float32 difference b - a;
+    # converting to float64 first moves the 0.5-quantile edge by ~1e-8
+    reference = np.array([0.1, 0.2, 0.7, 1.3], dtype=np.float32)
+    q = np.linspace(0, 1, 11)[1:-1]
+    numpy_edges = np.unique(np.quantile(reference, q))
+    float64_edges = np.unique(np.quantile(reference.astype(np.float64), q))
+    assert not np.array_equal(numpy_edges, float64_edges)  # the case is adversarial
+    np.testing.assert_array_equal(edges_from_sorted(np.sort(reference), 10), numpy_edges)
+    k = int(np.flatnonzero(numpy_edges != float64_edges)[0])
+    current = np.array([min(numpy_edges[k], float64_edges[k])])  # between the two edges
+    result = psi(reference, current)
+    np.testing.assert_array_equal(result.edges, numpy_edges)
+    expected_bin = int(np.searchsorted(numpy_edges, current[0], side="right"))
+    assert result.current_proportions[expected_bin] == 1.0
+    assert result.value == psi_reference(reference, current)
+    assert kl_divergence(reference, current) == kl_reference(reference, current)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64])
+def test_integer_reference_beyond_2_53_edges_follow_numpy(dtype):
+    # np.quantile of int64 interpolates from the exact integer difference;
+    # rounding the values to float64 first gives other edges
+    base = 2**53
+    reference = np.array([base + 1, base + 3, base + 5, base + 7], dtype=dtype)
+    q = np.linspace(0, 1, 11)[1:-1]
+    numpy_edges = np.unique(np.quantile(reference, q))
+    assert not np.array_equal(numpy_edges, np.unique(np.quantile(reference.astype(np.float64), q)))
+    np.testing.assert_array_equal(edges_from_sorted(reference, 10), numpy_edges)
+    result = psi(reference, reference[:2])
+    np.testing.assert_array_equal(result.edges, numpy_edges)
+    assert result.value == psi_reference(reference, reference[:2])
+
+
+def test_integer_edges_do_not_wrap_around():
+    # numpy's int64 b - a wraps for ranges wider than 2**63; ours is exact
+    reference = np.array([-(2**63), 2**63 - 1], dtype=np.int64)
+    edges = edges_from_sorted(reference, 2)
+    assert edges.tolist() == [0.0]  # float(2**63 - 1) - float(2**64 - 1) / 2
+    assert quiet(np.quantile, reference, 0.5) > 9e18  # numpy's wrapped difference
+    ub = np.array([2**63 + 1, 2**63 + 4097, 2**64 - 1], dtype=np.uint64)
+    np.testing.assert_array_equal(edges_from_sorted(ub, 4), np.unique(np.quantile(ub, [0.25, 0.5, 0.75])))
+    assert edges_from_sorted(np.array([-128, 127], dtype=np.int8), 2).tolist() == [-0.5]
+
+
+@pytest.mark.parametrize("bins", [10**6 + 1, 10**12, 2**63 - 1, np.uint64(2**64 - 1)])
+def test_huge_bins_rejected_not_crashing(bins):
+    # used to raise MemoryError (10**12) or IndexError (2**63 - 1)
+    assert dv.MAX_BINS == 10**6
+    for fn in (psi, kl_divergence, js_divergence):
+        with pytest.raises(ValueError, match="bins must be <="):
+            fn(GOOD, GOOD, bins=bins)
+    with pytest.raises(ValueError, match="bins must be <="):
+        edges_from_sorted(GOOD, bins)
+
+
+@pytest.mark.parametrize(
+    "edges",
+    [[2.0, 1.0], [np.nan, 1.0], [1.0, np.nan, 2.0], np.arange(100.0)[::-1]],
+    ids=["descending", "nan-first", "nan-middle", "descending-bsearch"],
+)
+def test_bin_counts_rejects_unsorted_edges(edges):
+    # the linear kernel returned negative counts for these
+    with pytest.raises(ValueError, match="sorted ascending"):
+        bin_counts(np.array([0.0, 1.5, 3.0]), np.asarray(edges))
+
+
+def test_bin_counts_rejects_non_numeric_edges_and_threshold():
+    with pytest.raises(TypeError, match="edges must hold numbers"):
+        bin_counts(GOOD, np.array([1 + 1j, 2]))  # imaginary part was dropped silently
+    with pytest.raises(TypeError, match="edges must hold numbers"):
+        bin_counts(GOOD, ["a"])
+    with pytest.raises(TypeError, match="parallel_threshold"):
+        bin_counts(GOOD, [1.0], parallel_threshold=None)
+    with pytest.raises(TypeError, match="parallel_threshold"):
+        bin_counts(GOOD, [1.0], parallel_threshold=True)
+    # ties and a NaN edge last are fine
+    counts, _ = bin_counts(GOOD, np.array([1.0, 1.0, np.nan]))
+    np.testing.assert_array_equal(counts, numpy_counts(GOOD, np.array([1.0, 1.0, np.nan]))[0])
+
+
+@pytest.mark.parametrize(
+    "values, match",
+    [
+        (np.array([3.0, 1.0, 2.0]), "not sorted"),
+        (np.array([1.0, np.nan]), "NaN"),
+        (np.array([np.nan, 1.0]), "NaN"),
+        (np.array(["a", "b"]), "numbers"),
+    ],
+)
+def test_edges_from_sorted_rejects_unsorted_or_nan(values, match):
+    # used to return edges silently ([1.] for [3, 1, 2], [nan] for [1, nan])
+    with pytest.raises((ValueError, TypeError), match=match):
+        edges_from_sorted(values, 2)
+
+
+@pytest.mark.parametrize("fn", [psi_from_counts, kl_from_counts, js_from_counts])
+@pytest.mark.parametrize(
+    "ref_counts, ref_n, exc, match",
+    [
+        ([0, 0], 5, ValueError, "sum to 0"),          # js gave NaN, psi 8.5
+        ([3, 3], 2, ValueError, "sum to 6"),          # proportions above 1
+        ([5, -3], 2, ValueError, "negative"),
+        ([1, np.nan], 2, ValueError, "NaN"),          # NaN result
+        ([[1, 1]], 2, ValueError, "1-D"),
+        ([1, 1], 2.7, ValueError, "whole number"),    # truncated to 2 silently
+        ([1, 1], float("nan"), ValueError, "whole number"),
+        ([1, 1], True, TypeError, "integer"),         # taken as 1
+        ([1, 1], "2", TypeError, "integer"),
+        (["a", "b"], 2, TypeError, "numbers"),
+    ],
+)
+def test_from_counts_reject_inconsistent_counts(fn, ref_counts, ref_n, exc, match):
+    with pytest.raises(exc, match=match):
+        fn(ref_counts, ref_n, [1, 1], 2)
+    with pytest.raises(exc, match=match):  # same checks on the current side
+        fn([1, 1], 2, ref_counts, ref_n)
+
+
+def test_from_counts_accept_whole_float_counts_and_n():
+    assert psi_from_counts([1.0, 1.0], 2.0, [1, 1], np.int64(2)) == 0.0
+    small = np.array([200, 200], dtype=np.uint8)  # the sum check must not wrap at 256
+    assert js_from_counts(small, 400, [100, 300], 400) == js_from_counts([200, 200], 400, [100, 300], 400)
+    with pytest.raises(ValueError, match="at least|non-empty"):
+        psi_from_counts([], 1, [], 1)  # returned 0.0
+
+
+@pytest.mark.parametrize("value", ["0.3", b"0.3", True, np.bool_(False)])
+def test_verdict_rejects_strings_and_bools(value):
+    # "0.3" gave "major" and True gave "major"
+    with pytest.raises(TypeError, match="real number"):
+        psi_verdict(value)
+
+
+def test_verdict_exact_boundaries_and_numpy_scalars():
+    assert psi_verdict(np.float64(0.1)) == "minor"
+    assert psi_verdict(np.float32(0.25)) == "minor"
+    assert psi_verdict(np.nextafter(0.25, 1)) == "major"
+    assert psi_verdict(np.int64(0)) == "none"
+
+
+def test_psi_does_not_keep_reference_views():
+    reference = np.arange(100.0)
+    result = psi(reference, reference + 5)
+    before = (result.value, result.edges.copy())
+    reference[:] = 0.0  # mutating the input after the call changes nothing
+    assert result.value == before[0]
+    np.testing.assert_array_equal(result.edges, before[1])

@@ -4,7 +4,9 @@ All three compare the binned distribution of a *current* sample with that of
 a *reference* sample, on bins taken from the reference:
 
 * interior edges ``e = unique(quantile(reference, linspace(0, 1, bins + 1)[1:-1]))``
-  over the non-NaN reference values (numpy's default linear quantiles);
+  over the non-NaN reference values (numpy's default linear quantiles,
+  computed as numpy does for the reference's dtype: float32 in float32,
+  integers from their exact integer differences);
 * a value ``x`` falls in bin ``searchsorted(e, x, side="right")``, so values
   below or above the reference range (including -inf and +inf) land in the
   first or last bin and are never dropped; there are ``len(e) + 1`` bins
@@ -52,6 +54,10 @@ PSI_MAJOR = 0.25
 #: :func:`bin_counts` splits arrays longer than this over the thread pool.
 PARALLEL_THRESHOLD = 1_000_000
 
+#: Largest accepted ``bins``: the quantile probabilities are materialised
+#: (``bins + 1`` of them), so a huge value would exhaust memory.
+MAX_BINS = 1_000_000
+
 
 # ----------------------------------------------------------------- validation
 def _check_bins(bins: Any) -> int:
@@ -59,6 +65,11 @@ def _check_bins(bins: Any) -> int:
         raise TypeError(f"bins must be an integer, got {bins!r} ({type(bins).__name__})")
     if bins < 1:
         raise ValueError(f"bins must be >= 1, got {bins}")
+    if bins > MAX_BINS:
+        raise ValueError(
+            f"bins must be <= {MAX_BINS}, got {bins}; quantile bins beyond that are "
+            "not meaningful (ties merge them) and would exhaust memory"
+        )
     return int(bins)
 
 
@@ -71,19 +82,26 @@ def _check_eps(eps: Any) -> float:
     return value
 
 
-def _sample(x: Any, name: str) -> np.ndarray:
-    """1-D float32/float64 contiguous array of ``x`` (other numbers -> float64)."""
+def _sample(x: Any, name: str, keep_int: bool = False) -> np.ndarray:
+    """1-D float32/float64 contiguous array of ``x`` (other numbers -> float64;
+    with ``keep_int``, integers stay integers, for exact quantiles)."""
     arr = as_numeric_array(x, name)
     reject_long_double(arr, name)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}; pass a single column")
     if arr.size == 0:
         raise ValueError(f"{name} is empty; at least one non-NaN value is needed")
+    if keep_int and arr.dtype.kind in "iu":
+        return arr
     dtype = np.float32 if arr.dtype == np.float32 else np.float64
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
 def _check_n(n: Any, name: str) -> int:
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be an integer (the number of non-NaN values), got {n!r}")
+    if isinstance(n, (float, np.floating)) and not (math.isfinite(n) and float(n).is_integer()):
+        raise ValueError(f"{name} must be a whole number (the number of non-NaN values), got {n!r}")
     n = int(n)
     if n <= 0:
         raise ValueError(
@@ -93,29 +111,80 @@ def _check_n(n: Any, name: str) -> int:
     return n
 
 
+def _check_counts(counts: Any, n: Any, name: str, n_name: str) -> np.ndarray:
+    """Validated bin counts (1-D, finite, >= 0, summing to ``n``: every
+    non-NaN value lies in exactly one bin) as float64."""
+    n = _check_n(n, n_name)
+    arr = as_numeric_array(counts, name)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of bin counts, got shape {arr.shape}")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf; bin counts must be finite")
+    if np.any(arr < 0):
+        raise ValueError(f"{name} contains negative values; bin counts must be >= 0")
+    if arr.dtype.kind == "f":
+        total: Any = arr.sum(dtype=np.float64)
+    else:  # a wide accumulator: a uint8 sum would wrap at 256
+        total = int(arr.sum(dtype=np.uint64 if arr.dtype.kind == "u" else np.int64))
+    if total != n:
+        raise ValueError(
+            f"{name} sum to {total} but {n_name} is {n}; {n_name} must be the number of "
+            "non-NaN values, and every one of them lies in exactly one bin"
+        )
+    return np.asarray(arr, dtype=np.float64)
+
+
+def _proportion_pair(ref_counts: Any, ref_n: Any, cur_counts: Any, cur_n: Any):
+    """Raw proportions ``(p, q)`` of validated, equally long count arrays."""
+    if np.ndim(ref_counts) == np.ndim(cur_counts) == 1 and np.shape(ref_counts) != np.shape(cur_counts):
+        raise ValueError(
+            f"ref_counts and cur_counts differ in length: {np.shape(ref_counts)} vs "
+            f"{np.shape(cur_counts)}; bin both samples on the same edges"
+        )
+    p = _check_counts(ref_counts, ref_n, "ref_counts", "ref_n") / int(ref_n)
+    q = _check_counts(cur_counts, cur_n, "cur_counts", "cur_n") / int(cur_n)
+    return p, q
+
+
 # ---------------------------------------------------------------------- edges
 def _probabilities(bins: int) -> np.ndarray:
     return np.linspace(0, 1, bins + 1)[1:-1]
+
+
+def _native_sorted(values: np.ndarray) -> np.ndarray:
+    """``values`` in the dtype its quantiles are taken in: float32 and float64
+    stay, signed integers become int64, unsigned (and bool) uint64."""
+    kind = values.dtype.kind
+    if kind == "f":
+        return values if values.dtype in (np.float32, np.float64) else values.astype(np.float64)
+    if kind == "i":
+        return values.astype(np.int64, copy=False)
+    return values.astype(np.uint64, copy=False)
 
 
 def edges_from_sorted(sorted_values: np.ndarray, bins: int) -> np.ndarray:
     """Interior bin edges from the sorted non-NaN reference values.
 
     Returns ``np.unique(np.quantile(v, np.linspace(0, 1, bins + 1)[1:-1]))``
-    with ``v = sorted_values.astype(np.float64)``, in ``O(bins)`` time:
-    numpy's linear-interpolation quantile is evaluated directly on the order
-    statistics, with numpy's own arithmetic, instead of partitioning the array
-    again.  The result is bit-identical except that an edge equal to zero may
-    carry the other sign than np.quantile's (which depends on where its
-    partition leaves ``-0.0`` and ``0.0``); the bins are the same either way.
+    (float64) in ``O(bins)`` time plus one ``O(n)`` check that ``v`` is
+    sorted: numpy's linear-interpolation quantile is evaluated directly on the
+    order statistics, with numpy's own arithmetic in ``v``'s own dtype, instead
+    of partitioning the array again.  As in numpy, float32 values are
+    interpolated from their float32 difference, and integers from their
+    integer difference (exact beyond 2**53; for integers the difference is
+    taken without the wrap-around numpy's int64 subtraction would suffer for
+    ranges wider than 2**63).  The result is bit-identical except that an edge
+    equal to zero may carry the other sign than np.quantile's (which depends
+    on where its partition leaves ``-0.0`` and ``0.0``); the bins are the same
+    either way.
 
     Parameters
     ----------
     sorted_values : numpy.ndarray
-        1-D float32 or float64 array, sorted ascending, without NaN (other
-        numeric dtypes are converted to float64).
+        1-D numeric array (bool, int, uint, float32 or float64), sorted
+        ascending, without NaN.
     bins : int
-        Requested number of bins (>= 1).
+        Requested number of bins (1 to :data:`MAX_BINS`).
 
     Returns
     -------
@@ -124,8 +193,11 @@ def edges_from_sorted(sorted_values: np.ndarray, bins: int) -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        If ``sorted_values`` is not numeric, or ``bins`` not an integer.
     ValueError
-        If ``sorted_values`` is empty or not 1-D, or ``bins < 1``.
+        If ``sorted_values`` is empty, not 1-D, not sorted or holds NaN; or
+        ``bins`` is out of range.
 
     Examples
     --------
@@ -137,12 +209,18 @@ def edges_from_sorted(sorted_values: np.ndarray, bins: int) -> np.ndarray:
     array([3.])
     """
     bins = _check_bins(bins)
-    values = np.asarray(sorted_values)
+    values = as_numeric_array(sorted_values, "sorted_values")
+    reject_long_double(values, "sorted_values")
     if values.ndim != 1:
         raise ValueError(f"sorted_values must be 1-D, got shape {values.shape}")
     n = values.shape[0]
     if n == 0:
         raise ValueError("sorted_values is empty; at least one non-NaN value is needed")
+    values = _native_sorted(values)
+    if not (values[1:] >= values[:-1]).all():  # also False at any NaN
+        if values.dtype.kind == "f" and np.isnan(values).any():
+            raise ValueError("sorted_values contains NaN; drop NaN values first")
+        raise ValueError("sorted_values is not sorted ascending; pass np.sort(values)")
     q = _probabilities(bins)
     # numpy.lib._function_base_impl._quantile, method="linear", step by step.
     virtual = (n - 1) * q
@@ -154,12 +232,18 @@ def edges_from_sorted(sorted_values: np.ndarray, bins: int) -> np.ndarray:
     previous_i = previous.astype(np.intp)
     following_i = following.astype(np.intp)
     gamma = np.asanyarray(virtual - previous_i, dtype=virtual.dtype)
-    a = np.asarray(values[previous_i], dtype=np.float64)
-    b = np.asarray(values[following_i], dtype=np.float64)
-    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf -> NaN, as numpy
-        diff = b - a
-        result = np.add(a, diff * gamma)
-        np.subtract(b, diff * (1 - gamma), out=result, where=gamma >= 0.5)
+    a = values[previous_i]
+    b = values[following_i]
+    if values.dtype.kind == "f":
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf -> NaN, as numpy
+            diff = b - a  # in float32 for float32, as numpy's _lerp
+    else:
+        # b >= a, so the difference fits in uint64 (int64 would wrap beyond 2**63)
+        diff = b.view(np.uint64) - a.view(np.uint64) if values.dtype == np.int64 else b - a
+    with np.errstate(invalid="ignore", over="ignore"):
+        result = np.add(a, diff * gamma, dtype=np.float64)
+        np.subtract(b, diff * (1 - gamma), out=result, where=gamma >= 0.5,
+                    casting="unsafe", dtype=np.float64)
     return np.unique(result)
 
 
@@ -172,19 +256,32 @@ def _reference_bins(reference: np.ndarray, bins: int) -> tuple[np.ndarray, np.nd
     ``e[k-1] <= x < e[k]``, i.e. ``searchsorted(sorted, e[k], "left")`` minus
     the same for ``e[k-1]``.
     """
-    ordered = reference.astype(np.float64)  # always a copy
-    ordered.sort()  # NaN sort last
-    n_valid = int(np.searchsorted(ordered, np.nan)) if np.isnan(ordered[-1]) else ordered.size
+    ordered = np.sort(_native_sorted(reference))  # a copy; NaN sort last
+    n_valid = ordered.size
+    if ordered.dtype.kind == "f" and np.isnan(ordered[-1]):
+        n_valid = int(np.searchsorted(ordered, np.nan))
     if n_valid == 0:
         raise ValueError("reference has no non-NaN values")
     ordered = ordered[:n_valid]
+    # quantiles in the reference's own dtype (as np.quantile), bins in float64
     edges = edges_from_sorted(ordered, bins)
-    below = np.searchsorted(ordered, edges, side="left")
+    below = np.searchsorted(ordered.astype(np.float64, copy=False), edges, side="left")
     counts = np.diff(np.concatenate(([0], below, [n_valid]))).astype(np.int64)
     return edges, counts, reference.size - n_valid
 
 
 # --------------------------------------------------------------------- counts
+def _check_sorted_edges(edges: np.ndarray) -> None:
+    """The kernels need ascending edges with any NaN last (as np.unique returns
+    them); anything else would give wrong, even negative, counts."""
+    nan = np.isnan(edges)
+    k = edges.size - int(np.count_nonzero(nan))
+    if nan[:k].any() or not (edges[1:k] >= edges[: k - 1]).all():
+        raise ValueError(
+            "edges must be sorted ascending with any NaN last; pass np.unique(edges)"
+        )
+
+
 def _kernel_for(values: np.ndarray, edges: np.ndarray) -> Any:
     from fastmlops._kernels import binning
 
@@ -214,7 +311,7 @@ def bin_counts(
         contiguous float64 copy).
     edges : numpy.ndarray
         Sorted float64 interior edges, e.g. from :func:`edges_from_sorted`
-        (NaN edges, if any, last).
+        (NaN edges, if any, last); unsorted edges raise ``ValueError``.
     parallel_threshold : int, optional
         Arrays longer than this are split into chunks counted on the thread
         pool (when called from a pool thread, the chunks run serially).
@@ -250,9 +347,16 @@ def bin_counts(
             values, dtype=np.float32 if values.dtype == np.float32 else np.float64
         )
     if not (isinstance(edges, np.ndarray) and edges.dtype == np.float64 and edges.flags.c_contiguous):
+        edges = as_numeric_array(edges, "edges")
+        reject_long_double(edges, "edges")
         edges = np.ascontiguousarray(edges, dtype=np.float64)
     if edges.ndim != 1:
         raise ValueError(f"edges must be 1-D, got shape {edges.shape}")
+    _check_sorted_edges(edges)
+    if isinstance(parallel_threshold, (bool, np.bool_)) or not isinstance(
+        parallel_threshold, (int, np.integer)
+    ):
+        raise TypeError(f"parallel_threshold must be an integer, got {parallel_threshold!r}")
     fn = _kernel_for(values, edges)
     n = values.size
     width = edges.size + 2
@@ -280,11 +384,8 @@ def _proportions(counts: Any, n: int) -> np.ndarray:
 
 def _floored(ref_counts: Any, ref_n: Any, cur_counts: Any, cur_n: Any, eps: Any):
     eps = _check_eps(eps)
-    p = np.maximum(_proportions(ref_counts, _check_n(ref_n, "ref_n")), eps)
-    q = np.maximum(_proportions(cur_counts, _check_n(cur_n, "cur_n")), eps)
-    if p.shape != q.shape:
-        raise ValueError(f"ref_counts and cur_counts differ in length: {p.shape} vs {q.shape}")
-    return p, q
+    p, q = _proportion_pair(ref_counts, ref_n, cur_counts, cur_n)
+    return np.maximum(p, eps), np.maximum(q, eps)
 
 
 def psi_from_counts(ref_counts: Any, ref_n: int, cur_counts: Any, cur_n: int, eps: float = 1e-4) -> float:
@@ -292,6 +393,10 @@ def psi_from_counts(ref_counts: Any, ref_n: int, cur_counts: Any, cur_n: int, ep
 
     ``p = max(ref_counts / ref_n, eps)`` and ``q = max(cur_counts / cur_n,
     eps)``, where ``ref_n`` and ``cur_n`` are the non-NaN totals.
+
+    Raises ``ValueError`` unless the counts are 1-D, of equal length, finite,
+    non-negative and sum to their ``n`` (as :func:`bin_counts` returns them),
+    and ``eps`` is in (0, 1); ``TypeError`` for a non-integer ``n``.
 
     Examples
     --------
@@ -307,7 +412,8 @@ def kl_from_counts(ref_counts: Any, ref_n: int, cur_counts: Any, cur_n: int, eps
     """KL divergence D_KL(P || Q) from bin counts, natural log.
 
     P is the reference, Q the current distribution, both floored at ``eps``
-    (not renormalised): ``sum(p * ln(p / q))``.
+    (not renormalised): ``sum(p * ln(p / q))``.  Counts are checked as in
+    :func:`psi_from_counts`.
 
     Examples
     --------
@@ -332,7 +438,8 @@ def js_from_counts(ref_counts: Any, ref_n: int, cur_counts: Any, cur_n: int) -> 
     ``JSD = (KL(P || M) + KL(Q || M)) / 2`` with ``M = (P + Q) / 2`` on the raw
     (unfloored) proportions, ``0 ln 0 = 0``; symmetric, between 0 and ``ln 2``.
     This is the divergence, not its square root (the Jensen-Shannon
-    distance of :func:`scipy.spatial.distance.jensenshannon`).
+    distance of :func:`scipy.spatial.distance.jensenshannon`).  Counts are
+    checked as in :func:`psi_from_counts`.
 
     Examples
     --------
@@ -340,10 +447,7 @@ def js_from_counts(ref_counts: Any, ref_n: int, cur_counts: Any, cur_n: int) -> 
     >>> round(js_from_counts([100, 0], 100, [0, 100], 100), 6)   # ln 2
     0.693147
     """
-    p = _proportions(ref_counts, _check_n(ref_n, "ref_n"))
-    q = _proportions(cur_counts, _check_n(cur_n, "cur_n"))
-    if p.shape != q.shape:
-        raise ValueError(f"ref_counts and cur_counts differ in length: {p.shape} vs {q.shape}")
+    p, q = _proportion_pair(ref_counts, ref_n, cur_counts, cur_n)
     # as scipy.spatial.distance.jensenshannon: renormalise, then relative entropies
     p = p / np.sum(p)
     q = q / np.sum(q)
@@ -366,6 +470,8 @@ def psi_verdict(value: float) -> str:
     ('none', 'minor', 'minor', 'major')
     """
     try:
+        if isinstance(value, (str, bytes, bool, np.bool_)):
+            raise TypeError
         v = float(value)
     except (TypeError, ValueError):
         raise TypeError(f"value must be a real number, got {value!r}") from None
@@ -418,7 +524,7 @@ class PsiResult:
 
 def _binned(reference: Any, current: Any, bins: Any):
     bins = _check_bins(bins)
-    ref = _sample(reference, "reference")
+    ref = _sample(reference, "reference", keep_int=True)
     cur = _sample(current, "current")
     edges, ref_counts, ref_nan = _reference_bins(ref, bins)
     cur_counts, cur_nan = bin_counts(cur, edges)
@@ -442,8 +548,8 @@ def psi(reference: Any, current: Any, bins: int = 10, eps: float = 1e-4) -> PsiR
         1-D samples of numbers (int, float32, float64; any byte order or
         stride).  NaN is ignored; +/-inf are ordinary values.
     bins : int, default 10
-        Number of quantile bins requested; ties in the reference quantiles
-        merge bins.
+        Number of quantile bins requested (1 to :data:`MAX_BINS`); ties in
+        the reference quantiles merge bins.
     eps : float, default 1e-4
         Floor for the proportions, in (0, 1), so empty bins give a finite PSI.
 
@@ -458,8 +564,8 @@ def psi(reference: Any, current: Any, bins: int = 10, eps: float = 1e-4) -> PsiR
     TypeError
         If a sample is not numeric, or ``bins`` is not an integer.
     ValueError
-        If a sample is not 1-D, is empty or all NaN; if ``bins < 1``; if
-        ``eps`` is not in (0, 1).
+        If a sample is not 1-D, is empty or all NaN; if ``bins`` is not in
+        1 to :data:`MAX_BINS`; if ``eps`` is not in (0, 1).
 
     Examples
     --------
@@ -533,8 +639,10 @@ def js_divergence(reference: Any, current: Any, bins: int = 10) -> float:
 
     ``(KL(P || M) + KL(Q || M)) / 2`` with ``M = (P + Q) / 2``, P the
     reference and Q the current raw (unfloored) proportions, ``0 ln 0 = 0``.
-    Symmetric, bounded by ``ln 2``; this is the divergence, not the
-    Jensen-Shannon *distance* (its square root).  Bins as in :func:`psi`.
+    Symmetric in P and Q, bounded by ``ln 2``; this is the divergence, not
+    the Jensen-Shannon *distance* (its square root).  Bins as in :func:`psi`:
+    they come from the reference, so swapping the two samples changes the
+    bins and, in general, the value.
 
     Parameters
     ----------
