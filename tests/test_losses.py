@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 from decimal import Decimal, localcontext
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from fastmlops.losses import bradley_terry_loss, dpo_loss
 
@@ -236,3 +240,149 @@ def test_recycled_output_buffers_are_never_shared_with_a_live_result():
     np.testing.assert_array_equal(second.losses, expected)
     L.release_buffers()
     assert L._pool == []
+
+
+def test_out_of_an_ndarray_subclass_is_written_in_bounds():
+    """np.matrix keeps 2-D on reshape(-1): the kernel used to get a (1, n)
+    matrix and wrote a whole row per example, far past the end of ``out``
+    (heap corruption)."""
+    n = 300
+    backing = np.full(n * n, 7.0)
+    out = backing[:n].reshape(1, n).view(np.matrix)
+    rw = np.linspace(-5, 5, n).reshape(1, n)
+    res = bradley_terry_loss(rw, np.zeros((1, n)), out=out)
+    assert (backing[n:] == 7.0).all()  # nothing written past out
+    np.testing.assert_allclose(np.asarray(out).ravel(), np.logaddexp(0, -rw.ravel()),
+                               rtol=1e-14)
+    assert res.losses is out
+
+
+def test_losses_is_out():
+    pc, pr, rc, rr = _pairs(50, 9)
+    out = np.empty(50)
+    assert dpo_loss(pc, pr, rc, rr, out=out).losses is out
+    out2 = np.empty((2, 3))
+    assert bradley_terry_loss(np.ones((2, 3)), np.zeros((2, 3)), out=out2).losses is out2
+
+
+def test_out_sharing_memory_with_an_input_is_rejected():
+    """The rewards and margins are read from the inputs after the kernel has
+    written the losses: out=input gave the losses back as rewards."""
+    x = np.array([1.0, 2.0, 3.0])
+    for call in (lambda: bradley_terry_loss(x, np.zeros(3), out=x),
+                 lambda: bradley_terry_loss(np.zeros(3), x, out=x),
+                 lambda: dpo_loss(x, np.zeros(3), np.zeros(3), np.zeros(3), out=x),
+                 lambda: dpo_loss(np.zeros(3), np.zeros(3), np.zeros(3), x, out=x)):
+        with pytest.raises(ValueError, match="share memory"):
+            call()
+    assert x.tolist() == [1.0, 2.0, 3.0]
+    # an input that is converted (copied) first does not alias out
+    x32 = x.astype(np.float32)
+    res = bradley_terry_loss(x, x32.astype(np.float64) * 0, out=np.empty(3))
+    assert res.chosen_rewards.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_beta_that_float32_cannot_hold_is_rejected():
+    one = np.ones(3, np.float32)
+    zero = np.zeros(3, np.float32)
+    for beta in (1e39, 1e300, 1e-46, 1e-50):
+        with pytest.raises(ValueError, match="float32"):
+            dpo_loss(one, zero, zero, zero, beta=beta)
+        # float64 inputs hold it
+        assert np.isfinite(dpo_loss(one.astype(float), zero, zero, zero, beta=beta).loss)
+    with pytest.raises(ValueError, match="beta"):
+        dpo_loss([1.0], [0.0], [0.0], [0.0], beta=2 ** 2000)
+
+
+@pytest.mark.parametrize("grad", ["no", 1, None, 0.0, np.array(True)])
+def test_grad_must_be_a_bool(grad):
+    with pytest.raises(TypeError, match="grad must be True or False"):
+        bradley_terry_loss([1.0], [0.0], grad=grad)
+    with pytest.raises(TypeError, match="grad must be True or False"):
+        dpo_loss([1.0], [0.0], [0.0], [0.0], grad=grad)
+    assert bradley_terry_loss([1.0], [0.0], grad=np.True_).grad_chosen is not None
+
+
+def test_buffer_pool_threshold_holds_when_the_interpreter_counts_fewer_refs(monkeypatch):
+    """Python 3.14 borrows some references that earlier versions took, so
+    ``sys.getrefcount`` of a pooled buffer can read one lower.  With a
+    hard-coded "free" count a buffer a live result still used then looked free
+    and was handed out again.  Emulate such an interpreter: the threshold,
+    measured at import, must still keep a live result's buffer out of reuse."""
+    import sys
+    import types
+
+    from fastmlops import losses as L
+
+    real = sys.getrefcount
+
+    def borrowing_getrefcount(obj):
+        # minus this function's own reference, and one temporary borrowed
+        return real(obj) - 2
+
+    fake_sys = types.SimpleNamespace(getrefcount=borrowing_getrefcount)
+    monkeypatch.setattr(L, "sys", fake_sys)
+    if hasattr(L, "_refs"):  # re-measure as at import, under the emulated interpreter
+        monkeypatch.setattr(L, "_FREE_REFS", L._refs([np.empty(1)], 0))
+    n = 1 << 20
+    rng = np.random.default_rng(12)
+    args = [rng.normal(-40, 5, n) for _ in range(4)]
+    L.release_buffers()
+    try:
+        first = dpo_loss(*args)
+        expected = first.losses.copy()
+        second = dpo_loss(*[a * 2 for a in args])
+        assert not np.shares_memory(first.losses, second.losses)
+        np.testing.assert_array_equal(first.losses, expected)
+        del second
+        third = dpo_loss(*[a * 3 for a in args])  # the second's buffer, now free
+        assert not np.shares_memory(first.losses, third.losses)
+    finally:
+        L.release_buffers()
+
+
+# ------------------------------------------------------------ property tests
+_ELEMS = st.one_of(st.floats(-1e3, 1e3), st.sampled_from(
+    [0.0, -0.0, 1.0, np.inf, -np.inf, np.nan, 1e308, -1e308, 5e-324, 710.0, -710.0]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from([np.float64, np.float32]),
+       shape=hnp.array_shapes(min_dims=1, max_dims=2, max_side=40),
+       beta=st.sampled_from([1.0, 0.1, 3.5]), grad=st.booleans())
+def test_losses_match_numpy_on_any_input(data, dtype, shape, beta, grad):
+    """Random shapes, NaN, +-inf, huge and tiny magnitudes, ties and constant
+    input against np.logaddexp / scipy's expit on the margin as documented
+    (formed in the input dtype)."""
+    from scipy.special import expit
+
+    def arr():
+        values = data.draw(hnp.arrays(np.float64, shape, elements=_ELEMS))
+        with np.errstate(over="ignore"):  # 1e308 -> inf in float32
+            return values.astype(dtype)
+
+    pc, pr, rc, rr = arr(), arr(), arr(), arr()
+    with np.errstate(all="ignore"):
+        b = dtype(beta)
+        cw, cl = b * (pc - rc), b * (pr - rr)
+        margin = (cw - cl).astype(np.float64)
+        ref = np.logaddexp(0.0, -margin)
+        ref_grad = (beta if dtype is np.float64 else float(b)) * expit(-margin) / margin.size
+    res = dpo_loss(pc, pr, rc, rr, beta=beta, grad=grad)
+    bt = bradley_terry_loss(pc, rc, grad=grad)
+    with np.errstate(all="ignore"):
+        bt_margin = (pc - rc).astype(np.float64)
+        bt_ref = np.logaddexp(0.0, -bt_margin)
+    for r, expected, m, c, l in ((res, ref, margin, cw, cl), (bt, bt_ref, bt_margin, pc, rc)):
+        assert r.losses.shape == shape and r.losses.dtype == dtype
+        rtol = 1e-13 if dtype is np.float64 else 2e-7
+        np.testing.assert_allclose(r.losses, expected.astype(dtype), rtol=rtol, atol=1e-300)
+        assert r.accuracy == np.mean(c > l)
+        if np.isnan(m).any():
+            assert math.isnan(r.loss) and math.isnan(r.reward_margin)
+    if grad:
+        np.testing.assert_allclose(res.grad_rejected, ref_grad.astype(dtype),
+                                   rtol=1e-12 if dtype is np.float64 else 2e-6, atol=1e-300)
+        np.testing.assert_array_equal(res.grad_chosen, -res.grad_rejected)
+    else:
+        assert res.grad_chosen is None

@@ -440,3 +440,74 @@ def test_kernel_signatures_compile_for_warmup():
         for sig in sigs:
             args, _ = sigutils.normalize_signature(sig)
             dispatcher.compile(tuple(args))
+
+
+# --------------------------------------------------------------------------- regressions
+def test_reservoir_skip_never_wraps_negative():
+    """For a weight W below about 4e-18 the skip quotient is 2**63 or more;
+    math.floor converted it to int64 first, which wrapped to a negative skip
+    (and reservoir_feed then indexed the chunk before its start)."""
+    from fastmlops._kernels import quantiles as kq
+
+    rng = np.array([1, 2, 3, 4], dtype=np.uint64)
+    for w in (1e-17, 1e-19, 1e-30, 1e-300, 5e-324):
+        assert kq._skip(rng, w) > 0
+    assert kq._skip(rng, 1e-300) == kq._MAX_INDEX
+    # ordinary weights: unchanged (same draws, same skips)
+    assert kq._skip(np.array([1, 2, 3, 4], dtype=np.uint64), 0.5) == 51
+    # a feed whose next take leaves W tiny stops taking, in bounds
+    sample = np.zeros(1)
+    counters = np.array([10, 10], dtype=np.int64)  # seen 10, take position 10
+    w = np.array([1e-300])
+    kq.reservoir_feed(sample, np.array([5.0, 6.0, 7.0]), counters, w, rng)
+    assert sample[0] == 5.0 and counters[0] == 13 and counters[1] == kq._MAX_INDEX
+
+
+def test_histogram_quantile_bool_q_is_rejected_like_python_bool():
+    for q in (True, np.True_, [True, False], np.array([True])):
+        with pytest.raises(TypeError, match="bool"):
+            histogram_quantile(q, LE, [0, 100, 100, 100, 100, 100])
+
+
+def test_histogram_quantile_0d_q_gives_a_float():
+    counts = [0, 100, 100, 100, 100, 100]
+    got = histogram_quantile(np.array(0.99), LE, counts)
+    assert type(got) is float and got == histogram_quantile(0.99, LE, counts)
+    assert histogram_quantile(np.array(0.5), LE, [counts, counts]).shape == (2,)
+
+
+def test_quantiles_reject_strings_and_bools():
+    w = SlidingWindow(4)
+    w.extend([1.0, 2.0, 3.0])
+    for qs in (["0.5"], [True, False], np.array([True]), [0.5, "0.9"]):
+        with pytest.raises(TypeError, match="sequence of numbers"):
+            w.quantiles(qs)
+    assert w.quantiles(np.array([0.5], np.float32)).tolist() == [2.0]
+
+
+def test_huge_int_values_raise_value_error():
+    w = SlidingWindow(4)
+    with pytest.raises(ValueError, match="too large"):
+        w.add(10 ** 400)
+    with pytest.raises(ValueError, match="too large"):
+        Reservoir(3, seed=0).add(-(10 ** 400))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        w.quantile(10 ** 400)
+    assert len(w) == 0
+
+
+def test_documented_exceptions_to_bit_equality_still_compare_equal():
+    """The docstring's two exceptions: signed zeros (equal values, the sign may
+    differ) and float32 q (numpy forms the index in float32; ours is float64)."""
+    rng = np.random.default_rng(21)
+    for _ in range(200):
+        n = int(rng.integers(1, 150))
+        v = rng.choice([0.0, -0.0, 1.0, -1.0], n)
+        w = SlidingWindow(n)
+        w.extend(v)
+        assert (w.quantiles(QS) == np.quantile(v, QS)).all()
+    v = rng.normal(size=101)
+    w = SlidingWindow(101)
+    w.extend(v)
+    for q in rng.random(50).astype(np.float32):
+        assert w.quantile(q) == np.quantile(v, float(q))

@@ -9,8 +9,9 @@ and the accuracy (share of pairs whose chosen reward beats the rejected one),
 and optionally the gradients with respect to the policy log-probabilities (or
 the rewards).  ``-log sigmoid(x)`` is computed as ``logaddexp(0, -x)``, so
 log-ratios of +-1e4 give exact losses (``0`` and ``1e4``) instead of overflow.
-float32 input gives float32 arrays (sums are accumulated in float64); other
-numbers are computed in float64.  One pass over the data on a Numba kernel,
+float32 input (float16 is widened to float32) gives float32 arrays when every
+input is float32 or float16 (sums are accumulated in float64); other numbers
+are computed in float64.  One pass over the data on a Numba kernel,
 split over the worker threads for large inputs.
 
 Large per-example outputs (4 MiB and more) come from a few recycled buffers,
@@ -49,9 +50,19 @@ _RECYCLE_MIN_BYTES = 4 << 20
 _POOL_SIZE = 4
 _pool: list[np.ndarray] = []
 _pool_lock = threading.Lock()
-# references to a pooled buffer while it is checked below: the list, the loop
-# variable and getrefcount's own argument
-_FREE_REFS = 3
+
+
+def _refs(pool: list, i: int) -> int:
+    """``sys.getrefcount`` of ``pool[i]``, always taken through this one call so
+    that the count a free buffer shows is the one measured below."""
+    return sys.getrefcount(pool[i])
+
+
+# The count of a pooled buffer that nothing else refers to (the list and the
+# temporaries of the check above), measured rather than assumed: interpreters
+# differ in the temporary references they take (Python 3.14 borrows some), and
+# a threshold one too high would hand out a buffer a live result still uses.
+_FREE_REFS = _refs([np.empty(1)], 0) if hasattr(sys, "getrefcount") else 0
 
 
 def release_buffers() -> None:
@@ -64,19 +75,18 @@ def release_buffers() -> None:
 def _output(n: int, dtype: np.dtype) -> np.ndarray:
     """An uninitialised array of ``n`` values: a recycled buffer if one of that
     size is free, else a new one (kept for reuse if large)."""
-    if n * dtype.itemsize < _RECYCLE_MIN_BYTES or not hasattr(sys, "getrefcount"):
+    if n * dtype.itemsize < _RECYCLE_MIN_BYTES or _FREE_REFS < 1:
         return np.empty(n, dtype=dtype)
     with _pool_lock:
-        for buf in _pool:
-            if buf.shape[0] == n and buf.dtype == dtype and sys.getrefcount(buf) <= _FREE_REFS:
-                return buf[:]  # a view: the caller's references keep buf out of reuse
+        for i in range(len(_pool)):
+            if _pool[i].shape[0] == n and _pool[i].dtype == dtype \
+                    and _refs(_pool, i) <= _FREE_REFS:
+                return _pool[i][:]  # a view: the caller's references keep it out of reuse
         if len(_pool) >= _POOL_SIZE:  # make room by dropping a free buffer, if any
             for i in range(len(_pool)):
-                old = _pool[i]
-                if sys.getrefcount(old) <= _FREE_REFS:
+                if _refs(_pool, i) <= _FREE_REFS:
                     del _pool[i]
                     break
-            old = None
         buf = np.empty(n, dtype=dtype)
         if len(_pool) < _POOL_SIZE:
             _pool.append(buf)
@@ -89,16 +99,25 @@ class PreferenceLoss(tuple):
     Unpacks as ``(loss, losses)``.  Attributes:
 
     * ``loss`` -- mean loss (float).
-    * ``losses`` -- per-example losses (array, input dtype and shape).
+    * ``losses`` -- per-example losses (array, input dtype and shape; ``out``
+      itself when one was passed).
     * ``chosen_rewards``, ``rejected_rewards`` -- per-example rewards: the
       implicit DPO rewards ``beta * (pi - ref)``, or the reward-model scores
       for Bradley-Terry (computed on first access).
-    * ``margins`` -- ``chosen_rewards - rejected_rewards`` per example (on first
-      access); ``reward_margin`` -- their mean.
+    * ``margins`` -- ``chosen_rewards - rejected_rewards`` per example (on every
+      access); ``reward_margin`` -- their mean, computed with the loss.
     * ``accuracy`` -- share of pairs with ``chosen_rewards > rejected_rewards``.
     * ``grad_chosen``, ``grad_rejected`` -- gradients of the *mean* loss with
       respect to the policy chosen / rejected log-probabilities (DPO) or the
       chosen / rejected rewards (Bradley-Terry); None unless ``grad=True``.
+
+    The inputs are not copied: the Bradley-Terry rewards *are* the input
+    arrays, and the DPO rewards are computed from them on first access, for
+    every input that needed no conversion (already C-contiguous in the result
+    dtype).  Modifying such an input in place afterwards (a reused batch
+    buffer) changes ``chosen_rewards``, ``rejected_rewards`` and ``margins``
+    (not ``losses``, ``loss``, ``reward_margin`` or ``accuracy``); read them
+    first, or pass copies.
     """
 
     _fields = ("loss", "losses", "chosen_rewards", "rejected_rewards", "margins",
@@ -175,7 +194,9 @@ def _inputs(arrays: dict[str, Any]) -> tuple[list[np.ndarray], tuple[int, ...], 
     return flat, shape, dtype
 
 
-def _out(out: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:
+def _out(out: Any, shape: tuple[int, ...], dtype: np.dtype,
+         inputs: list[np.ndarray]) -> np.ndarray | None:
+    """The kernel's 1-D view of ``out``, after checking it."""
     if out is None:
         return None
     if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype \
@@ -184,7 +205,20 @@ def _out(out: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None
                else type(out).__name__)
         raise ValueError(f"out must be a writeable C-contiguous {dtype} array of shape {shape} "
                          f"(the inputs' shape and result dtype), got {got}")
-    return out.reshape(-1)
+    # a plain ndarray view: subclasses such as np.matrix keep 2-D on reshape(-1),
+    # and the kernel would then write whole rows past the end of the array
+    flat = out.view(np.ndarray).reshape(-1)
+    if any(np.may_share_memory(flat, x) for x in inputs):
+        raise ValueError("out must not share memory with an input (the rewards and margins "
+                         "are read from the inputs after the losses are written); pass a "
+                         "separate array, or out=None")
+    return flat
+
+
+def _check_grad(grad: Any) -> bool:
+    if not isinstance(grad, (bool, np.bool_)):
+        raise TypeError(f"grad must be True or False, got {grad!r}")
+    return bool(grad)
 
 
 def _run(chunk_fn: Any, grad_fn: Any, inputs: list[np.ndarray], extra: tuple, dtype: np.dtype,
@@ -240,8 +274,9 @@ def dpo_loss(policy_chosen_logps: Any, policy_rejected_logps: Any,
         ``-/+ beta * sigmoid(-(r_w - r_l)) / n``.
     out : ndarray, optional
         Array to write the per-example losses into (the inputs' shape, the
-        result dtype, C-contiguous); saves allocating it on every call of a
-        training or evaluation loop.  ``losses`` is then ``out``.
+        result dtype, C-contiguous, not overlapping an input); saves
+        allocating it on every call of a training or evaluation loop.
+        ``losses`` is then ``out``.
 
     Returns
     -------
@@ -253,9 +288,10 @@ def dpo_loss(policy_chosen_logps: Any, policy_rejected_logps: Any,
     Raises
     ------
     ValueError
-        Inputs of different shapes, empty inputs, ``beta`` not positive.
+        Inputs of different shapes, empty inputs, ``beta`` not positive and
+        finite (in the inputs' dtype for float32 inputs), a bad ``out``.
     TypeError
-        Non-numeric input.
+        Non-numeric input, ``grad`` not a bool.
 
     Examples
     --------
@@ -272,8 +308,13 @@ def dpo_loss(policy_chosen_logps: Any, policy_rejected_logps: Any,
     """
     if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, (int, float, np.number)):
         raise TypeError(f"beta must be a positive number, got {beta!r}")
-    if not (float(beta) > 0 and math.isfinite(float(beta))):
+    try:
+        beta_f = float(beta)
+    except OverflowError:  # a huge int
+        beta_f = math.inf
+    if not (beta_f > 0 and math.isfinite(beta_f)):
         raise ValueError(f"beta must be a positive finite number, got {beta!r}")
+    grad = _check_grad(grad)
     flat, shape, dtype = _inputs({
         "policy_chosen_logps": policy_chosen_logps,
         "policy_rejected_logps": policy_rejected_logps,
@@ -282,17 +323,21 @@ def dpo_loss(policy_chosen_logps: Any, policy_rejected_logps: Any,
     })
     from fastmlops._kernels.losses import dpo_chunk, dpo_grad_chunk
 
-    b = dtype.type(beta)
+    with np.errstate(over="ignore", under="ignore"):
+        b = dtype.type(beta_f)
+    if not (b > 0 and np.isfinite(b)):
+        raise ValueError(f"beta={beta!r} is {'too large' if b else 'too small'} for "
+                         f"{dtype} inputs (it rounds to {b}); pass float64 inputs")
     losses, g, total, margin, correct = _run(dpo_chunk, dpo_grad_chunk, flat, (b,), dtype, grad,
-                                             _out(out, shape, dtype))
+                                             _out(out, shape, dtype, flat))
     n = losses.shape[0]
     pc, pr, rc, rr = flat
 
     def rewards() -> tuple[np.ndarray, np.ndarray]:
         return (b * (pc - rc)).reshape(shape), (b * (pr - rr)).reshape(shape)
 
-    return PreferenceLoss(total / n, losses.reshape(shape), margin / n, correct / n, rewards,
-                          None if g is None else g.reshape(shape))
+    return PreferenceLoss(total / n, losses.reshape(shape) if out is None else out, margin / n,
+                          correct / n, rewards, None if g is None else g.reshape(shape))
 
 
 def bradley_terry_loss(chosen_rewards: Any, rejected_rewards: Any, *,
@@ -326,13 +371,14 @@ def bradley_terry_loss(chosen_rewards: Any, rejected_rewards: Any, *,
     >>> [round(float(x), 6) for x in res.losses]
     [0.126928, 1.313262]
     """
+    grad = _check_grad(grad)
     flat, shape, dtype = _inputs({"chosen_rewards": chosen_rewards,
                                   "rejected_rewards": rejected_rewards})
     from fastmlops._kernels.losses import bt_chunk, bt_grad_chunk
 
     losses, g, total, margin, correct = _run(bt_chunk, bt_grad_chunk, flat, (), dtype, grad,
-                                             _out(out, shape, dtype))
+                                             _out(out, shape, dtype, flat))
     n = losses.shape[0]
     pair = (flat[0].reshape(shape), flat[1].reshape(shape))
-    return PreferenceLoss(total / n, losses.reshape(shape), margin / n, correct / n, pair,
-                          None if g is None else g.reshape(shape))
+    return PreferenceLoss(total / n, losses.reshape(shape) if out is None else out, margin / n,
+                          correct / n, pair, None if g is None else g.reshape(shape))

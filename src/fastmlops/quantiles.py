@@ -3,8 +3,9 @@ sample and PromQL's ``histogram_quantile``.
 
 * :class:`SlidingWindow` -- the last ``size`` values in a numpy ring buffer;
   quantiles by numpy's default rule (``method="linear"``), identical bit for
-  bit to ``np.quantile`` on the same values, by a Numba selection kernel
-  (no sort: one introselect per quantile on a scratch copy).
+  bit to ``np.quantile`` on the same values (see below for the two
+  exceptions), by a Numba selection kernel (no sort: one introselect per
+  quantile on a scratch copy).
 * :class:`Reservoir` -- a uniform random sample of ``k`` values from a whole
   stream of unknown length (Li's Algorithm L: the gaps between values that
   enter the sample are drawn directly, so :meth:`Reservoir.extend` touches
@@ -22,16 +23,26 @@ the virtual index is ``v = (n - 1) * q``; with ``i = floor(v)`` and
 ``np.percentile(values, p)`` divides ``p`` by 100 first, so it equals
 ``quantile(p / 100)``.
 
+``q`` is used as a float64.  The bit-for-bit equality with ``np.quantile``
+holds for float64 ``q`` (a Python float): numpy computes the virtual index of
+a float32 ``q`` in float32, so its result for ``np.float32(q)`` differs in the
+last bits.  And when the values hold both ``0.0`` and ``-0.0``, which of the
+two (equal) zeros a quantile returns depends on the selection order: the
+result equals numpy's but may differ from it in the sign of a zero.
+
 NaN is rejected (``ValueError``) by ``add`` and ``extend``: one NaN would make
 every later quantile of the window NaN.  Infinities are accepted and follow
 numpy's arithmetic.
 
 Thread safety: :class:`SlidingWindow` and :class:`Reservoir` are *not*
 thread-safe (``add`` is a read-modify-write of the write position and
-counters).  Use one per thread and merge, or guard every call with a
-``threading.Lock``.  Queries release the GIL inside the kernel but read the
-buffer, so they need the same lock as writers.  :func:`histogram_quantile` is
-a pure function and safe from any thread.
+counters).  Use one per thread (there is no merge method: combine their
+``values()`` / ``sample()`` yourself), or guard every call with one
+``threading.Lock``.  Queries release the GIL inside the kernel, read the
+buffer and write the object's one scratch buffer, so they need that lock too,
+even against each other: two concurrent queries on one object, with no writer
+at all, return wrong quantiles (a readers-writer lock is not enough).
+:func:`histogram_quantile` is a pure function and safe from any thread.
 """
 
 from __future__ import annotations
@@ -55,7 +66,10 @@ def _check_q(q: Any) -> float:
     if isinstance(q, bool) or not isinstance(q, (Real, np.floating, np.integer)):
         raise TypeError(f"q must be a number in [0, 1] (0.99 for p99), got "
                         f"{type(q).__name__} {q!r}")
-    qf = float(q)
+    try:
+        qf = float(q)
+    except OverflowError:  # an int beyond float64
+        qf = math.inf
     if not 0.0 <= qf <= 1.0:  # also rejects NaN
         hint = f" (write the {qf:g}th percentile as {qf / 100:g})" if 1 < qf <= 100 else ""
         raise ValueError(f"q must be in [0, 1] (0.99 for p99), got {q!r}{hint}")
@@ -67,10 +81,12 @@ def _check_qs(qs: Any) -> np.ndarray:
         raise TypeError("quantiles() takes a sequence such as [0.5, 0.95, 0.99]; "
                         "use quantile(q) for a single q")
     try:
-        arr = np.array(qs, dtype=np.float64)
+        raw = np.asarray(qs)
     except (TypeError, ValueError):
-        raise TypeError(f"qs must be a sequence of numbers such as [0.5, 0.99], got {qs!r}") \
-            from None
+        raw = None
+    if raw is None or raw.dtype.kind not in "iuf":  # strings, bools, objects, complex
+        raise TypeError(f"qs must be a sequence of numbers such as [0.5, 0.99], got {qs!r}")
+    arr = np.array(raw, dtype=np.float64)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"qs must be a non-empty 1-D sequence such as [0.5, 0.99], got shape "
                          f"{arr.shape}")
@@ -99,7 +115,10 @@ def _value(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (Real, np.number)):
         raise TypeError(f"value must be a real number, got {type(value).__name__} {value!r}; "
                         "use extend() for arrays")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond float64
+        raise ValueError(f"value {value!r} is too large for a float64") from None
     if v != v:
         raise ValueError("value is NaN; drop failed measurements instead of recording them")
     return v
@@ -169,12 +188,14 @@ class SlidingWindow(_QuantileQueries):
     A numpy ring buffer: :meth:`add` and :meth:`extend` overwrite the oldest
     values once the window is full.  Quantiles use numpy's default linear
     interpolation (see the module docstring) and equal
-    ``np.quantile(window.values(), q)`` bit for bit; a query copies the window
+    ``np.quantile(window.values(), q)`` bit for bit (for float64 ``q``, up to
+    the sign of a zero result); a query copies the window
     to a scratch buffer and selects the two neighbouring order statistics
     (O(size); tail quantiles such as p99 by one heap pass without a copy), so
     the buffer itself is never reordered.
 
-    Not thread-safe: one window per thread, or a lock around every call.
+    Not thread-safe: one window per thread, or a lock around every call,
+    queries included (they share a scratch buffer).
 
     Parameters
     ----------
@@ -288,7 +309,8 @@ class Reservoir(_QuantileQueries):
     Quantiles use numpy's linear rule over the sample (see the module
     docstring): ``quantile(q) == np.quantile(reservoir.sample(), q)``.
 
-    Not thread-safe: one reservoir per thread, or a lock around every call.
+    Not thread-safe: one reservoir per thread, or a lock around every call,
+    queries included (they share a scratch buffer).
 
     Parameters
     ----------
@@ -389,6 +411,18 @@ class Reservoir(_QuantileQueries):
 
 
 # --------------------------------------------------------------------------- histograms
+def _is_bool(x: Any) -> bool:
+    """True for a bool or an array-like of bools (which would pass as 1 and 0)."""
+    if isinstance(x, (bool, np.bool_)):
+        return True
+    if isinstance(x, (list, tuple, np.ndarray)):
+        try:
+            return np.asarray(x).dtype.kind == "b"
+        except (TypeError, ValueError):  # ragged: as_numeric_array explains
+            return False
+    return False
+
+
 def histogram_quantile(q: Any, le: Any, counts: Any, *, cumulative: bool = True) -> Any:
     """PromQL's ``histogram_quantile`` on classic Prometheus buckets.
 
@@ -434,8 +468,8 @@ def histogram_quantile(q: Any, le: Any, counts: Any, *, cumulative: bool = True)
     Returns
     -------
     float or numpy.ndarray
-        A float for scalar ``q`` and 1-D ``counts``; otherwise an array of
-        shape ``q.shape + counts.shape[:-1]``.
+        A float for scalar ``q`` (a number or a 0-d array) and 1-D
+        ``counts``; otherwise an array of shape ``q.shape + counts.shape[:-1]``.
 
     Examples
     --------
@@ -460,10 +494,10 @@ def histogram_quantile(q: Any, le: Any, counts: Any, *, cumulative: bool = True)
     """
     if not isinstance(cumulative, (bool, np.bool_)):
         raise TypeError(f"cumulative must be True or False, got {cumulative!r}")
-    scalar_q = isinstance(q, (Real, np.number)) and not isinstance(q, bool)
-    if isinstance(q, bool):
-        raise TypeError("q must be a number such as 0.99, got a bool")
+    if _is_bool(q):
+        raise TypeError("q must be a number such as 0.99 (or numbers), got a bool")
     qarr = np.asarray(as_numeric_array(q, "q"), dtype=np.float64)
+    scalar_q = qarr.ndim == 0  # a number or a 0-d array
     if qarr.ndim > 1:
         raise ValueError(f"q must be a number or a 1-D sequence, got shape {qarr.shape}")
     bounds = np.ascontiguousarray(as_numeric_array(le, "le"), dtype=np.float64)

@@ -297,10 +297,12 @@ def _skip(s, w):
     denom = math.log1p(-w)
     if denom == 0.0:
         return _MAX_INDEX
-    gap = math.floor(math.log(_uniform_open0(s)) / denom)
+    # compared as a float: math.floor converts to int64, and a quotient of
+    # 2**63 or more (W below about 4e-18) would wrap to a negative skip
+    gap = math.log(_uniform_open0(s)) / denom
     if gap >= _MAX_INDEX:
         return _MAX_INDEX
-    return int(gap) + 1
+    return math.floor(gap) + 1
 
 
 @kernel("void(f8[::1], i8[::1], f8[::1], u8[::1])")
