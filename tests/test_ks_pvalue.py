@@ -449,3 +449,107 @@ def test_kernels_compile_from_registry():
         if fn in mine:
             for sig in sigs:
                 fn.compile(sig)
+
+
+# ------------------------------------------------------------- run time
+def _best_time(fn, repeat=3):
+    import time
+
+    fn()  # compile / warm up
+    best = math.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+@pytest.mark.parametrize("n1, n2", [(10000, 9999), (9000, 10000), (40000, 39999)])
+@pytest.mark.parametrize("alternative", ["less", "greater"])
+def test_one_sided_unequal_overflow_is_detected_before_counting(n1, n2, alternative):
+    # binom(n1 + n2, n1) is inf, so scipy's exact attempt fails whatever the
+    # path count is; the O(min(n1, n2)^2) count used to run first anyway
+    # (0.2-0.3 s at 10000 x 9999, seconds at 40000 x 39999) before falling back.
+    from fastmlops._kernels.ks_exact import exact_sf
+
+    g = math.gcd(n1, n2)
+    h = max(1, round(0.01 * (n1 // g) * n2))
+    assert math.isnan(exact_sf(n1, n2, g, h, False))
+    assert _best_time(lambda: exact_sf(n1, n2, g, h, False)) < 0.01
+
+    def call():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return ks_pvalue(0.01, n1, n2, alternative, "exact")
+
+    assert _best_time(call) < 0.01
+    with pytest.warns(RuntimeWarning, match="Exact calculation unsuccessful"):
+        stat, p = ks_pvalue(0.01, n1, n2, alternative, "exact")
+    assert (stat, p) == (round(0.01 * (n1 // g) * n2) / ((n1 // g) * n2),
+                         ks_pvalue(stat, n1, n2, alternative, "asymp")[1])
+
+
+@functools.lru_cache(maxsize=None)
+def _outside_square_kernel():
+    # scipy's _compute_prob_outside_square, compiled: the O(n) reference
+    import numba
+
+    @numba.njit(cache=False)
+    def run(n, h):
+        acc = 0.0
+        k = n // h
+        while k >= 0:
+            kh = k * h
+            ratio = 1.0
+            for j in range(h):
+                ratio = (n - kh - j) * ratio / (n + kh + j + 1)
+            acc = ratio * (1.0 - acc)
+            k -= 1
+        return 2.0 * acc
+
+    return run
+
+
+def _outside_square_scipy_order(n, h):
+    return _outside_square_kernel()(n, h)
+
+
+def test_outside_square_matches_scipys_loop_bit_for_bit():
+    from scipy.stats._stats_py import _compute_prob_outside_square
+
+    from fastmlops._kernels.ks_exact import one_sided_equal_sf, outside_square_sf
+
+    for n in list(range(1, 120)) + [1000, 4097, 10000, 65536]:
+        hs = range(1, n + 1) if n < 120 else sorted(
+            {1, 2, 3, n - 1, n} | set(np.geomspace(1, n, 60).astype(int).tolist()))
+        for h in hs:
+            ref = _outside_square_scipy_order(n, h)
+            got = outside_square_sf(n, h)
+            if ref >= 4.5e-308:  # below: underflow, only the magnitude is promised
+                assert got == ref, (n, h, got, ref)
+            else:
+                assert 0.0 <= got < 4.5e-308, (n, h, got, ref)
+            if n <= 300 and h in (1, n // 3 + 1, n):
+                assert got == _compute_prob_outside_square(n, h) or ref < 4.5e-308
+            p = 1.0
+            for j in range(h):
+                p *= (n - j) / (n + j + 1.0)
+            got1 = one_sided_equal_sf(n, h)
+            assert got1 == p or (p < 2.3e-308 and 0.0 <= got1 < 2.3e-308), (n, h, got1, p)
+
+
+@pytest.mark.parametrize("alternative", ALTERNATIVES)
+@pytest.mark.parametrize("d", [0.003, 0.01, 0.5, 1.0])
+def test_exact_equal_sizes_large_n_is_fast(alternative, d):
+    # method="exact" with n1 == n2 = 1e7: the outside-square sum started at
+    # k = n // h and the subnormal products crept down one fraction at a
+    # time, ~0.5 s per p-value; both stop once nothing can change any more.
+    n = 10_000_000
+    stat, p = ks_pvalue(d, n, n, alternative, "exact")
+    assert stat == d
+    assert _best_time(lambda: ks_pvalue(d, n, n, alternative, "exact")) < 0.02
+    if d == 0.003 and alternative == "two-sided":
+        ref = _outside_square_scipy_order(n, round(d * n))
+        assert ref > 1e-300 and p == ref
+    if d >= 0.5:
+        assert p == 0.0  # true value ~1e-(n/3): underflow, as scipy
