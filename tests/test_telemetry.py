@@ -590,17 +590,22 @@ def _stop_durations(prefix=("shared",)):
     return events
 
 
-def test_one_span_shared_by_interleaved_generators_pairs_each_exit_with_its_entry():
+def _shared_span():
+    """(clock, span, events): a span on a manual clock whose stop / exception
+    durations are recorded."""
     clock = _ManualClock()
-    s = span(("shared",), clock=clock)
-    events = _stop_durations()
+    return clock, span(("shared",), clock=clock), _stop_durations()
 
-    def gen():
-        with s:
-            yield 1
-            yield 2
 
-    a, b = gen(), gen()
+def _block_gen(obj, *values):
+    """A generator yielding ``values`` (or one None) inside ``with obj:``."""
+    with obj:
+        yield from (values or (None,))
+
+
+def test_one_span_shared_by_interleaved_generators_pairs_each_exit_with_its_entry():
+    clock, s, events = _shared_span()
+    a, b = _block_gen(s, 1, 2), _block_gen(s, 1, 2)
     clock.now = 0.0
     next(a)            # a enters at 0
     clock.now = 10.0
@@ -639,15 +644,8 @@ def test_one_instrument_shared_by_interleaved_generators_and_an_exception():
 
 
 def test_one_span_entered_by_threads_and_a_generator_moving_between_threads():
-    clock = _ManualClock()
-    s = span(("shared",), clock=clock)
-    events = _stop_durations()
-
-    def gen():
-        with s:
-            yield
-
-    g = gen()
+    clock, s, events = _shared_span()
+    g = _block_gen(s)
 
     def in_thread(fn):
         t = threading.Thread(target=fn)
@@ -679,9 +677,7 @@ def test_one_span_entered_by_threads_and_a_generator_moving_between_threads():
 
 
 def test_one_span_shared_by_interleaved_async_generators_and_tasks():
-    clock = _ManualClock()
-    s = span(("shared",), clock=clock)
-    events = _stop_durations()
+    clock, s, events = _shared_span()
 
     async def agen():
         async with s:
@@ -722,9 +718,7 @@ def test_one_span_shared_by_interleaved_async_generators_and_tasks():
 def test_exit_from_another_frame_still_pairs_last_in_first_out():
     import contextlib
 
-    clock = _ManualClock()
-    s = span(("shared",), clock=clock)
-    events = _stop_durations()
+    clock, s, events = _shared_span()
     clock.now = 1.0
     with s:
         clock.now = 2.0
@@ -739,13 +733,8 @@ def test_exit_from_another_frame_still_pairs_last_in_first_out():
 
 def test_entries_closed_in_another_thread_do_not_accumulate():
     s = span(("shared",))
-
-    def gen():
-        with s:
-            yield
-
     for _ in range(100):
-        g = gen()
+        g = _block_gen(s)
         next(g)  # entered here ...
         t = threading.Thread(target=lambda: list(g))  # ... left in another thread
         t.start()
@@ -757,15 +746,8 @@ def test_entries_closed_in_another_thread_do_not_accumulate():
 def test_generator_dropped_inside_a_shared_span_is_closed_and_forgotten():
     import gc
 
-    clock = _ManualClock()
-    s = span(("shared",), clock=clock)
-    events = _stop_durations()
-
-    def gen():
-        with s:
-            yield
-
-    g = gen()
+    clock, s, events = _shared_span()
+    g = _block_gen(s)
     clock.now = 1.0
     next(g)
     clock.now = 4.0

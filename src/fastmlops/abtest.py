@@ -173,18 +173,16 @@ def _count_array(name: str, x: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return floats, exact, big
 
 
-def _counts(count_a: Any, nobs_a: Any, count_b: Any, nobs_b: Any, *,
-            caller: str | None = None) -> tuple[np.ndarray, ...]:
-    """Four float64 arrays of one broadcast shape, checked: integers (or
-    integral floats), 0 <= count <= nobs, nobs >= 1.
+_COUNT_NAMES = ("count_a", "nobs_a", "count_b", "nobs_b")
 
-    Counts above 2**53 that float64 cannot hold exactly are refused with a
-    ValueError naming ``caller`` (which computes in float64); with
-    ``caller=None`` they are accepted and the result has two more items: the
-    mask of the positions where some count is above 2**53 in magnitude, and
-    the four arrays of exact values (Python or numpy ints, or whole floats).
-    """
-    names = ("count_a", "nobs_a", "count_b", "nobs_b")
+
+def _counts(count_a: Any, nobs_a: Any, count_b: Any, nobs_b: Any) -> tuple[Any, ...]:
+    """``(ca, na, cb, nb, big, exact)``: four float64 arrays of one broadcast
+    shape, checked (integers or integral floats, 0 <= count <= nobs, nobs >=
+    1); the mask of the positions where some count is above 2**53 in
+    magnitude (float64 may round it); and the four arrays of exact values
+    (Python or numpy ints, or whole floats)."""
+    names = _COUNT_NAMES
     parts = [_count_array(name, x) for name, x in zip(names, (count_a, nobs_a, count_b, nobs_b))]
     try:
         shape = np.broadcast_shapes(*(f.shape for f, _, _ in parts))
@@ -203,23 +201,28 @@ def _counts(count_a: Any, nobs_a: Any, count_b: Any, nobs_b: Any, *,
             if int(exact[0][pos]) > int(exact[1][pos]) or int(exact[2][pos]) > int(exact[3][pos]):
                 raise ValueError("a count is larger than its number of observations: need "
                                  "count_a <= nobs_a and count_b <= nobs_b")
-        if caller is not None:
-            for name, e in zip(names, exact):
-                for pos in positions:
-                    v = int(e[pos])
-                    if not _is_float64(v):
-                        raise ValueError(
-                            f"{name} holds {v}, above 2**53 = {_EXACT_INT_MAX}, which a "
-                            f"float64 cannot represent exactly; {caller} computes in "
-                            "float64 and would round it (proportions_ztest computes "
-                            "such counts exactly)")
     if np.any(na < 1) or np.any(nb < 1):
         raise ValueError("nobs_a and nobs_b must be at least 1 (each group needs observations)")
     if np.any(ca > na) or np.any(cb > nb):
         raise ValueError("a count is larger than its number of observations: need "
                          "count_a <= nobs_a and count_b <= nobs_b")
-    if caller is None:
-        return ca, na, cb, nb, big, exact
+    return ca, na, cb, nb, big, exact
+
+
+def _float64_counts(count_a: Any, nobs_a: Any, count_b: Any, nobs_b: Any,
+                    caller: str) -> tuple[np.ndarray, ...]:
+    """:func:`_counts` for functions that compute in float64: counts that a
+    float64 cannot hold exactly are refused with a ValueError naming ``caller``."""
+    ca, na, cb, nb, big, exact = _counts(count_a, nobs_a, count_b, nobs_b)
+    for i in np.argwhere(big):
+        pos = tuple(i)
+        for name, e in zip(_COUNT_NAMES, exact):
+            v = int(e[pos])
+            if not _is_float64(v):
+                raise ValueError(
+                    f"{name} holds {v}, above 2**53 = {_EXACT_INT_MAX}, which a float64 "
+                    f"cannot represent exactly; {caller} computes in float64 and would "
+                    "round it (proportions_ztest computes such counts exactly)")
     return ca, na, cb, nb
 
 
@@ -582,7 +585,7 @@ def lift_confint(count_a: Any, nobs_a: Any, count_b: Any, nobs_b: Any, alpha: fl
     alpha = _check_unit(alpha, "alpha")
     if method not in ("newcombe", "wald"):
         raise ValueError(f"method must be 'newcombe' or 'wald', got {method!r}")
-    ca, na, cb, nb = _counts(count_a, nobs_a, count_b, nobs_b, caller="lift_confint")
+    ca, na, cb, nb = _float64_counts(count_a, nobs_a, count_b, nobs_b, "lift_confint")
     z = _norm_isf(alpha / 2)
     pa, pb = ca / na, cb / nb
     d = pb - pa
@@ -771,7 +774,7 @@ def sequential_test(count_a: Any, nobs_a: Any, count_b: Any, nobs_b: Any, alpha:
     """
     alpha = _check_unit(alpha, "alpha")
     tau = _check_positive(tau, "tau")
-    ca, na, cb, nb = _counts(count_a, nobs_a, count_b, nobs_b, caller="sequential_test")
+    ca, na, cb, nb = _float64_counts(count_a, nobs_a, count_b, nobs_b, "sequential_test")
     if ca.ndim > 1:
         raise ValueError(f"sequential_test takes 1-D arrays (one value per look), got shape "
                          f"{ca.shape}")
