@@ -305,6 +305,13 @@ def _is_gen(fn: Any) -> bool:
     return _is_kind(fn, inspect.isgeneratorfunction)
 
 
+def _as_ended(exc: BaseException | None) -> BaseException | None:
+    """The exception a block or generator ended with, or None for a normal end:
+    ``GeneratorExit`` (the generator was closed early, the consumer stopped
+    iterating) is a normal end."""
+    return None if isinstance(exc, GeneratorExit) else exc
+
+
 def _wrap(fn: Callable[..., Any], enter: Callable[[], Any],
           exit_: Callable[[Any, BaseException | None], None]) -> Callable[..., Any]:
     """Decorate a sync or async function with ``enter``/``exit_`` around each call.
@@ -347,11 +354,8 @@ def _wrap(fn: Callable[..., Any], enter: Callable[[], Any],
                             value = await agen.asend(sent)
                 except StopAsyncIteration:
                     pass
-            except GeneratorExit:
-                exit_(token, None)
-                raise
             except BaseException as exc:
-                exit_(token, exc)
+                exit_(token, _as_ended(exc))
                 raise
             exit_(token, None)
         return asyncgen_wrapper
@@ -362,11 +366,8 @@ def _wrap(fn: Callable[..., Any], enter: Callable[[], Any],
             token = enter()
             try:
                 result = yield from fn(*args, **kwargs)
-            except GeneratorExit:
-                exit_(token, None)
-                raise
             except BaseException as exc:
-                exit_(token, exc)
+                exit_(token, _as_ended(exc))
                 raise
             exit_(token, None)
             return result
@@ -401,10 +402,7 @@ class _ContextDecorator:
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        # GeneratorExit: the block's generator was closed early, a normal end
-        # (as for decorated generators).
-        self._exit(self._starts.pop(_caller_frame(1)),
-                   None if isinstance(exc, GeneratorExit) else exc)
+        self._exit(self._starts.pop(_caller_frame(1)), _as_ended(exc))
         return False  # re-raise
 
     async def __aenter__(self) -> Any:
@@ -412,8 +410,7 @@ class _ContextDecorator:
         return self
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        self._exit(self._starts.pop(_caller_frame(1)),
-                   None if isinstance(exc, GeneratorExit) else exc)
+        self._exit(self._starts.pop(_caller_frame(1)), _as_ended(exc))
         return False
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
