@@ -50,6 +50,13 @@ inside a generator.
 Metric failures: an ``inc()`` / ``observe()`` that raises inside
 :func:`instrument` is logged (logger ``fastmlops.telemetry``) and ignored,
 so a broken metric never replaces the function's result or exception.
+
+OpenTelemetry: when ``opentelemetry-api`` is installed (``pip install
+fastmlops[otel]``) and an SDK is configured, every :func:`span` and
+:func:`instrument` block is also an OpenTelemetry span, with the same start
+and end times (see :mod:`fastmlops.otel` for names, attributes, nesting and
+the switch).  The API is imported on the first span, never by ``import
+fastmlops``; without it, or with no SDK, nothing else changes.
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ import contextvars
 import functools
 import inspect
 import logging
+import os
 import sys
 import threading
 import time
@@ -312,6 +320,61 @@ def _as_ended(exc: BaseException | None) -> BaseException | None:
     return None if isinstance(exc, GeneratorExit) else exc
 
 
+# --------------------------------------------------------------------------- OpenTelemetry
+_OTEL_UNSET: Any = object()
+#: The tracing bridge (:mod:`fastmlops._otel_trace`) when tracing is on, None
+#: when off; ``_OTEL_UNSET`` until the first span decides (see :mod:`fastmlops.otel`).
+_otel: Any = _OTEL_UNSET
+_otel_lock = threading.Lock()
+_OTEL_OFF = ("0", "false", "off", "no")
+
+
+def _load_otel() -> Any:
+    """Decide once, on the first span: on when ``opentelemetry-api`` imports
+    and ``FASTMLOPS_OTEL_TRACING`` does not say off."""
+    global _otel
+    with _otel_lock:
+        if _otel is _OTEL_UNSET:
+            bridge = None
+            if os.environ.get("FASTMLOPS_OTEL_TRACING", "").strip().lower() not in _OTEL_OFF:
+                try:
+                    from fastmlops import _otel_trace as bridge
+                except ImportError:
+                    bridge = None
+                except Exception:  # noqa: BLE001 - a broken install must not break spans
+                    _log.exception("fastmlops: importing OpenTelemetry failed; tracing is off")
+                    bridge = None
+            _otel = bridge
+        return _otel
+
+
+def _set_otel(bridge: Any) -> None:
+    """Switch tracing (``fastmlops.otel.enable_tracing`` / ``disable_tracing``)."""
+    global _otel
+    with _otel_lock:
+        _otel = bridge
+
+
+def _tracing() -> Any:
+    """The bridge if this span should be traced, else None (the hot path:
+    two global reads when tracing is off, plus one call when it is on)."""
+    ot = _otel
+    if ot is None:
+        return None
+    if ot is _OTEL_UNSET:
+        ot = _load_otel()
+        if ot is None:
+            return None
+    return ot if ot.recording() else None
+
+
+def _otel_parts(token: Any) -> tuple[Any, Any]:
+    """``(start, active OpenTelemetry span or None)`` of an enter token."""
+    if token.__class__ is tuple:
+        return token
+    return token, None
+
+
 def _wrap(fn: Callable[..., Any], enter: Callable[[], Any],
           exit_: Callable[[Any, BaseException | None], None]) -> Callable[..., Any]:
     """Decorate a sync or async function with ``enter``/``exit_`` around each call.
@@ -338,19 +401,28 @@ def _wrap(fn: Callable[..., Any], enter: Callable[[], Any],
         @functools.wraps(fn)
         async def asyncgen_wrapper(*args: Any, **kwargs: Any) -> Any:
             token = enter()
+            active = _otel_parts(token)[1]  # its context is left at every yield
             try:
                 agen = fn(*args, **kwargs)
                 try:
                     value = await agen.__anext__()
                     while True:
+                        if active is not None:
+                            active.suspend()
                         try:
                             sent = yield value
                         except GeneratorExit:
+                            if active is not None:
+                                active.resume()
                             await agen.aclose()
                             raise
                         except BaseException as thrown:
+                            if active is not None:
+                                active.resume()
                             value = await agen.athrow(thrown)
                         else:
+                            if active is not None:
+                                active.resume()
                             value = await agen.asend(sent)
                 except StopAsyncIteration:
                     pass
@@ -365,7 +437,11 @@ def _wrap(fn: Callable[..., Any], enter: Callable[[], Any],
         def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
             token = enter()
             try:
-                result = yield from fn(*args, **kwargs)
+                active = _otel_parts(token)[1]
+                if active is None:
+                    result = yield from fn(*args, **kwargs)
+                else:  # traced: the span's context is left at every yield
+                    result = yield from _suspending(fn(*args, **kwargs), active)
             except BaseException as exc:
                 exit_(token, _as_ended(exc))
                 raise
@@ -384,6 +460,29 @@ def _wrap(fn: Callable[..., Any], enter: Callable[[], Any],
         exit_(token, None)
         return result
     return wrapper
+
+
+def _suspending(gen: Any, active: Any) -> Any:
+    """``yield from gen``, leaving ``active``'s OpenTelemetry context while
+    suspended, so the consumer's code between two items is not in the span."""
+    try:
+        value = next(gen)
+        while True:
+            active.suspend()
+            try:
+                sent = yield value
+            except GeneratorExit:
+                active.resume()
+                gen.close()
+                raise
+            except BaseException as thrown:
+                active.resume()
+                value = gen.throw(thrown)
+            else:
+                active.resume()
+                value = gen.send(sent)
+    except StopIteration as stop:
+        return stop.value
 
 
 class _ContextDecorator:
@@ -436,23 +535,38 @@ class Span(_ContextDecorator):
         self._start_ev = self.prefix + ("start",)
         self._stop_ev = self.prefix + ("stop",)
         self._exc_ev = self.prefix + ("exception",)
+        #: the OpenTelemetry span name: the prefix joined with dots
+        self.name = ".".join(self.prefix)
         self._starts = _Starts()
 
-    def _enter(self) -> float:
+    def _enter(self) -> Any:
+        ot = _tracing()
         start = self._clock()
-        execute(self._start_ev, {"system_time": self._system_time(), "monotonic_time": start},
-                self.metadata)
-        return start
+        now = self._system_time()
+        if ot is None:
+            execute(self._start_ev, {"system_time": now, "monotonic_time": start},
+                    self.metadata)
+            return start
+        # the OpenTelemetry span is current while the start handlers run
+        active = ot.start(self.name, self.metadata, _ns(now))
+        execute(self._start_ev, {"system_time": now, "monotonic_time": start}, self.metadata)
+        return start if active is None else (start, active)
 
-    def _exit(self, start: float, exc: BaseException | None) -> None:
+    def _exit(self, token: Any, exc: BaseException | None) -> None:
+        start, active = _otel_parts(token)
         end = self._clock()
         duration = max(end - start, 0.0)  # a clock that went backwards: 0, never negative
-        if exc is None:
-            execute(self._stop_ev, {"duration": duration, "monotonic_time": end}, self.metadata)
-        else:
-            meta = dict(self.metadata)
-            meta.update(kind=type(exc), reason=exc, stacktrace=exc.__traceback__)
-            execute(self._exc_ev, {"duration": duration, "monotonic_time": end}, meta)
+        try:
+            if exc is None:
+                execute(self._stop_ev, {"duration": duration, "monotonic_time": end},
+                        self.metadata)
+            else:
+                meta = dict(self.metadata)
+                meta.update(kind=type(exc), reason=exc, stacktrace=exc.__traceback__)
+                execute(self._exc_ev, {"duration": duration, "monotonic_time": end}, meta)
+        finally:
+            if active is not None:
+                active.close(duration, exc, self.metadata)
 
 
 def span(event_prefix: tuple[str, ...], metadata: Mapping[str, Any] | None = None, *,
@@ -495,6 +609,14 @@ def span(event_prefix: tuple[str, ...], metadata: Mapping[str, Any] | None = Non
     return Span(event_prefix, metadata, clock, system_time)
 
 
+def _ns(seconds: Any) -> int:
+    """Epoch seconds (``system_time``) as OpenTelemetry's integer nanoseconds."""
+    try:
+        return int(seconds * 1e9)
+    except (TypeError, ValueError, OverflowError):  # an odd system_time: now
+        return time.time_ns()
+
+
 # --------------------------------------------------------------------------- RED metrics
 def _metric(obj: Any, method: str, role: str, labels: Mapping[str, Any] | None) -> Any:
     if obj is None:
@@ -514,27 +636,63 @@ class Instrument(_ContextDecorator):
 
     def __init__(self, requests: Any = None, errors: Any = None, latency: Any = None,
                  labels: Mapping[str, Any] | None = None,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.perf_counter, *,
+                 name: str | None = None) -> None:
         if labels is not None and not isinstance(labels, Mapping):
             raise TypeError(f"labels must be a dict such as {{'model': 'v1'}}, got {labels!r}")
         if not callable(clock):
             raise TypeError("clock must be a callable returning seconds")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise TypeError(f"name must be a non-empty str (the OpenTelemetry span name), "
+                            f"got {name!r}")
         self.requests = _metric(requests, "inc", "requests", labels)
         self.errors = _metric(errors, "inc", "errors", labels)
         self.latency = _metric(latency, "observe", "latency", labels)
         self._clock = clock
+        #: the OpenTelemetry span name (None: the decorated function's
+        #: ``__qualname__``, or ``"fastmlops.instrument"`` for a ``with`` block)
+        self.name = name
+        #: the OpenTelemetry span attributes: the labels
+        self.attributes: dict[str, Any] = dict(labels or {})
         self._starts = _Starts()
 
-    def _enter(self) -> float:
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        if not callable(fn):
+            raise TypeError(f"decorate a function, got {fn!r}")
+        return _wrap(fn, functools.partial(self._enter, self._name_for(fn)), self._exit)
+
+    def _name_for(self, fn: Any) -> str:
+        if self.name is not None:
+            return self.name
+        name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+        if not isinstance(name, str):  # a partial or a callable object
+            name = getattr(type(fn), "__qualname__", None) or "fastmlops.instrument"
+        return name
+
+    def _enter(self, name: str | None = None) -> Any:
         if self.requests is not None:
             try:
                 self.requests.inc()
             except Exception:
                 _log.exception("telemetry: requests metric %r failed in inc()", self.requests)
-        return self._clock()
+        ot = _tracing()
+        if ot is None:
+            return self._clock()
+        active = ot.start(name or self.name or "fastmlops.instrument", self.attributes,
+                          time.time_ns())
+        start = self._clock()
+        return start if active is None else (start, active)
 
-    def _exit(self, start: float, exc: BaseException | None) -> None:
+    def _exit(self, token: Any, exc: BaseException | None) -> None:
+        start, active = _otel_parts(token)
         elapsed = max(self._clock() - start, 0.0)  # a clock that went backwards: 0
+        try:
+            self._record(elapsed, exc)
+        finally:
+            if active is not None:
+                active.close(elapsed, exc, self.attributes)
+
+    def _record(self, elapsed: float, exc: BaseException | None) -> None:
         if self.latency is not None:
             try:
                 self.latency.observe(elapsed)
@@ -557,20 +715,21 @@ class Instrument(_ContextDecorator):
         if not callable(f):
             raise TypeError(f"f must be callable, got {f!r}")
         if _is_async(f) or _is_asyncgen(f) or _is_gen(f):
-            return _wrap(f, self._enter, self._exit)(*args, **kwargs)
-        start = self._enter()
+            return self(f)(*args, **kwargs)
+        token = self._enter(self._name_for(f))
         try:
             result = f(*args, **kwargs)
         except BaseException as exc:
-            self._exit(start, exc)
+            self._exit(token, exc)
             raise
-        self._exit(start, None)
+        self._exit(token, None)
         return result
 
 
 def instrument(requests: Any = None, errors: Any = None, latency: Any = None, *,
                labels: Mapping[str, Any] | None = None,
-               clock: Callable[[], float] = time.perf_counter) -> Instrument:
+               clock: Callable[[], float] = time.perf_counter,
+               name: str | None = None) -> Instrument:
     """RED metrics in one line: count requests and errors, observe latency.
 
     On entry ``requests.inc()``; on exit ``latency.observe(seconds)`` and, if
@@ -586,6 +745,11 @@ def instrument(requests: Any = None, errors: Any = None, latency: Any = None, *,
 
     Usable as a decorator (sync or async functions), ``with`` or
     ``async with``; :meth:`Instrument.record` calls a function once.
+
+    With OpenTelemetry tracing on (:mod:`fastmlops.otel`) each call is also a
+    span named ``name`` (default: the decorated or recorded function's
+    ``__qualname__``; ``"fastmlops.instrument"`` for a ``with`` block) with
+    the ``labels`` as attributes, lasting exactly the observed latency.
 
     Examples
     --------
@@ -610,7 +774,7 @@ def instrument(requests: Any = None, errors: Any = None, latency: Any = None, *,
     >>> reg.get_sample_value("latency_seconds_bucket", {"le": "0.05"})
     1.0
     """
-    return Instrument(requests, errors, latency, labels, clock)
+    return Instrument(requests, errors, latency, labels, clock, name=name)
 
 
 _default: Instrument | None = None
