@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -151,14 +151,7 @@ def _bucketed(sa: Sample, sb: Sample, st: np.ndarray, locs: np.ndarray) -> bool:
     """
     if sa.buckets is not None and _refine(sa, sb, sa.buckets, st, locs):
         return True
-    sample = np.concatenate((_strided_sample(sa.values), _strided_sample(sb.values)))
-    sample = np.sort(sample)
-    sample = sample[np.isfinite(sample)]  # +-inf land in the end buckets anyway
-    if sample.size < 16:
-        return False
-    cut = max(1, sample.size // 500)
-    spec = bucket_map(float(sample[cut]), float(sample[-cut - 1]),
-                      sa.values.size + sb.values.size)
+    spec = _column_map(sa, sb.values, sa.values.size + sb.values.size)
     if spec is None:
         return False
     return _refine(sa, sb, BucketMap(*spec, counts=np.empty(0, np.int64)), st, locs,
@@ -231,24 +224,17 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
     n1, n2 = sa.n, sb.n
     if n1 == 0 or n2 == 0:
         return False
-    work = _arena("select", 3 * nb, np.int64).reshape(3, nb)
-    sel_idx, below_a, below_b = work[0], work[1], work[2]
-    selected = _arena("selected", nb, np.uint8)
-    m = _k.select_buckets(ca, cb, n1, n2, selected, sel_idx, below_a, below_b)
-    idx = sel_idx[:m]
-    ca_sel = np.ascontiguousarray(ca[idx])
-    cb_sel = np.ascontiguousarray(cb[idx])
-    want = (int(ca_sel.sum()), int(cb_sel.sum()))
-    if want[0] + want[1] > _MAX_REFINE_SHARE * (n1 + n2):
+    sel = _select(ca, cb, n1, n2)
+    if sel is None:
         return False
+    selected, m, ca_sel, cb_sel, below_a, below_b = sel
+    want = (int(ca_sel.sum()), int(cb_sel.sum()))
 
     def collect(task: tuple[int, int, int]) -> tuple[int, np.ndarray]:
         which, start, stop = task
         s = samples[which]
         if s.is_sorted:  # the selected buckets are slices of the sorted values
-            below, c = (below_a, ca_sel) if which == 0 else (below_b, cb_sel)
-            parts = [s.values[below[t]:below[t] + c[t]] for t in range(m)]
-            return which, np.concatenate(parts) if parts else s.values[:0]
+            return which, _sorted_slices(s.values, sel, which)
         values = s.values[start:stop]
         room = min(values.size, want[which])
         out = np.empty(room, dtype=values.dtype)
@@ -271,12 +257,208 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
             out = np.sort(out)
         return out
 
-    ga, gb = finish(0), finish(1)
-    if ga.size != want[0] or gb.size != want[1]:  # pragma: no cover - kernel bug
-        raise RuntimeError("fastmlops: KS bucket gather count mismatch")
-    _k.refine_merge(ga, ca_sel, gb, cb_sel, np.ascontiguousarray(below_a[:m]),
-                    np.ascontiguousarray(below_b[:m]), n1, n2, st, locs)
+    _merge_selected(finish(0), finish(1), sel, n1, n2, st, locs)
     return True
+
+
+def _select(ca: np.ndarray, cb: np.ndarray, n1: int, n2: int) -> tuple | None:
+    """The buckets that may hold an extreme (see ``_k.select_buckets``):
+    ``(selected, m, ca_sel, cb_sel, below_a, below_b)``, or None when they
+    hold more than ``_MAX_REFINE_SHARE`` of the values (sorting is then the
+    better plan).  ``selected`` is this thread's scratch: valid until its
+    next call here."""
+    nb = ca.size
+    work = _arena("select", 3 * nb, np.int64).reshape(3, nb)
+    sel_idx, below_a, below_b = work[0], work[1], work[2]
+    selected = _arena("selected", nb, np.uint8)
+    m = _k.select_buckets(ca, cb, n1, n2, selected, sel_idx, below_a, below_b)
+    idx = sel_idx[:m]
+    ca_sel = np.ascontiguousarray(ca[idx])
+    cb_sel = np.ascontiguousarray(cb[idx])
+    if int(ca_sel.sum()) + int(cb_sel.sum()) > _MAX_REFINE_SHARE * (n1 + n2):
+        return None
+    return selected, m, ca_sel, cb_sel, below_a[:m].copy(), below_b[:m].copy()
+
+
+def _merge_selected(ga: np.ndarray, gb: np.ndarray, sel: tuple, n1: int, n2: int,
+                    st: np.ndarray, locs: np.ndarray) -> None:
+    """Merge the sorted values gathered from the selected buckets into st/locs."""
+    _, m, ca_sel, cb_sel, below_a, below_b = sel
+    if ga.size != int(ca_sel.sum()) or gb.size != int(cb_sel.sum()):  # pragma: no cover
+        raise RuntimeError("fastmlops: KS bucket gather count mismatch")
+    _k.refine_merge(ga, ca_sel, gb, cb_sel, below_a, below_b, n1, n2, st, locs)
+
+
+def _sorted_slices(values: np.ndarray, sel: tuple, which: int) -> np.ndarray:
+    """The selected buckets of a sorted sample (``which``: 0 for a, 1 for b):
+    consecutive slices of it."""
+    _, m, ca_sel, cb_sel, below_a, below_b = sel
+    below, c = (below_a, ca_sel) if which == 0 else (below_b, cb_sel)
+    parts = [values[below[t]:below[t] + c[t]] for t in range(m)]
+    return np.concatenate(parts) if parts else values[:0]
+
+
+def _column_map(a: np.ndarray | Sample, b: np.ndarray, total: int) -> tuple[float, float, float] | None:
+    """A fresh bucket map for one test, placed on values sampled from both sides."""
+    va = a.values if isinstance(a, Sample) else a
+    sample = np.sort(np.concatenate((_strided_sample(va), _strided_sample(b))))
+    sample = sample[np.isfinite(sample)]  # +-inf land in the end buckets anyway
+    if sample.size < 16:
+        return None
+    cut = max(1, sample.size // 500)
+    return bucket_map(float(sample[cut]), float(sample[-cut - 1]), total)
+
+
+def _count_rows(table: np.ndarray, j0: int, maps: list, name: str) -> tuple[np.ndarray, ...]:
+    """Run ``rows_bucket_counts`` over columns ``j0 .. j0 + len(maps) - 1``
+    (a map of None is counted into a dummy bucket and ignored by the caller).
+    Returns (ids, counts, nans), ids and counts in this thread's scratch."""
+    w = len(maps)
+    los = np.zeros(w)
+    scales = np.zeros(w)
+    tops = np.zeros(w)
+    for k, spec in enumerate(maps):
+        if spec is not None:
+            los[k], scales[k], tops[k] = spec
+    nb = int(tops.max()) + 1
+    n = table.shape[0]
+    ids = _arena(name + "_ids", w * n, np.uint16).reshape(w, n)
+    counts = _arena(name + "_counts", w * nb, np.int64).reshape(w, nb)
+    counts[:] = 0
+    nans = np.zeros(w, np.int64)
+    if _k.rows_bucket_counts(table, j0, los, scales, tops, ids, counts, nans) < 0:
+        raise RuntimeError("fastmlops: KS row counting got inconsistent shapes")  # pragma: no cover
+    return ids, counts, nans
+
+
+def ks_table_block(a: np.ndarray | Sequence[Sample], b: np.ndarray, j0: int,
+                   j1: int) -> list[tuple[tuple[np.ndarray, np.ndarray] | None, int, int]]:
+    """KS statistics of columns ``j0 .. j1 - 1`` of the table ``b``, read in place.
+
+    ``b`` is a 2-D array of a kernel dtype with the samples down its columns
+    (rows x columns), any strides; it is read row by row, so a row-major table
+    is never copied column by column.  ``a`` is either another such table of the
+    same dtype (its same columns are the other samples) or a list of
+    ``j1 - j0`` :class:`Sample` (e.g. sorted stored references with their
+    ``buckets``, whose counts are then reused).  NaNs are omitted.
+
+    Returns one ``(result, nan_a, nan_b)`` per column, ``result`` as from
+    :func:`ks_statistic` (None when a side has no non-NaN value).  Columns whose
+    values are too concentrated for bucket refinement are copied out and
+    sorted, as :func:`ks_statistic` does.
+    """
+    w = j1 - j0
+    if not (0 <= j0 <= j1 <= b.shape[1]) or b.ndim != 2:
+        raise ValueError(f"columns {j0}..{j1} out of range for a table of shape {b.shape}")
+    is_table = isinstance(a, np.ndarray)
+    if is_table and (a.ndim != 2 or a.shape[1] != b.shape[1] or a.dtype != b.dtype):
+        raise ValueError("a and b must be tables with the same columns and dtype; got "
+                         f"{a.shape} {a.dtype} and {b.shape} {b.dtype}")
+    if not is_table and len(a) != w:
+        raise ValueError(f"need {w} samples for columns {j0}..{j1}, got {len(a)}")
+    n_b = b.shape[0]
+    out: list = [None] * w
+
+    def fallback(k: int) -> None:
+        if is_table:
+            sa = Sample(np.ascontiguousarray(a[:, j0 + k]))
+        else:  # without its stored buckets: those are what failed
+            ref = a[k]
+            sa = Sample(ref.values, is_sorted=ref.is_sorted, nan=ref.nan)
+        sb = Sample(np.ascontiguousarray(b[:, j0 + k]))
+        res = ks_statistic(sa, sb)
+        out[k] = (res, int(sa.nan or 0), int(sb.nan or 0))
+
+    if is_table:
+        n_a = a.shape[0]
+        if n_a + n_b < SORT_MERGE_BELOW:
+            for k in range(w):
+                fallback(k)
+            return out
+        maps = [_column_map(a[:, j0 + k], b[:, j0 + k], n_a + n_b) for k in range(w)]
+    else:
+        maps = [(s.buckets.lo, s.buckets.scale, s.buckets.top) if s.buckets is not None
+                else None for s in a]
+    if all(spec is None for spec in maps):
+        for k in range(w):
+            fallback(k)
+        return out
+    ids_b, counts_b, nans_b = _count_rows(b, j0, maps, "rows_b")
+    if is_table:
+        ids_a, counts_a, nans_a = _count_rows(a, j0, maps, "rows_a")
+    for k, spec in enumerate(maps):
+        if spec is None:
+            fallback(k)
+            continue
+        nb = int(spec[2]) + 1
+        cb = counts_b[k, :nb]
+        nan_b = int(nans_b[k])
+        if is_table:
+            ca, nan_a, n1 = counts_a[k, :nb], int(nans_a[k]), n_a - int(nans_a[k])
+        else:
+            ref = a[k]
+            if ref.nan is None:
+                ref.nan = count_nan(ref.values)
+            ca, nan_a, n1 = ref.buckets.counts, ref.nan, ref.n
+        n2 = n_b - nan_b
+        if n1 == 0 or n2 == 0:
+            out[k] = (None, nan_a, nan_b)
+            continue
+        sel = _select(np.ascontiguousarray(ca), np.ascontiguousarray(cb), n1, n2)
+        if sel is None:
+            fallback(k)
+            continue
+        want_a, want_b = int(sel[2].sum()), int(sel[3].sum())
+        col_b = b[:, j0 + k]
+        gb = _gather(col_b, ids_b[k], sel[0], want_b, nan_b)
+        if is_table:
+            ga = np.sort(_gather(a[:, j0 + k], ids_a[k], sel[0], want_a, nan_a))
+        else:
+            ga = _sorted_slices(a[k].values, sel, 0) if a[k].is_sorted else None
+            if ga is None:  # pragma: no cover - stored references are sorted
+                fallback(k)
+                continue
+        st = np.array([-np.inf, -np.inf, np.inf, np.inf])
+        locs = np.zeros(4, dtype=b.dtype)
+        _merge_selected(ga, np.sort(gb), sel, n1, n2, st, locs)
+        out[k] = ((st, locs), nan_a, nan_b)
+    return out
+
+
+def _gather(values: np.ndarray, ids: np.ndarray, selected: np.ndarray, want: int,
+            nan: int) -> np.ndarray:
+    """The ``want`` non-NaN values of the selected buckets (NaNs, in bucket 0,
+    need position slots too)."""
+    out = np.empty(want, dtype=values.dtype)
+    pos = np.empty(min(values.size, want + nan), dtype=np.int64)
+    got = _k.gather(values, ids, selected, pos, out)
+    if got != want:  # pragma: no cover - kernel bug
+        raise RuntimeError("fastmlops: KS bucket gather count mismatch")
+    return out
+
+
+def columns(table: np.ndarray, j0: int, j1: int, dtype: Any,
+            name: str = "columns") -> list[np.ndarray]:
+    """Columns ``j0 .. j1 - 1`` of a 2-D (rows x columns) array as contiguous 1-D
+    arrays of ``dtype``: views where a column already is one, else copies into
+    this thread's scratch buffer ``name`` (reused across calls, so no fresh
+    pages for every call).  Valid until this thread's next call with ``name``."""
+    dtype = np.dtype(dtype)
+    if table.dtype == dtype and (table.strides[0] == dtype.itemsize or table.shape[0] <= 1):
+        return [table[:, j] for j in range(j0, j1)]
+    w, n = j1 - j0, table.shape[0]
+    buf = _arena(name, w * n, dtype).reshape(w, n)
+    if table.dtype == dtype and dtype.name in _LAYOUT_DTYPES and w > 1:
+        from fastmlops._kernels.layout import columns_block as copy_block
+
+        copy_block(table, j0, buf)
+    else:
+        for k in range(w):
+            buf[k] = table[:, j0 + k]  # widening only: kernel dtypes hold every value
+    return list(buf)
+
+
+_LAYOUT_DTYPES = ("float64", "float32", "int64", "uint64")
 
 
 _arenas = threading.local()
