@@ -171,16 +171,18 @@ class FaultyProxy:
     """A reverse proxy to ``upstream`` that can fail or stall ``log-batch`` requests.
 
     ``fail_after``: forward that many ``runs/log-batch`` requests, then answer
-    the rest with HTTP 503 (``None``: never fail).  ``delay``: seconds to hold
+    the rest with HTTP 503 (``None``: never fail); ``fail_count``: refuse only
+    that many, then forward again (a server that recovers).  ``delay``: seconds to hold
     every ``log-batch`` request past ``fail_after`` before answering 503
     (a slow server; the client's timeout should fire first).  Every other
     request (runs, artifacts) is forwarded unchanged.
     """
 
     def __init__(self, upstream: str, *, fail_after: int | None = None,
-                 delay: float = 0.0) -> None:
+                 fail_count: int | None = None, delay: float = 0.0) -> None:
         self.upstream = upstream.rstrip("/")
         self.fail_after = fail_after
+        self.fail_count = fail_count
         self.delay = delay
         self.forwarded_batches = 0
         self.refused_batches = 0
@@ -209,7 +211,9 @@ class FaultyProxy:
                 if "/runs/log-batch" in self.path:
                     with proxy._lock:
                         refuse = (proxy.fail_after is not None
-                                  and proxy.forwarded_batches >= proxy.fail_after)
+                                  and proxy.forwarded_batches >= proxy.fail_after
+                                  and (proxy.fail_count is None
+                                       or proxy.refused_batches < proxy.fail_count))
                         if refuse:
                             proxy.refused_batches += 1
                         else:
