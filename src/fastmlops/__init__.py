@@ -23,6 +23,8 @@ _LAZY = {
     "kl_divergence": "fastmlops.divergence",
     "js_divergence": "fastmlops.divergence",
     "psi_verdict": "fastmlops.divergence",
+    "chisquare_2samp": "fastmlops.categorical",
+    "Chi2Result": "fastmlops.categorical",
     "warmup": "fastmlops._warmup",
     "hash_file": "fastmlops.fingerprint",
     "hash_tree": "fastmlops.fingerprint",
@@ -38,12 +40,14 @@ _LAZY = {
 
 #: Public submodules, importable as attributes (``fastmlops.slo.error_budget``).
 _SUBMODULES = {"drift", "divergence", "fingerprint", "slo", "abtest", "canary", "losses",
-               "quantiles", "telemetry", "metrics", "cli", "otel", "mlflow"}
+               "quantiles", "telemetry", "metrics", "cli", "otel", "mlflow",
+               "categorical"}
 
 __all__ = sorted(_LAZY) + sorted(_SUBMODULES) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from fastmlops._warmup import warmup
+    from fastmlops.categorical import Chi2Result, chisquare_2samp
     from fastmlops.divergence import js_divergence, kl_divergence, psi, psi_verdict
     from fastmlops.drift import DriftReference, DriftReport, KstestResult, ks_2samp
     from fastmlops.fingerprint import Manifest, ModelVersion, hash_file, hash_tree
