@@ -13,11 +13,14 @@ reference for checking many production batches against one training sample.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 
+from fastmlops import _drift_rule as rule
+from fastmlops._drift_report import DriftReport
 from fastmlops._ks_2samp import (_BLOCK, KstestResult, _check_options, _resolve, _str_keyed,
                                  ks_2samp)
 from fastmlops._validation import kernel_dtype, reject_long_double
@@ -28,155 +31,110 @@ __all__ = ["KstestResult", "ks_2samp", "DriftReference", "DriftReport"]
 # Reference computed once, many checks
 # --------------------------------------------------------------------------
 
-
-
-@dataclass(frozen=True)
-class DriftReport:
-    """Per-column and whole-table drift of one batch against a :class:`DriftReference`.
-
-    Per column (arrays in column order): ``ks_statistic``, ``ks_pvalue``
-    (:func:`ks_2samp`, NaNs omitted), ``psi``, ``kl``, ``jsd`` (see
-    :mod:`fastmlops.divergence`), ``psi_verdict`` ("none" < 0.1 <= "minor" <=
-    0.25 < "major"), ``nan_share`` and ``reference_nan_share``, and
-    ``verdict``:
-
-    * ``"drift"``: the KS p-value is below ``alpha``, or PSI is "major", or the
-      share of NaN rose by more than ``nan_increase`` over the reference's, or
-      the column has no values left (all NaN);
-    * ``"watch"``: PSI is "minor";
-    * ``"ok"``: otherwise.
-
-    For the table: ``n_drifted`` columns with verdict "drift",
-    ``share_drifted``, ``drifted`` (``share_drifted >= drift_share``) and
-    ``verdict``: "drift" when ``drifted``, "watch" when any column is "drift"
-    or "watch", else "ok".  Drift is a lead, not a verdict: check performance,
-    cause and retraining cost before acting on it.
-    """
-
-    columns: list[str]
-    n_rows: int
-    ks_statistic: np.ndarray
-    ks_pvalue: np.ndarray
-    psi: np.ndarray
-    kl: np.ndarray
-    jsd: np.ndarray
-    psi_verdict: list[str]
-    nan_share: np.ndarray
-    reference_nan_share: np.ndarray
-    column_verdict: list[str]
-    alpha: float
-    drift_share: float
-    nan_increase: float
-
-    @property
-    def n_drifted(self) -> int:
-        return sum(v == "drift" for v in self.column_verdict)
-
-    @property
-    def share_drifted(self) -> float:
-        return self.n_drifted / max(1, len(self.columns))
-
-    @property
-    def drifted(self) -> bool:
-        return self.share_drifted >= self.drift_share
-
-    @property
-    def verdict(self) -> str:
-        if self.drifted:
-            return "drift"
-        if any(v != "ok" for v in self.column_verdict):
-            return "watch"
-        return "ok"
-
-    def to_records(self) -> list[dict[str, Any]]:
-        """One dict per column."""
-        return [
-            {
-                "column": c,
-                "ks_statistic": float(self.ks_statistic[j]),
-                "ks_pvalue": float(self.ks_pvalue[j]),
-                "psi": float(self.psi[j]),
-                "kl": float(self.kl[j]),
-                "jsd": float(self.jsd[j]),
-                "psi_verdict": self.psi_verdict[j],
-                "nan_share": float(self.nan_share[j]),
-                "reference_nan_share": float(self.reference_nan_share[j]),
-                "verdict": self.column_verdict[j],
-            }
-            for j, c in enumerate(self.columns)
-        ]
-
-    def to_pandas(self) -> Any:
-        """The per-column table as a pandas DataFrame (needs pandas)."""
-        import pandas as pd
-
-        return pd.DataFrame.from_records(self.to_records()).set_index("column")
-
-    def format(self, max_rows: int = 50) -> str:
-        """A readable fixed-width table, worst columns first, and the table verdict."""
-        order = sorted(range(len(self.columns)),
-                       key=lambda j: ({"drift": 0, "watch": 1, "ok": 2}[self.column_verdict[j]],
-                                      -np.nan_to_num(self.psi[j], nan=np.inf)))
-        width = max([6] + [len(c) for c in self.columns])
-        head = (f"{'column':<{width}}  {'KS D':>7}  {'KS p':>9}  {'PSI':>7}  {'PSI verdict':<11}"
-                f"  {'KL':>7}  {'JSD':>7}  {'NaN %':>6}  verdict")
-        lines = [head, "-" * len(head)]
-        for j in order[:max_rows]:
-            lines.append(
-                f"{self.columns[j]:<{width}}  {self.ks_statistic[j]:>7.4f}  "
-                f"{self.ks_pvalue[j]:>9.2e}  {self.psi[j]:>7.4f}  {self.psi_verdict[j]:<11}"
-                f"  {self.kl[j]:>7.4f}  {self.jsd[j]:>7.4f}  {100 * self.nan_share[j]:>6.2f}"
-                f"  {self.column_verdict[j]}")
-        if len(order) > max_rows:
-            lines.append(f"... {len(order) - max_rows} more columns")
-        lines.append("")
-        lines.append(
-            f"{self.n_drifted} of {len(self.columns)} columns drifted (KS p < {self.alpha:g}, "
-            f"PSI > 0.25 or NaN share up by > {100 * self.nan_increase:g} points); "
-            f"table verdict: {self.verdict.upper()}")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.format()
+#: Points at which the report's ECDF pictures are drawn (reference quantiles).
+_GRID = 50
+#: Categories drawn in a categorical column's picture (the rest pooled).
+_PLOT_CATEGORIES = 30
 
 
 @dataclass
-class _RefColumn:
-    sorted_values: np.ndarray  # non-NaN values, sorted, kernel dtype
-    nan_share: float
-    edges: np.ndarray
-    counts: np.ndarray  # reference counts per PSI bin
-    buckets: Any  # _ks_engine.BucketMap or None: KS buckets, counted once
+class _NumericRef:
+    sorted_values: np.ndarray  # non-missing values, sorted, kernel dtype
+    n_missing: int
+    edges: np.ndarray  # interior PSI bin edges (float64)
+    counts: np.ndarray  # reference counts per PSI bin (int64)
+    grid: np.ndarray  # ECDF picture points (float64)
+    _buckets: Any = field(default=None, repr=False)  # KS buckets, made on first use
+    _have_buckets: bool = field(default=False, repr=False)
+    kind: str = "numeric"
+
+    @property
+    def n(self) -> int:
+        return self.sorted_values.size
+
+    def buckets(self) -> Any:
+        if not self._have_buckets:
+            from fastmlops._ks_engine import reference_buckets
+
+            self._buckets = reference_buckets(self.sorted_values)
+            self._have_buckets = True
+        return self._buckets
+
+
+@dataclass
+class _CategoricalRef:
+    categories: Any  # _categories.CategoryMap
+    n_missing: int
+    kind: str = "categorical"
+
+    @property
+    def n(self) -> int:  # values present
+        return int(self.categories.counts.sum()) + int(self.categories.other)
+
+
+def _check_number(value: Any, name: str, low: float, high: float, low_open: bool = True,
+                  high_open: bool = True) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    v = float(value)
+    if not ((low < v if low_open else low <= v) and (v < high if high_open else v <= high)):
+        lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
+        raise ValueError(f"{name} must be in {lo}{low:g}, {high:g}{hi}, got {value!r}")
+    return v
 
 
 class DriftReference:
-    """A reference sample, sorted and binned once, to check batches against.
+    """A reference table, sorted, binned and counted once, to check batches against.
 
     Parameters
     ----------
     reference : array_like, DataFrame, pyarrow Table or dict
         A 1-D array (one column), a 2-D array (rows x columns), a pandas
         DataFrame, a pyarrow Table/RecordBatch, or a dict of name -> 1-D array.
-        Numeric columns only (up to float64: long double raises TypeError);
-        NaN (and null) values are left out and their share is recorded.
-        Column names are strings: a dict's keys and a DataFrame's column
-        labels are converted with ``str`` (``{0: x}`` is column "0").
+        Column kinds:
+
+        * numeric: int, uint and float columns (up to float64: long double
+          raises TypeError); datetimes and timedeltas as float64 nanoseconds
+          (NaT missing);
+        * categorical: strings (numpy, object, pandas ``string``/``str``,
+          pyarrow string), bools, pandas ``category``, pyarrow dictionary
+          columns, and integer columns named in ``categorical``.
+
+        Anything else (nested, binary, complex, objects of mixed types) raises
+        TypeError naming the column.  Missing values (NaN, NaT, None, null,
+        pd.NA, masked entries) are left out of the distributions and their
+        share is recorded.  Column names are strings: a dict's keys and a
+        DataFrame's labels are converted with ``str``.
     columns : sequence, optional
         Names for the columns of an array, or the subset/order of table columns
-        to use (given as str or as the table's own keys).  Arrays default to
-        "0", "1", ...
+        to use.  Arrays default to "0", "1", ...
+    categorical : sequence, optional
+        Integer columns to treat as categories (strings, bools and category
+        dtypes always are).  A float column named here raises TypeError.
     bins : int, default 10
-        PSI/KL/JSD bins: quantiles of each reference column (see
-        :func:`fastmlops.psi`).
+        PSI/KL/JSD bins of numeric columns: quantiles of each reference column
+        (see :func:`fastmlops.psi`).
     eps : float, default 1e-4
         Floor for bin proportions in PSI and KL.
     alpha : float, default 0.01
-        A column drifts when its KS p-value is below ``alpha``.
+        Each column's false-positive rate: under no drift a column is "drift"
+        at most this share of the time, at any sample size (see
+        :class:`DriftReport` for the rule).
     drift_share : float, default 0.5
         The table drifts when at least this share of its columns drift.
     nan_increase : float, default 0.02
-        A column drifts when its share of NaN exceeds the reference's by more
-        than this (absolute: 0.02 is two percentage points).
+        A significant binned change is "drift" (not only "watch") when the
+        share of missing values rose by more than this (absolute: 0.02 is two
+        percentage points).
+    correction : {"none", "holm", "bh"}, default "none"
+        Adjust the columns' p-values across the table: Holm (family-wise
+        error rate at most ``alpha``) or Benjamini-Hochberg (false discovery
+        rate at most ``alpha``).  "none" judges each column on its own.
+    max_categories : int, default 10,000
+        A categorical column keeps at most this many of its most frequent
+        reference values; the rest form one "other" bin (and the report says
+        so).  Bounds memory for ids and free text.
 
     Examples
     --------
@@ -188,164 +146,364 @@ class DriftReference:
     >>> report = ref.check(cur)
     >>> report.column_verdict
     ['ok', 'ok', 'drift']
+    >>> report.reasons[2]
+    ['ks', 'psi']
     >>> report.verdict
     'watch'
     """
 
     def __init__(self, reference: Any, *, columns: Sequence[Any] | None = None,
-                 bins: int = 10, eps: float = 1e-4, alpha: float = 0.01,
-                 drift_share: float = 0.5, nan_increase: float = 0.02) -> None:
-        from fastmlops import divergence
-        from fastmlops._ks_engine import reference_buckets
+                 categorical: Sequence[Any] = (), bins: int = 10, eps: float = 1e-4,
+                 alpha: float = 0.01, drift_share: float = 0.5, nan_increase: float = 0.02,
+                 correction: str = "none", max_categories: int = 10_000) -> None:
         from fastmlops._parallel import parallel_map
         from fastmlops._tables import as_columns
 
-        bins = divergence._check_bins(bins)
-        eps = divergence._check_eps(eps)
-        if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-            raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-        if not (isinstance(drift_share, (int, float)) and 0 < drift_share <= 1):
-            raise ValueError(f"drift_share must be in (0, 1], got {drift_share!r}")
-        if not (isinstance(nan_increase, (int, float)) and 0 <= nan_increase <= 1):
-            raise ValueError(f"nan_increase must be in [0, 1], got {nan_increase!r}")
+        self._set_params(bins=bins, eps=eps, alpha=alpha, drift_share=drift_share,
+                         nan_increase=nan_increase, correction=correction,
+                         max_categories=max_categories)
+        if isinstance(categorical, (str, bytes)):
+            categorical = [categorical]
         if isinstance(reference, dict):
             reference = _str_keyed(reference, "reference")
             if columns is not None:
                 columns = [str(c) for c in columns]
-        cols = as_columns(reference, columns, "reference")
+        cols = as_columns(reference, columns, "reference", categorical=categorical)
         if len(cols) == 0:
             raise ValueError("reference has no columns")
         if cols.n_rows == 0:
             raise ValueError("reference has no rows")
         self.columns: list[str] = cols.names
+        self.kinds: list[str] = list(cols.kinds)
         self.n_rows: int = cols.n_rows
-        self.bins = int(bins)
-        self.eps = float(eps)
-        self.alpha = float(alpha)
-        self.drift_share = float(drift_share)
-        self.nan_increase = float(nan_increase)
+        self._digest: str | None = None
 
-        def build(block: tuple[int, int]) -> list[_RefColumn]:
-            out = []
-            for j, values in zip(range(*block), cols.block(*block)):
-                reject_long_double(values, f"reference column {self.columns[j]!r}")
-                dtype = kernel_dtype(values)
-                values = np.sort(values.astype(dtype, copy=False))  # NaNs last
-                n_nan = values.size - int(np.searchsorted(values, np.nan)) \
-                    if dtype.kind == "f" else 0
-                finite = values[: values.size - n_nan]
-                if finite.size == 0:
-                    raise ValueError(f"reference column {self.columns[j]!r} has no "
-                                     "values (all NaN); drop it or fill it")
-                edges = divergence.edges_from_sorted(finite, self.bins)
-                counts, _ = divergence.bin_counts(finite, edges)
-                finite = np.ascontiguousarray(finite)
-                out.append(_RefColumn(finite, n_nan / values.size, edges, counts,
-                                      reference_buckets(finite)))
-            return out
+        def build(block: tuple[int, int]) -> list[Any]:
+            return [self._build_column(self.columns[j], kind, values) for j, kind, values in
+                    zip(range(*block), self.kinds[block[0]:block[1]], cols.block(*block))]
 
         blocks = [(j, min(j + _BLOCK, len(cols))) for j in range(0, len(cols), _BLOCK)]
-        self._cols: list[_RefColumn] = [c for part in parallel_map(build, blocks) for c in part]
+        self._cols: list[Any] = [c for part in parallel_map(build, blocks) for c in part]
+
+    def _set_params(self, *, bins: Any, eps: Any, alpha: Any, drift_share: Any,
+                    nan_increase: Any, correction: Any, max_categories: Any) -> None:
+        from fastmlops import divergence
+
+        self.bins = divergence._check_bins(bins)
+        self.eps = divergence._check_eps(eps)
+        self.alpha = _check_number(alpha, "alpha", 0, 1)
+        self.drift_share = _check_number(drift_share, "drift_share", 0, 1, high_open=False)
+        self.nan_increase = _check_number(nan_increase, "nan_increase", 0, 1, False, False)
+        if correction not in rule.CORRECTIONS:
+            raise ValueError(f"correction must be one of {rule.CORRECTIONS}, got {correction!r}")
+        self.correction = str(correction)
+        if isinstance(max_categories, (bool, np.bool_)) or not isinstance(
+                max_categories, (int, np.integer)) or max_categories < 1:
+            raise ValueError(f"max_categories must be a positive integer, got {max_categories!r}")
+        self.max_categories = int(max_categories)
+
+    def _build_column(self, name: str, kind: str, values: Any) -> Any:
+        from fastmlops import divergence
+
+        if kind == "categorical":
+            from fastmlops._categories import CategoryMap, encode
+
+            enc = encode(values, f"reference column {name!r}")
+            cmap = CategoryMap.build(enc, max_categories=self.max_categories)
+            n_missing = int(cmap.missing)
+            if cmap.n == n_missing:
+                raise ValueError(f"reference column {name!r} has no values (all missing); "
+                                 "drop it or fill it")
+            return _CategoricalRef(cmap, n_missing)
+        reject_long_double(values, f"reference column {name!r}")
+        dtype = kernel_dtype(values)
+        values = np.sort(values.astype(dtype, copy=False))  # NaNs last
+        n_nan = values.size - int(np.searchsorted(values, np.nan)) if dtype.kind == "f" else 0
+        finite = np.ascontiguousarray(values[: values.size - n_nan])
+        if finite.size == 0:
+            raise ValueError(f"reference column {name!r} has no values (all NaN); "
+                             "drop it or fill it")
+        edges = divergence.edges_from_sorted(finite, self.bins)
+        counts, _ = divergence.bin_counts(finite, edges)
+        grid = divergence.edges_from_sorted(finite, _GRID + 1)
+        return _NumericRef(finite, n_nan, edges, counts.astype(np.int64), grid)
 
     def __repr__(self) -> str:
-        return (f"DriftReference({len(self.columns)} columns x {self.n_rows} rows, "
+        n_cat = self.kinds.count("categorical")
+        kinds = f", {n_cat} categorical" if n_cat else ""
+        return (f"DriftReference({len(self.columns)} columns{kinds} x {self.n_rows} rows, "
                 f"bins={self.bins}, alpha={self.alpha:g})")
 
-    def ks(self, current: Any, *, alternative: str = "two-sided",
-           method: str = "auto") -> KstestResult:
-        """KS test of every column of ``current`` against the reference (NaNs
-        omitted); the same numbers as ``ks_2samp(reference_col, current_col,
-        nan_policy='omit')``, with the reference's sort done once."""
-        return self._run(current, alternative, method, with_binned=False)
+    # ---------------------------------------------------------------- files
+    @property
+    def digest(self) -> str:
+        """``"sha256:<hex>"``: the digest of the reference's content (every
+        stored value and parameter), the same before :meth:`save` and after
+        :meth:`load`.  Computed on first use (it hashes every value)."""
+        if self._digest is None:
+            from fastmlops._reference_file import content_digest
 
-    def check(self, current: Any) -> DriftReport:
-        """Compare a batch with the reference: KS, PSI, KL, JSD and NaN share per
-        column, and the verdicts (see :class:`DriftReport`).
+            self._digest = content_digest(self)
+        return self._digest
 
-        ``current`` takes the same forms as the reference; tables (and dicts,
-        by ``str`` of their keys, as for the reference) are matched by column
-        name, arrays by position (same number of columns required).
+    def save(self, path: Any) -> str:
+        """Write the reference to ``path`` in the documented, versioned format
+        of ``docs/reference-format.md`` (a JSON header and raw little-endian
+        arrays; never pickle).  Returns the reference's :attr:`digest`."""
+        from fastmlops._reference_file import save
+
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path: Any, *, expected_digest: str | None = None) -> "DriftReference":
+        """Read a reference written by :meth:`save`.
+
+        The arrays are memory-mapped (read-only) and every one is checked
+        against the SHA-256 digests the file carries: a truncated, corrupted
+        or altered file, a file of a newer format version, or a file that is
+        not a reference raises ``ValueError``; loading runs no code from the
+        file.  ``expected_digest`` (e.g. from a :class:`ModelVersion`) also
+        refuses a valid reference other than the one expected.
         """
-        return self._run(current, "two-sided", "auto", with_binned=True)
+        from fastmlops._reference_file import load
 
-    def _run(self, current: Any, alternative: str, method: str, with_binned: bool) -> Any:
-        from fastmlops import divergence
-        from fastmlops._ks_engine import Sample, ks_statistic
-        from fastmlops._ks_pvalue import ks_pvalues
-        from fastmlops._parallel import parallel_map
+        return load(cls, path, expected_digest)
+
+    # ---------------------------------------------------------------- checks
+    def _current_columns(self, current: Any) -> Any:
         from fastmlops._tables import as_columns
 
-        alternative, method, _ = _check_options(alternative, method, "omit")
+        cat = [c for c, k in zip(self.columns, self.kinds) if k == "categorical"]
         is_table = isinstance(current, dict) or hasattr(current, "column_names") or (
             hasattr(current, "columns") and hasattr(current, "iloc"))
         if is_table:  # match by name
             if isinstance(current, dict):
                 current = _str_keyed(current, "current")
-            cols = as_columns(current, self.columns, "current")
+            cols = as_columns(current, self.columns, "current", categorical=cat)
         else:  # match by position
-            cols = as_columns(current, None, "current")
-            if len(cols) != len(self.columns):
-                raise ValueError(
-                    f"current has {len(cols)} column(s), the reference {len(self.columns)}; "
-                    "pass the same columns in the same order")
-            cols.names = list(self.columns)
+            cols = _positional(current, self.columns, cat)
         if cols.n_rows == 0:
             raise ValueError("current has no rows")
+        for name, want, got in zip(self.columns, self.kinds, cols.kinds):
+            if want != got:
+                raise TypeError(
+                    f"current: column {name!r} is {want} in the reference but "
+                    f"{'holds numbers' if got == 'numeric' else 'holds categories (strings/bools)'}"
+                    " in the current batch; pass the same kind of values (cast the column)")
+        return cols
+
+    def ks(self, current: Any, *, alternative: str = "two-sided",
+           method: str = "auto") -> KstestResult:
+        """KS test of every numeric column of ``current`` against the reference
+        (NaNs omitted); the same numbers as ``ks_2samp(reference_col,
+        current_col, nan_policy='omit')``, with the reference's sort done once.
+        Categorical columns get NaN."""
+        alternative, method, _ = _check_options(alternative, method, "omit")
+        cols = self._current_columns(current)
+        parts = self._count(cols, alternative, binned=False)
+        d, p = self._ks_pvalues(parts, alternative, method)
+        loc = np.array([q.get("ks_location", np.nan) for q in parts], dtype=np.float64)
+        sign = np.array([q.get("ks_sign", np.nan) for q in parts], dtype=np.float64)
+        return KstestResult(d, p, loc, sign)
+
+    def check(self, current: Any) -> DriftReport:
+        """Compare a batch with the reference: per column KS (numbers), the
+        binned chi-square test, PSI, KL, JSD, missing share and unseen
+        categories, and the verdicts with their reasons (see
+        :class:`DriftReport`).
+
+        ``current`` takes the same forms as the reference; tables (and dicts,
+        by ``str`` of their keys) are matched by column name, arrays by
+        position (same number of columns required).  Each column must be of
+        the same kind as in the reference.
+        """
+        cols = self._current_columns(current)
+        parts = self._count(cols, "two-sided", binned=True)
+        return self._finish(parts, cols.n_rows)
+
+    def _count(self, cols: Any, alternative: str, binned: bool) -> list[dict]:
+        """One pass over each current column: the per-column partial results."""
+        from fastmlops._parallel import parallel_map
+
         m = len(self.columns)
-        d = np.full(m, np.nan)
-        loc = np.full(m, np.nan)
-        sign = np.full(m, np.nan)
-        n_cur = np.zeros(m, dtype=np.int64)
-        nan_share = np.zeros(m)
-        psi = np.full(m, np.nan)
-        kl = np.full(m, np.nan)
-        jsd = np.full(m, np.nan)
+        parts: list[Any] = [None] * m
 
         def work(block: tuple[int, int]) -> None:
             for j, values in zip(range(*block), cols.block(*block)):
-                reject_long_double(values, f"current column {self.columns[j]!r}")
                 ref = self._cols[j]
-                dtype = kernel_dtype(ref.sorted_values, values)
-                sa = Sample(ref.sorted_values.astype(dtype, copy=False), is_sorted=True, nan=0,
-                            buckets=ref.buckets)
-                sb = Sample(np.ascontiguousarray(values, dtype=dtype))
-                res = ks_statistic(sa, sb)
-                n_cur[j] = sb.n
-                nan_share[j] = sb.nan / values.size
-                if res is None:
-                    continue
-                d[j], loc[j], sign[j] = _resolve(res[0], res[1], alternative)
-                if with_binned:
-                    counts, _ = divergence.bin_counts(sb.values, ref.edges)
-                    n_ref = ref.sorted_values.size
-                    psi[j] = divergence.psi_from_counts(ref.counts, n_ref, counts, sb.n, self.eps)
-                    kl[j] = divergence.kl_from_counts(ref.counts, n_ref, counts, sb.n, self.eps)
-                    jsd[j] = divergence.js_from_counts(ref.counts, n_ref, counts, sb.n)
+                name = self.columns[j]
+                if ref.kind == "categorical":
+                    parts[j] = self._count_categorical(ref, values, name) if binned else {
+                        "n_rows": len(values)}
+                else:
+                    parts[j] = self._count_numeric(ref, values, name, alternative, binned)
 
         blocks = [(j, min(j + _BLOCK, m)) for j in range(0, m, _BLOCK)]
         parallel_map(work, blocks)
-        ok = ~np.isnan(d)
+        return parts
+
+    def _count_numeric(self, ref: _NumericRef, values: np.ndarray, name: str,
+                       alternative: str, binned: bool) -> dict:
+        from fastmlops import divergence
+        from fastmlops._ks_engine import Sample, ks_statistic
+
+        reject_long_double(values, f"current column {name!r}")
+        dtype = kernel_dtype(ref.sorted_values, values)
+        sa = Sample(ref.sorted_values.astype(dtype, copy=False), is_sorted=True, nan=0,
+                    buckets=ref.buckets() if dtype == ref.sorted_values.dtype else None)
+        sb = Sample(np.ascontiguousarray(values, dtype=dtype))
+        res = ks_statistic(sa, sb)
+        part: dict[str, Any] = {"n_rows": int(values.size), "n_missing": int(sb.nan),
+                                "n": int(sb.n)}
+        if res is not None:
+            d, loc, sign = _resolve(res[0], res[1], alternative)
+            part.update(ks_d=d, ks_location=float(loc), ks_sign=float(sign))
+        if binned:
+            counts, _ = divergence.bin_counts(sb.values, ref.edges)
+            grid_counts, _ = divergence.bin_counts(sb.values, ref.grid)
+            part.update(counts=counts.astype(np.int64), grid_counts=grid_counts.astype(np.int64))
+        return part
+
+    def _count_categorical(self, ref: _CategoricalRef, values: Any, name: str) -> dict:
+        from fastmlops._categories import encode
+
+        enc = encode(values, f"current column {name!r}")
+        c = ref.categories.count(enc)
+        return {"n_rows": int(len(enc.codes)), "n_missing": int(c.missing),
+                "n": int(len(enc.codes) - c.missing), "cat": c}
+
+    def _ks_pvalues(self, parts: list[dict], alternative: str,
+                    method: str) -> tuple[np.ndarray, np.ndarray]:
+        from fastmlops._ks_pvalue import ks_pvalues
+
+        m = len(parts)
+        d = np.array([q.get("ks_d", np.nan) for q in parts], dtype=np.float64)
         p = np.full(m, np.nan)
+        ok = ~np.isnan(d)
         if ok.any():
-            n_ref = np.array([c.sorted_values.size for c in self._cols], dtype=np.int64)
+            n_ref = np.array([c.n for c in self._cols], dtype=np.int64)
+            n_cur = np.array([q.get("n", 0) for q in parts], dtype=np.int64)
             d_ok, p_ok = ks_pvalues(d[ok], n_ref[ok], n_cur[ok], alternative, method)
             d[ok] = d_ok
             p[ok] = p_ok
-        if not with_binned:
-            return KstestResult(d, p, loc, sign)
-        psi_verdict = [divergence.psi_verdict(v) if np.isfinite(v) else "n/a" for v in psi]
-        ref_nan = np.array([c.nan_share for c in self._cols])
-        nan_up = nan_share - ref_nan > self.nan_increase
-        verdict = []
-        for j in range(m):
-            if not ok[j] or p[j] < self.alpha or psi_verdict[j] == "major" or nan_up[j]:
-                verdict.append("drift")
-            elif psi_verdict[j] == "minor":
-                verdict.append("watch")
+        return d, p
+
+    def _finish(self, parts: list[dict], n_rows: int) -> DriftReport:
+        """Figures, tests and verdicts from the per-column partial results."""
+        from fastmlops import divergence
+
+        m = len(self.columns)
+        d, p_ks = self._ks_pvalues(parts, "two-sided", "auto")
+        f = {k: np.full(m, np.nan) for k in ("psi", "kl", "jsd", "chi2", "p_bin", "loc", "sign")}
+        dof = np.zeros(m, dtype=np.int64)
+        nan_share = np.zeros(m)
+        ref_nan = np.zeros(m)
+        n_cur = np.zeros(m, dtype=np.int64)
+        n_ref = np.zeros(m, dtype=np.int64)
+        unseen: list[dict | None] = [None] * m
+        other = [False] * m
+        plots: list[dict] = [{}] * m
+        for j, (ref, q) in enumerate(zip(self._cols, parts)):
+            rows = max(1, q["n_rows"])
+            nan_share[j] = q["n_missing"] / rows
+            ref_nan[j] = ref.n_missing / self.n_rows
+            n_cur[j], n_ref[j] = q["n"], ref.n
+            f["loc"][j] = q.get("ks_location", np.nan)
+            f["sign"][j] = q.get("ks_sign", np.nan)
+            if ref.kind == "numeric":
+                rc, cc = ref.counts, q["counts"]
+                plots[j] = _numeric_plot(ref, q)
             else:
-                verdict.append("ok")
+                c = q["cat"]
+                cm = ref.categories
+                rc, cc = cm.bins, c.bins  # kept categories, then "other" (unseen values)
+                unseen[j] = {"count": int(c.unseen), "share": c.unseen / max(1, q["n"]),
+                             "distinct": int(c.unseen_distinct),
+                             "examples": [str(x) for x in c.unseen_examples]}
+                other[j] = bool(cm.truncated)
+                plots[j] = _categorical_plot(cm, c)
+            if q["n"] > 0:
+                f["psi"][j] = divergence.psi_from_counts(rc, ref.n, cc, q["n"], self.eps)
+                f["kl"][j] = divergence.kl_from_counts(rc, ref.n, cc, q["n"], self.eps)
+                f["jsd"][j] = divergence.js_from_counts(rc, ref.n, cc, q["n"])
+            test = rule.pooled_chi2(np.append(rc, ref.n_missing), np.append(cc, q["n_missing"]))
+            f["chi2"][j], f["p_bin"][j], dof[j] = test.statistic, test.pvalue, test.dof
+        numeric = np.array([k == "numeric" for k in self.kinds])
+        p_col = np.where(numeric, np.minimum(1.0, 2 * np.fmin(np.nan_to_num(p_ks, nan=1.0),
+                                                              f["p_bin"])), f["p_bin"])
+        p_adj = rule.adjust(p_col, self.correction)
+        verdicts = [rule.judge(self.kinds[j], p_ks=p_ks[j], p_bin=f["p_bin"][j], p_col=p_col[j],
+                               p_adj=p_adj[j], alpha=self.alpha, psi=f["psi"][j],
+                               nan_up=nan_share[j] - ref_nan[j], nan_increase=self.nan_increase,
+                               n_current=int(n_cur[j]),
+                               unseen=unseen[j]["count"] if unseen[j] else 0,
+                               unseen_share=unseen[j]["share"] if unseen[j] else 0.0)
+                    for j in range(m)]
+        tiers = [divergence.psi_verdict(v) if np.isfinite(v) else "n/a" for v in f["psi"]]
         return DriftReport(
-            columns=list(self.columns), n_rows=cols.n_rows, ks_statistic=d, ks_pvalue=p,
-            psi=psi, kl=kl, jsd=jsd, psi_verdict=psi_verdict, nan_share=nan_share,
-            reference_nan_share=ref_nan, column_verdict=verdict, alpha=self.alpha,
-            drift_share=self.drift_share, nan_increase=self.nan_increase)
+            columns=list(self.columns), n_rows=int(n_rows), ks_statistic=d, ks_pvalue=p_ks,
+            psi=f["psi"], kl=f["kl"], jsd=f["jsd"], psi_verdict=tiers, nan_share=nan_share,
+            reference_nan_share=ref_nan, column_verdict=[v.verdict for v in verdicts],
+            alpha=self.alpha, drift_share=self.drift_share, nan_increase=self.nan_increase,
+            kinds=list(self.kinds), reference_rows=self.n_rows, n_reference=n_ref,
+            n_current=n_cur, ks_location=f["loc"], ks_sign=f["sign"],
+            chi2_statistic=f["chi2"], chi2_pvalue=f["p_bin"], chi2_dof=dof, pvalue=p_adj,
+            reasons=[v.reasons for v in verdicts], explanations=[v.explanation for v in verdicts],
+            unseen=unseen, other=other, plots=plots, correction=self.correction, bins=self.bins,
+            eps=self.eps, max_categories=self.max_categories, reference_digest=self._digest)
+
+
+def _positional(current: Any, names: list[str], categorical: list[str]) -> Any:
+    """Columns of an array-like (or a Series / Arrow array: one column),
+    matched to the reference's columns by position."""
+    from fastmlops._tables import as_columns
+
+    one_column = (hasattr(current, "iloc") and hasattr(current, "dtype")) or (
+        hasattr(current, "type") and hasattr(current, "null_count"))
+    if one_column:
+        n = 1
+    else:
+        if isinstance(current, (str, bytes)):
+            raise TypeError(f"current must be a table or an array, got a "
+                            f"{type(current).__name__}")
+        try:
+            current = current if isinstance(current, np.ndarray) else np.asarray(current)
+        except Exception as exc:
+            raise TypeError(f"current could not be converted to an array: {exc}") from None
+        n = 1 if current.ndim == 1 else current.shape[1] if current.ndim == 2 else None
+        if n is None:
+            raise ValueError("current must be 1-D (one column) or 2-D (rows x columns); "
+                             f"got shape {current.shape}")
+    if n != len(names):
+        raise ValueError(
+            f"current has {n} column(s), the reference {len(names)}; "
+            "pass the same columns in the same order")
+    return as_columns(current, names, "current", categorical=categorical)
+
+
+def _numeric_plot(ref: _NumericRef, q: dict) -> dict:
+    v = ref.sorted_values
+    n, m = ref.n, max(1, q["n"])
+    edges = [float(v[0])] + [float(e) for e in ref.edges] + [float(v[-1])]
+    ref_cdf = np.searchsorted(v, ref.grid.astype(v.dtype) if v.dtype.kind == "f" else ref.grid,
+                              side="left") / n
+    cur_cdf = np.cumsum(q["grid_counts"])[:-1] / m
+    return {"edges": edges, "reference_counts": [int(c) for c in ref.counts],
+            "current_counts": [int(c) for c in q["counts"]],
+            "grid": [float(g) for g in ref.grid], "reference_cdf": [float(x) for x in ref_cdf],
+            "current_cdf": [float(x) for x in cur_cdf]}
+
+
+def _categorical_plot(cm: Any, c: Any) -> dict:
+    ref_counts = np.asarray(cm.counts, dtype=np.int64)
+    cur_counts = np.asarray(c.counts, dtype=np.int64)
+    share = np.maximum(ref_counts / max(1, ref_counts.sum() + cm.other),
+                       cur_counts / max(1, cur_counts.sum() + c.other + c.unseen))
+    top = np.sort(np.argsort(-share, kind="stable")[:_PLOT_CATEGORIES])
+    rest = np.setdiff1d(np.arange(ref_counts.size), top)
+    return {"categories": [str(cm.categories[i]) for i in top],
+            "reference_counts": [int(ref_counts[i]) for i in top],
+            "current_counts": [int(cur_counts[i]) for i in top],
+            "unseen_count": int(c.unseen),
+            "other_count_reference": int(cm.other + ref_counts[rest].sum()),
+            "other_count_current": int(c.other + cur_counts[rest].sum())}
