@@ -125,10 +125,13 @@ def rows_bucket_counts(table, j0, los, scales, tops, ids, counts, nans):
     table row, and every ``tops[k] + 1`` bucket must fit in ``counts`` and in
     a uint16 id.
 
-    The increments go to one uint16 table per column (``w`` x 2 bytes x
-    buckets: 512 KB for 16 columns of 16,384 buckets, so they stay in the
-    L2 cache), emptied into ``counts`` every 65,535 rows, before any entry can
-    overflow.
+    Two passes, as in ``bucket_counts``.  First the buckets: the table is read
+    in tiles of ``_ROW_TILE`` rows, each tile transposed into a small
+    column-major buffer that stays in L1, from which every column's buckets
+    are computed by a branch-free loop that LLVM vectorises (computing them
+    straight from the rows, one value of each column in turn, measured 7x
+    slower).  Then the increments, column by column, from ``ids`` into one
+    L1-sized uint16 table emptied into ``counts`` every 65,535 values.
     """
     n = table.shape[0]
     w = ids.shape[0]
@@ -139,28 +142,47 @@ def rows_bucket_counts(table, j0, los, scales, tops, ids, counts, nans):
     for k in range(w):
         if not (0.0 <= tops[k] < nb and tops[k] <= 65535.0):
             return -1
-    small = np.zeros((w, nb), np.uint16)
+    tile = np.empty((w, _ROW_TILE), table.dtype)
     for k in range(w):
         nans[k] = 0
-    for start in range(0, n, 65535):
-        stop = min(n, start + 65535)
-        for i in range(start, stop):
+    for i0 in range(0, n, _ROW_TILE):
+        i1 = min(n, i0 + _ROW_TILE)
+        for i in range(i0, i1):
             for k in range(w):
-                x = table[i, j0 + k]
-                u = (np.float64(x) - los[k]) * scales[k] + 1.0
-                u = u if u > 0.0 else 0.0
-                u = u if u < tops[k] else tops[k]
-                nans[k] += x != x
-                b = np.int32(u)
-                ids[k, i] = np.uint16(b)
-                small[k, b] += np.uint16(1)
+                tile[k, i - i0] = table[i, j0 + k]
         for k in range(w):
-            for t in range(nb):
-                counts[k, t] += small[k, t]
-                small[k, t] = 0
+            nans[k] += _tile_buckets(tile[k], i1 - i0, los[k], scales[k], tops[k],
+                                     ids[k, i0:i1])
+    small = np.zeros(nb, np.uint16)
     for k in range(w):
+        row = ids[k]
+        for start in range(0, n, 65535):
+            stop = min(n, start + 65535)
+            part = row[start:stop]
+            for t in range(stop - start):
+                small[part[t]] += np.uint16(1)
+            for t in range(nb):
+                counts[k, t] += small[t]
+                small[t] = 0
         counts[k, 0] -= nans[k]
     return 0
+
+
+_ROW_TILE = 128
+
+
+@kernel()
+def _tile_buckets(values, size, lo, scale, top, out):
+    """Buckets of values[:size] into out (uint16); return the NaN count."""
+    nan = 0
+    for t in range(size):
+        x = values[t]
+        u = (np.float64(x) - lo) * scale + 1.0
+        u = u if u > 0.0 else 0.0
+        u = u if u < top else top
+        nan += x != x
+        out[t] = np.uint16(np.int32(u))
+    return nan
 
 
 @kernel("void(int64[::1], int32[::1])", "void(int64[::1], int64[::1])")
