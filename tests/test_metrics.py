@@ -118,9 +118,9 @@ def test_labels_like_prometheus_client():
     assert c.labels("1", "2") is c.labels(a=1, b=2)  # values become str
     with pytest.raises(ValueError, match="takes 2 label values"):
         c.labels("1")
-    with pytest.raises(ValueError, match="takes labels"):
+    with pytest.raises(ValueError, match=r"Incorrect label names.*missing \['b'\]"):
         c.labels(a=1, c=2)
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(ValueError, match="Can't pass both"):
         c.labels("1", b=2)
     with pytest.raises(ValueError, match=r"call \.labels"):
         c.inc()
@@ -130,9 +130,12 @@ def test_labels_like_prometheus_client():
     with pytest.raises(ValueError, match="no labels"):
         u.labels("x")
     h = Histogram("hlab", "d", ["a"], registry=None)
-    for call in (lambda: h.observe(1), lambda: h.observe_many([1.0]), lambda: h.time()):
+    for call in (lambda: h.observe(1), lambda: h.observe_many([1.0])):
         with pytest.raises(ValueError, match=r"call \.labels"):
             call()
+    with pytest.raises(ValueError, match=r"missing label values.*\('a',\)"):
+        with h.time():  # as prometheus_client: the error comes when the time is observed
+            pass
 
 
 def test_max_series_is_enforced():
@@ -696,11 +699,17 @@ def test_atomics_kernels():
     k.atomic_store(w, 3, np.uint64(9))
     assert k.atomic_load(w, 3) == 9
     vals = w.view(np.float64)
-    k.slot_add(w, vals, 0, 4, np.array([1.5, 2.5]))
+    w[6] = 2  # word 6: the series' state (ready, generation 0)
+    assert k.slot_add(w, vals, 0, 4, np.array([1.5, 2.5]), 6, np.uint64(2))
     assert w[0] == 2 and vals[4] == 1.5 and vals[5] == 2.5
     w[0] = 7  # left odd by a killed writer: the next write makes it even again
-    k.slot_add(w, vals, 0, 4, np.array([1.0, 1.0]))
+    assert k.slot_add(w, vals, 0, 4, np.array([1.0, 1.0]), 6, np.uint64(2))
     assert w[0] == 10 and vals[4] == 2.5
+    w[6] = 6  # removed (a later generation): nothing written, the seqlock closed again
+    assert not k.slot_add(w, vals, 0, 4, np.array([1.0, 1.0]), 6, np.uint64(2))
+    assert w[0] == 12 and vals[4] == 2.5
+    assert not k.slot_set(w, vals, 0, 4, np.array([0.0, 0.0]), 6, np.uint64(2))
+    assert vals[4] == 2.5 and w[0] == 14
 
 
 def test_prometheus_client_helpers():
@@ -893,7 +902,7 @@ def test_a_slot_left_mid_update_by_a_dead_writer_is_read_and_repaired():
     lay = seg.layout
     owners = seg.words[lay.slots_at::lay.slot_words][:lay.slots]
     slot = int(np.flatnonzero(owners)[0])
-    seq_at = lay.slots_at + slot * lay.slot_words + metrics_module._S_SEQ
+    seq_at = lay.slots_at + slot * lay.slot_words + metrics_module._metrics_segment._S_SEQ
     seg.words[seq_at] += np.uint64(1)  # as if killed between its two seq stores
     assert int(seg.words[seq_at]) % 2 == 1
     assert h.value()["count"] == 2  # read anyway: nothing lost, nothing doubled
@@ -952,7 +961,7 @@ def test_set_flush_interval_does_not_spin(monkeypatch):
         real_flush()
 
     Counter("spin_c", "d", registry=None).inc()  # a family: the flusher runs
-    monkeypatch.setattr(metrics_module, "flush", counting_flush)
+    monkeypatch.setattr(metrics_module._metrics_flush, "flush", counting_flush)
     try:
         metrics_module.set_flush_interval(0.2)
         time.sleep(0.05)
@@ -1056,7 +1065,7 @@ def test_directory_collector_maps_files_read_only(tmp_path):
         reg = CollectorRegistry()
         metrics_module.DirectoryCollector(d, registry=reg)
         assert reg.get_sample_value("ro_c_total") == 3.0
-        view = metrics_module._reader_for(path, d)
+        view = metrics_module._metrics_directory._reader_for(path, d)
         assert not view._segment.words.flags.writeable  # PROT_READ: cannot write
     finally:
         os.chmod(path, 0o644)

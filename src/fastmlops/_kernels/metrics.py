@@ -22,6 +22,7 @@ from fastmlops._kernels.atomics import (
     compare_exchange,
     fence_acquire,
     fence_release,
+    fence_seq_cst,
     fetch_add,
     load_acquire,
     load_relaxed,
@@ -95,22 +96,59 @@ def bucket_counts_search(values: Any, bounds: Any, out: Any) -> None:
         out[lo] += 1.0
 
 
-@kernel("void(u8[::1], f8[::1], i8, i8, f8[::1])")
-def slot_add(words: Any, vals: Any, seq_at: Any, row_at: Any, delta: Any) -> None:
-    """``vals[row_at:row_at + len(delta)] += delta`` inside the slot's seqlock."""
+@kernel()
+def _enter_checked(words: Any, seq_at: Any, state_at: Any, expected: Any) -> Any:
+    """Open the slot's seqlock, then check that the series still has the state
+    word ``expected`` (ready, same generation).  The full fence orders the odd
+    ``seq`` store before the state load, as :func:`remove_series` orders its
+    state change before its ``seq`` loads (Dekker): either the writer sees the
+    removal, or the remover sees the odd ``seq`` and waits for this write.
+    Returns the even ``seq`` the write started from, or -1 (stale: the
+    seqlock is closed again and nothing was written)."""
     s = load_relaxed(words, seq_at)
     if s & 1:  # left odd by a writer that died mid-update: this slot is ours now
         s += 1
     store_relaxed(words, seq_at, s + 1)
-    fence_release()
+    fence_seq_cst()
+    if load_relaxed(words, state_at) != expected:
+        store_release(words, seq_at, s + 2)
+        return np.int64(-1)
+    return np.int64(s)
+
+
+@kernel("b1(u8[::1], f8[::1], i8, i8, f8[::1], i8, u8)")
+def slot_add(words: Any, vals: Any, seq_at: Any, row_at: Any, delta: Any,
+             state_at: Any, expected: Any) -> Any:
+    """``vals[row_at:row_at + len(delta)] += delta`` inside the slot's seqlock,
+    if the series' state word at ``state_at`` is still ``expected``; returns
+    False (nothing written) when the series was removed meanwhile."""
+    s = _enter_checked(words, seq_at, state_at, expected)
+    if s < 0:
+        return False
     for j in range(delta.shape[0]):
         vals[row_at + j] += delta[j]
-    store_release(words, seq_at, s + 2)
+    store_release(words, seq_at, np.uint64(s) + np.uint64(2))
+    return True
+
+
+@kernel("b1(u8[::1], f8[::1], i8, i8, f8[::1], i8, u8)")
+def slot_set(words: Any, vals: Any, seq_at: Any, row_at: Any, value: Any,
+             state_at: Any, expected: Any) -> Any:
+    """``vals[row_at:row_at + len(value)] = value``, as :func:`slot_add`."""
+    s = _enter_checked(words, seq_at, state_at, expected)
+    if s < 0:
+        return False
+    dst = vals[row_at:row_at + value.shape[0]]
+    for j in range(value.shape[0]):
+        dst[j] = value[j]
+    store_release(words, seq_at, np.uint64(s) + np.uint64(2))
+    return True
 
 
 @kernel("void(u8[::1], f8[::1], i8, i8, f8[::1])")
-def slot_set(words: Any, vals: Any, seq_at: Any, row_at: Any, value: Any) -> None:
-    """``vals[row_at:row_at + len(value)] = value`` inside the slot's seqlock."""
+def slot_fill(words: Any, vals: Any, seq_at: Any, row_at: Any, value: Any) -> None:
+    """``vals[row_at:row_at + len(value)] = value`` inside the seqlock, with no
+    series check: clearing a whole adopted slot."""
     s = load_relaxed(words, seq_at)
     if s & 1:
         s += 1
@@ -120,6 +158,105 @@ def slot_set(words: Any, vals: Any, seq_at: Any, row_at: Any, value: Any) -> Non
     for j in range(value.shape[0]):
         dst[j] = value[j]
     store_release(words, seq_at, s + 2)
+
+
+@kernel("b1(u8[::1], f8[::1], i8, u8, u8, u8, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8)")
+def remove_series(words: Any, vals: Any, state_at: Any, expected: Any, busy: Any,
+                  dead: Any, slots_at: Any, slot_words: Any, n_slots: Any, seq_off: Any,
+                  data_off: Any, owner_off: Any, row_off: Any, width: Any,
+                  ex_at: Any, ex_count: Any) -> Any:
+    """Remove one series from every process's slot: move its state word from
+    ``expected`` (ready) to ``busy`` (a new generation: writers holding the old
+    one now fail, see :func:`slot_add`), zero its row in every slot once that
+    slot's writer is outside its seqlock, clear its ``ex_count`` exemplars of
+    ``_EX_WORDS`` words at ``ex_at``, then mark the record ``dead`` (free for
+    another label set).  Returns False if the state was not ``expected``
+    (removed by someone else)."""
+    if compare_exchange(words, state_at, expected, busy) != expected:
+        return False
+    fence_seq_cst()
+    for slot in range(n_slots):
+        base = slots_at + slot * slot_words
+        if load_acquire(words, base + owner_off) == 0:
+            continue
+        spins = 0
+        while (load_acquire(words, base + seq_off) & 1) and spins < _SPINS:
+            spins += 1  # a write in flight may be to this row: let it finish
+        at = base + data_off + row_off
+        for j in range(width):
+            vals[at + j] = 0.0
+    for e in range(ex_count):
+        _exemplar_clear(words, ex_at + e * _EX_WORDS)
+    store_release(words, state_at, dead)
+    return True
+
+
+# An exemplar: seq, value, timestamp, payload length, then the payload (JSON).
+_EX_WORDS = 64
+
+
+@kernel()
+def _exemplar_lock(words: Any, at: Any) -> Any:
+    """Take an exemplar's write lock (its ``seq`` from even to odd; any process
+    may write it).  A ``seq`` odd for ``_SPINS`` tries belongs to a writer that
+    died: it is taken over.  Returns the even ``seq`` it started from."""
+    spins = 0
+    while True:
+        s = load_acquire(words, at)
+        if s & 1:
+            if spins < _SPINS:
+                spins += 1
+                continue
+            s += 1  # taken over from a dead writer
+            if compare_exchange(words, at, s - 1, s + 1) == s - 1:
+                fence_seq_cst()
+                return s
+            spins = 0
+            continue
+        if compare_exchange(words, at, s, s + 1) == s:
+            fence_seq_cst()
+            return s
+
+
+@kernel()
+def _exemplar_clear(words: Any, at: Any) -> None:
+    s = _exemplar_lock(words, at)
+    for j in range(1, _EX_WORDS):
+        words[at + j] = 0
+    store_release(words, at, s + 2)
+
+
+@kernel("b1(u8[::1], f8[::1], i8, f8, f8, i8, u8[::1], i8, u8)")
+def exemplar_write(words: Any, vals: Any, at: Any, value: Any, ts: Any, nbytes: Any,
+                   payload: Any, state_at: Any, expected: Any) -> Any:
+    """Store an exemplar at ``at`` unless the one there is more recent (another
+    process's) or the series' state is no longer ``expected``."""
+    s = _exemplar_lock(words, at)
+    ok = load_acquire(words, state_at) == expected and not (vals[at + 2] > ts)
+    if ok:
+        vals[at + 1] = value
+        vals[at + 2] = ts
+        words[at + 3] = nbytes
+        for j in range(payload.shape[0]):
+            words[at + 4 + j] = payload[j]
+    store_release(words, at, s + 2)
+    return ok
+
+
+@kernel("b1(u8[::1], f8[::1], i8, i8, f8[::1])",
+        _t.boolean(_RO_WORDS, _RO_VALS, _I8, _I8, _t.Array(_t.float64, 1, "C")))
+def copy_consistent(words: Any, vals: Any, seq_at: Any, src_at: Any, dst: Any) -> Any:
+    """Copy ``vals[src_at:src_at + len(dst)]`` between two equal, even values
+    of the ``seq`` word at ``seq_at``; True if it stayed odd (stuck)."""
+    return _copy_slot(words, vals, seq_at, src_at, dst)
+
+
+@kernel("void(u8[::1], i8, i8, u8[::1])", _t.void(_RO_WORDS, _I8, _I8, _t.Array(_t.uint64, 1, "C")))
+def load_strided(words: Any, at: Any, stride: Any, out: Any) -> None:
+    """``out[i] = words[at + i * stride]`` with acquire loads (the state words
+    of the label-set records, read before and after a scrape's copy)."""
+    for i in range(out.shape[0]):
+        out[i] = load_acquire(words, at + i * stride)
 
 
 @kernel()

@@ -1,0 +1,643 @@
+"""Shared-memory segments of :mod:`fastmlops.metrics`: layout, process slots,
+label-set records (with removal and reuse), exemplars, and metric files.
+
+One metric family is one fixed-size segment (anonymous shared memory, or a
+file in a metrics directory)::
+
+    header (16 KiB: fields, then the definition as JSON)
+    records: max_series x 512 bytes (state word, created, length, exemplar
+             flag, label values as JSON)
+    exemplars: max_series x ex_width x 512 bytes (counters: 1 per series,
+             histograms: one per bucket, gauges: none); pages never written
+             take no memory
+    slots: max_processes x (owner, seq, padding, max_series x width floats)
+
+A record's state word is ``generation << 2 | code`` (code 0: never used,
+1: being written, 2: ready, 3: removed, free for another label set); a
+writer checks, inside its slot's seqlock, that the word is still the one it
+saw ready, so a removed row is never written again by a process that held it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import mmap
+import os
+import stat
+import tempfile
+import threading
+import time
+import weakref
+from typing import Any, Sequence
+
+import numpy as np
+
+_log = logging.getLogger("fastmlops.metrics")
+
+_INF = float("inf")
+DEFAULT_BUCKETS: tuple[float, ...] = (.005, .01, .025, .05, .075, .1, .25, .5, .75, 1.0,
+                                      2.5, 5.0, 7.5, 10.0, _INF)
+_ENV_DIR = "FASTMLOPS_METRICS_DIR"
+_FILE_MODE = 0o600          # metric files: readable by their owner only
+
+# ---------------------------------------------------------------- layout ----
+_MAGIC = 0x31434952_54454D46  # "FMETRIC1"
+_VERSION = 4  # 3: a gauge row holds (value, written); 4: generations, exemplars
+_H_MAGIC, _H_VERSION, _H_KIND, _H_WIDTH, _H_SLOTS, _H_SERIES, _H_NSERIES, _H_HASH, \
+    _H_META_LEN = range(9)
+_HEADER_WORDS = 2048        # 16 KiB: the fields above, then the definition as JSON
+_META_AT = 128              # byte offset of that JSON (name, help, labels, buckets, ...)
+_MAX_META = _HEADER_WORDS * 8 - _META_AT
+_RECORD_WORDS = 64          # 512 bytes per label set
+_R_STATE, _R_CREATED, _R_NBYTES, _R_EXEMPLARS, _R_PAYLOAD = 0, 1, 2, 3, 4
+_MAX_KEY_BYTES = (_RECORD_WORDS - _R_PAYLOAD) * 8
+_BUSY, _READY, _DEAD = 1, 2, 3   # low 2 bits of a record's state word
+_EX_WORDS = 64              # an exemplar: seq, value, timestamp, length, payload
+_EX_PAYLOAD = (_EX_WORDS - 4) * 8
+_SLOT_HEADER = 8            # owner, seq, then padding to a cache line
+_S_OWNER, _S_SEQ = 0, 1
+_KINDS = {"counter": 1, "gauge": 2, "histogram": 3}
+_PARALLEL_MIN = 1 << 17  # observe_many splits arrays this long over threads
+
+
+def _words_per_slot(width: int, max_series: int) -> int:
+    n = _SLOT_HEADER + width * max_series
+    return (n + 7) // 8 * 8
+
+
+def _ex_width(kind: str, width: int) -> int:
+    """Exemplars per series: a counter's one, a histogram's one per bucket."""
+    return {"counter": 1, "histogram": width - 1}.get(kind, 0)
+
+
+class _Layout:
+    __slots__ = ("width", "slots", "series", "records_at", "ex_at", "ex_width", "slots_at",
+                 "slot_words", "words")
+
+    def __init__(self, width: int, slots: int, series: int, ex_width: int = 0) -> None:
+        self.width, self.slots, self.series = width, slots, series
+        self.records_at = _HEADER_WORDS
+        self.ex_at = _HEADER_WORDS + series * _RECORD_WORDS
+        self.ex_width = ex_width
+        self.slots_at = self.ex_at + series * ex_width * _EX_WORDS
+        self.slot_words = _words_per_slot(width, series)
+        self.words = self.slots_at + slots * self.slot_words
+
+
+# ------------------------------------------------------- process identity ----
+
+def _start_time(pid: int) -> int:
+    """Start time of ``pid`` in clock ticks (Linux), 0 elsewhere, -1 if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return -1
+    except OSError:
+        return 0
+    return int(stat[stat.rindex(b")") + 2:].split()[19])
+
+
+def _owner_word(pid: int) -> int:
+    """A slot's owner: the PID in the low 32 bits, the low 32 bits of the
+    process start time above, so that a reused PID is not mistaken for the
+    process that held the slot."""
+    return ((max(_start_time(pid), 0) & 0xFFFFFFFF) << 32) | pid
+
+
+def _alive(owner: int) -> bool:
+    pid = owner & 0xFFFFFFFF
+    if pid == os.getpid():
+        return owner == _owner_word(pid)
+    start = _start_time(pid)
+    if start == -1:
+        return False
+    if start == 0 and not os.path.exists("/proc/self/stat"):  # no procfs: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return (start & 0xFFFFFFFF) == owner >> 32
+
+
+# --------------------------------------------------------------- segments ----
+
+def _layout_hash(name: str, kind: str, extra: Sequence[Any]) -> int:
+    text = json.dumps([name, kind, [repr(x) for x in extra]])
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") >> 1
+
+
+def _segment_path(name: str, directory: str) -> str:
+    path = os.path.join(directory, f"{name}.fastmlops")
+    limit = _name_max(directory)
+    if len(os.fsencode(f"{name}.fastmlops")) > limit:
+        raise ValueError(
+            f"metric name {name[:40]!r}... is too long for a metrics directory: its file "
+            f"name would exceed the file system's {limit} bytes; use a name of at most "
+            f"{limit - len('.fastmlops')} bytes (or no directory)")
+    return path
+
+
+def _name_max(directory: str) -> int:
+    try:
+        return os.pathconf(directory, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
+def _check_directory(directory: str) -> None:
+    """Refuse a metrics directory that other users may write to without the
+    sticky bit: any of them could replace a metric file between two opens."""
+    try:
+        st = os.stat(directory)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        raise ValueError(f"metrics directory {directory!r} is not a directory")
+    if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
+        raise ValueError(
+            f"metrics directory {directory!r} is writable by every user and has no sticky "
+            "bit, so any local user could replace its metric files; use a directory of "
+            f"your own (chmod o-w {directory}) or set its sticky bit (chmod +t)")
+
+
+def _open_file(path: str, read_only: bool) -> int:
+    """Open an existing metric file without following a symbolic link, and
+    only if it is a regular file of this user (or readable, for a view)."""
+    flags = (os.O_RDONLY if read_only else os.O_RDWR) | getattr(os, "O_NOFOLLOW", 0) | \
+        getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == getattr(os, "ELOOP", -1) or os.path.islink(path):
+            raise ValueError(f"{path} is a symbolic link; metric files are never followed "
+                             "through links (delete it)") from None
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise ValueError(f"{path} is not a regular file; delete it")
+    if not read_only and hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        os.close(fd)
+        raise ValueError(f"{path} belongs to another user (uid {st.st_uid}); a metric file "
+                         "is only written by its owner: delete it or use a directory of "
+                         "your own")
+    return fd
+
+
+def _open_segment(name: str, kind: str, layout: _Layout, digest: int,
+                  directory: str | None, meta: bytes, read_only: bool = False) -> mmap.mmap:
+    size = layout.words * 8
+    if directory is None:
+        mm = mmap.mmap(-1, size, flags=mmap.MAP_SHARED)
+        _write_header(mm, kind, layout, digest, meta)
+        return mm
+    _check_directory(directory)
+    if not read_only:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    path = _segment_path(name, directory)
+    for _ in range(100):
+        try:
+            fd = _open_file(path, read_only)
+        except FileNotFoundError:
+            if read_only:
+                raise
+            # a fresh, unpredictable name (O_EXCL | O_NOFOLLOW, mode 0600) in the
+            # same directory (os.link needs that), published fully initialised
+            fd, tmp = tempfile.mkstemp(prefix=".fastmlops-", suffix=".tmp", dir=directory)
+            try:
+                os.fchmod(fd, _FILE_MODE)
+                os.ftruncate(fd, size)
+                mm = mmap.mmap(fd, size, flags=mmap.MAP_SHARED)
+                _write_header(mm, kind, layout, digest, meta)
+                try:
+                    os.link(tmp, path)  # atomic; never replaces an existing name
+                except FileExistsError:
+                    mm.close()
+                    continue
+                return mm
+            finally:
+                os.close(fd)
+                os.unlink(tmp)
+        try:
+            actual = os.fstat(fd).st_size
+            if actual < _HEADER_WORDS * 8:
+                raise ValueError(f"{path} is not a fastmlops metrics file (only {actual} "
+                                 "bytes); delete it or use another metrics directory")
+            mm = mmap.mmap(fd, actual, flags=mmap.MAP_SHARED,
+                           prot=mmap.PROT_READ if read_only else
+                           mmap.PROT_READ | mmap.PROT_WRITE)
+        finally:
+            os.close(fd)
+        header = np.frombuffer(mm, dtype=np.uint64, count=_HEADER_WORDS)
+        expected = (_MAGIC, _VERSION, _KINDS[kind], layout.width, layout.slots, layout.series)
+        found = tuple(int(header[i]) for i in (_H_MAGIC, _H_VERSION, _H_KIND, _H_WIDTH,
+                                               _H_SLOTS, _H_SERIES))
+        if found != expected or int(header[_H_HASH]) != digest or actual != size:
+            del header
+            mm.close()
+            raise ValueError(
+                f"metric {name!r}: {path} holds a metric of that name with another "
+                "definition (type, labels, buckets, max_series or max_processes differ) "
+                "or from another fastmlops version; give every process the same "
+                "definition, or delete the file (when no process uses it) or use another "
+                "metrics directory")
+        return mm
+    raise RuntimeError(f"could not create or open {path}")  # pragma: no cover
+
+
+def _write_header(mm: mmap.mmap, kind: str, layout: _Layout, digest: int, meta: bytes) -> None:
+    mm[_META_AT:_META_AT + len(meta)] = meta
+    header = np.frombuffer(mm, dtype=np.uint64, count=_HEADER_WORDS)
+    header[_H_META_LEN] = len(meta)
+    header[_H_VERSION] = _VERSION
+    header[_H_KIND] = _KINDS[kind]
+    header[_H_WIDTH] = layout.width
+    header[_H_SLOTS] = layout.slots
+    header[_H_SERIES] = layout.series
+    header[_H_HASH] = digest
+    header[_H_MAGIC] = _MAGIC
+    del header
+
+
+def _definition(name: str, kind: str, documentation: str, labelnames: tuple[str, ...],
+                unit: str, extra: dict[str, Any]) -> bytes:
+    """The metric's definition as stored in its segment, so that a process that
+    does not define it (``DirectoryCollector``) can expose it.  A help text too
+    long for the header is shortened."""
+    doc = documentation
+    while True:
+        meta = json.dumps({"name": name, "type": kind, "help": doc, "labelnames": labelnames,
+                           "unit": unit, **extra}, ensure_ascii=False).encode()
+        if len(meta) <= _MAX_META:
+            return meta
+        if not doc:
+            raise ValueError(f"metric {name!r}: its definition does not fit in "
+                             f"{_MAX_META} bytes (too many buckets or label names)")
+        doc = doc[:len(doc) // 2]
+
+
+class _Segment:
+    """One metric family's shared memory and this process's slot in it."""
+
+    def __init__(self, name: str, kind: str, width: int, max_processes: int, max_series: int,
+                 digest: int, directory: str | None, meta: bytes,
+                 read_only: bool = False) -> None:
+        self.name = name
+        self.kind = kind
+        self.digest = digest
+        self.read_only = read_only  # a DirectoryCollector's view: never writes
+        self.layout = _Layout(width, max_processes, max_series, _ex_width(kind, width))
+        self.mm = _open_segment(name, kind, self.layout, digest, directory, meta, read_only)
+        self.words = np.frombuffer(self.mm, dtype=np.uint64)
+        self.vals = self.words.view(np.float64)
+        self.bytes = self.words.view(np.uint8)
+        self.slot_pid = 0
+        self.seq_at = -1
+        self.data_at = -1
+        self.lock = threading.Lock()       # one writer per slot within this process
+        self.series_lock = threading.Lock()
+        # label values -> (record index, its ready state word); a cache,
+        # checked against the shared state word before it is trusted
+        self.keys: dict[tuple[str, ...], tuple[int, int]] = {}
+        # record index -> (state word, label values, created)
+        self.decoded: dict[int, tuple[int, tuple[str, ...], float]] = {}
+
+    # -- slots
+    def ensure_slot(self) -> None:
+        """Claim (or adopt) this process's slot; call with ``self.lock`` held."""
+        pid = os.getpid()
+        if self.slot_pid == pid:
+            return
+        km = _km()
+        atomic_cas, atomic_load = km.atomic_cas, km.atomic_load
+        lay = self.layout
+        me = np.uint64(_owner_word(pid))
+        zero = np.uint64(0)
+        chosen = -1
+        # A snapshot of the owner words, scanned with numpy: one kernel call per
+        # slot would release and retake the GIL hundreds of times.  Every
+        # candidate is then checked (or claimed) atomically.
+        owners = self.words[lay.slots_at + _S_OWNER::lay.slot_words][:lay.slots].copy()
+        for slot in np.flatnonzero(owners == me).tolist():  # a slot this process holds
+            at = lay.slots_at + slot * lay.slot_words + _S_OWNER  # already (an earlier
+            if atomic_load(self.words, at) == me:  # metric object of this file): carry on
+                chosen = slot
+                break
+        for slot in (np.flatnonzero(owners == 0).tolist() if chosen < 0 else ()):
+            at = lay.slots_at + slot * lay.slot_words + _S_OWNER
+            if atomic_cas(self.words, at, zero, me) == 0:
+                chosen = slot
+                break
+        if chosen < 0:  # every slot was used: adopt one whose process is gone
+            for slot in np.flatnonzero(owners != me).tolist():
+                at = lay.slots_at + slot * lay.slot_words + _S_OWNER
+                owner = atomic_load(self.words, at)
+                if owner != me and not _alive(int(owner)) and \
+                        atomic_cas(self.words, at, owner, me) == owner:
+                    chosen = slot
+                    if self.kind == "gauge":  # a gauge is a value of the live process:
+                        self._clear_slot(slot)  # the dead one's values must not reappear
+                    break
+        if chosen < 0:
+            raise RuntimeError(
+                f"metric {self.name!r}: all {lay.slots} process slots are held by live "
+                "processes; create the metric with a larger max_processes")
+        base = lay.slots_at + chosen * lay.slot_words
+        self.seq_at = base + _S_SEQ
+        self.data_at = base + _SLOT_HEADER
+        self.slot_pid = pid
+
+    def _clear_slot(self, slot: int) -> None:
+        """Zero an adopted slot's rows (inside its seqlock)."""
+        lay = self.layout
+        base = lay.slots_at + slot * lay.slot_words
+        _km().slot_fill(self.words, self.vals, base + _S_SEQ, base + _SLOT_HEADER,
+                        np.zeros(lay.series * lay.width))
+
+    def add(self, row: int, state: int, delta: np.ndarray) -> bool:
+        """Add ``delta`` to ``row`` of this process's slot; False (nothing
+        written) if the series is no longer the one in state ``state``."""
+        return self._write(_km().slot_add, row, state, delta)
+
+    def set(self, row: int, state: int, value: np.ndarray) -> bool:
+        return self._write(_km().slot_set, row, state, value)
+
+    def _write(self, slot_kernel: Any, row: int, state: int, values: np.ndarray) -> bool:
+        """``slot_kernel`` (slot_add or slot_set) on ``row`` of this process's slot."""
+        with self.lock:
+            self.ensure_slot()
+            return bool(slot_kernel(self.words, self.vals, self.seq_at,
+                                    self.data_at + row * self.layout.width, values,
+                                    self.layout.records_at + row * _RECORD_WORDS + _R_STATE,
+                                    np.uint64(state)))
+
+    # -- label sets
+    def n_series(self) -> int:
+        atomic_load = _km().atomic_load
+        return min(int(atomic_load(self.words, _H_NSERIES)), self.layout.series)
+
+    def states(self, n: int) -> np.ndarray:
+        """The state words of the first ``n`` records (acquire loads)."""
+        out = np.empty(n, dtype=np.uint64)
+        _km().load_strided(self.words, self.layout.records_at + _R_STATE, _RECORD_WORDS, out)
+        return out
+
+    def record(self, index: int, state: int | None = None
+               ) -> tuple[tuple[str, ...], float] | None:
+        """The label values and creation time of series ``index`` if it is
+        ready (in state ``state`` when given), else None."""
+        at = self.layout.records_at + index * _RECORD_WORDS
+        if state is None:
+            state = int(_km().atomic_load(self.words, at + _R_STATE))
+        if state & 3 != _READY:
+            return None
+        got = self.decoded.get(index)
+        if got is not None and got[0] == state:
+            return got[1], got[2]
+        nbytes = int(self.words[at + _R_NBYTES])
+        start = (at + _R_PAYLOAD) * 8
+        key = tuple(json.loads(bytes(self.bytes[start:start + nbytes]).decode("utf-8")))
+        created = float(self.vals[at + _R_CREATED])
+        if int(_km().atomic_load(self.words, at + _R_STATE)) != state:
+            return None  # removed while it was read
+        self.decoded[index] = (state, key, created)
+        return key, created
+
+    def _encode_key(self, key: tuple[str, ...]) -> bytes:
+        payload = json.dumps(list(key), ensure_ascii=False, separators=(",", ":")).encode()
+        if len(payload) > _MAX_KEY_BYTES:
+            raise ValueError(f"metric {self.name!r}: label values {key!r} take {len(payload)} "
+                             f"bytes encoded; at most {_MAX_KEY_BYTES} fit")
+        return payload
+
+    def series_index(self, key: tuple[str, ...]) -> tuple[int, int]:
+        """(record index, ready state word) of ``key``, registering it (in a
+        removed record's place when there is one) if no process has."""
+        got = self.keys.get(key)
+        if got is not None and int(_km().atomic_load(
+                self.words, self.layout.records_at + got[0] * _RECORD_WORDS)) == got[1]:
+            return got
+        payload = self._encode_key(key)
+        with self.series_lock:
+            km = _km()
+            n = self.n_series()
+            states = self.states(n)
+            self.keys = {}
+            for i in np.flatnonzero((states & np.uint64(3)) == _READY).tolist():
+                rec = self.record(i, int(states[i]))
+                if rec is not None:
+                    self.keys.setdefault(rec[0], (i, int(states[i])))
+            got = self.keys.get(key)
+            if got is not None:
+                return got
+            index = -1
+            for i in np.flatnonzero((states & np.uint64(3)) == _DEAD).tolist():
+                old = states[i]
+                busy = (old & ~np.uint64(3)) + np.uint64(4 + _BUSY)  # next generation
+                if km.atomic_cas(self.words, self.layout.records_at + i * _RECORD_WORDS,
+                                 old, busy) == old:
+                    index, state = i, int(busy) - _BUSY + _READY
+                    break
+            if index < 0:
+                index = int(km.atomic_add(self.words, _H_NSERIES, np.uint64(1)))
+                state = _READY
+                if index >= self.layout.series:
+                    raise ValueError(
+                        f"metric {self.name!r} has reached its max_series="
+                        f"{self.layout.series} label sets; create it with a larger "
+                        "max_series, or remove() label sets no longer used (label values "
+                        "such as user ids or raw paths make unbounded series)")
+            at = self.layout.records_at + index * _RECORD_WORDS
+            self.vals[at + _R_CREATED] = time.time()
+            self.words[at + _R_NBYTES] = len(payload)
+            self.words[at + _R_EXEMPLARS] = 0
+            start = (at + _R_PAYLOAD) * 8
+            self.bytes[start:start + len(payload)] = np.frombuffer(payload, dtype=np.uint8)
+            km.atomic_store(self.words, at + _R_STATE, np.uint64(state))
+            self.keys[key] = (index, state)
+            return index, state
+
+    def remove(self, match: Any) -> int:
+        """Remove every label set for which ``match(label values)`` is true,
+        for every process; returns how many records were freed."""
+        km = _km()
+        lay = self.layout
+        freed = 0
+        with self.series_lock:
+            n = self.n_series()
+            states = self.states(n)
+            for i in np.flatnonzero((states & np.uint64(3)) == _READY).tolist():
+                state = int(states[i])
+                rec = self.record(i, state)
+                if rec is None or not match(rec[0]):
+                    continue
+                gen = state & ~3
+                at = lay.records_at + i * _RECORD_WORDS
+                if km.remove_series(self.words, self.vals, at + _R_STATE, np.uint64(state),
+                                    np.uint64(gen + 4 + _BUSY), np.uint64(gen + 4 + _DEAD),
+                                    lay.slots_at, lay.slot_words, lay.slots, _S_SEQ,
+                                    _SLOT_HEADER, _S_OWNER, i * lay.width, lay.width,
+                                    lay.ex_at + i * lay.ex_width * _EX_WORDS, lay.ex_width):
+                    freed += 1
+            self.keys = {k: v for k, v in self.keys.items() if not match(k)}
+        return freed
+
+    # -- exemplars
+    def write_exemplar(self, row: int, state: int, bucket: int, payload: bytes,
+                       value: float, ts: float) -> None:
+        lay = self.layout
+        words = np.zeros((len(payload) + 7) // 8, dtype=np.uint64)
+        words.view(np.uint8)[:len(payload)] = np.frombuffer(payload, dtype=np.uint8)
+        rec_at = lay.records_at + row * _RECORD_WORDS
+        km = _km()
+        if km.exemplar_write(self.words, self.vals,
+                             lay.ex_at + (row * lay.ex_width + bucket) * _EX_WORDS,
+                             float(value), float(ts), len(payload), words,
+                             rec_at + _R_STATE, np.uint64(state)):
+            if not self.words[rec_at + _R_EXEMPLARS]:
+                km.atomic_store(self.words, rec_at + _R_EXEMPLARS, np.uint64(1))
+
+    def exemplars(self, row: int) -> list[tuple[dict[str, str], float, float] | None] | None:
+        """The latest exemplar of each bucket of ``row`` (None where there is
+        none), or None when the series never had one."""
+        lay = self.layout
+        if not lay.ex_width or not self.words[lay.records_at + row * _RECORD_WORDS +
+                                              _R_EXEMPLARS]:
+            return None
+        copy = _km().copy_consistent
+        out: list[tuple[dict[str, str], float, float] | None] = []
+        buf = np.empty(_EX_WORDS - 1)
+        for b in range(lay.ex_width):
+            at = lay.ex_at + (row * lay.ex_width + b) * _EX_WORDS
+            copy(self.words, self.vals, at, at + 1, buf)
+            raw = buf.view(np.uint64)
+            nbytes = int(raw[2])
+            if not nbytes or nbytes > _EX_PAYLOAD:
+                out.append(None)
+                continue
+            try:
+                labels = json.loads(raw[3:].view(np.uint8)[:nbytes].tobytes().decode("utf-8"))
+            except ValueError:  # pragma: no cover - torn by a writer taken over
+                out.append(None)
+                continue
+            out.append((labels, float(buf[0]), float(buf[1])))
+        return out
+
+    # -- reading
+    def _repair(self, stuck: np.ndarray) -> None:
+        """A slot whose seq stays odd belongs to a writer killed mid-update:
+        make it even again (only if that process is gone)."""
+        km = _km()
+        atomic_cas, atomic_load = km.atomic_cas, km.atomic_load
+        if self.read_only:  # only a writer repairs; a view reads the slot as it is
+            return
+        lay = self.layout
+        for slot in np.flatnonzero(stuck):
+            base = lay.slots_at + int(slot) * lay.slot_words
+            owner = atomic_load(self.words, base + _S_OWNER)
+            if not _alive(int(owner)):
+                seq = atomic_load(self.words, base + _S_SEQ)
+                if seq & np.uint64(1):
+                    atomic_cas(self.words, base + _S_SEQ, seq, seq + np.uint64(1))
+
+    def read_sum(self, n: int) -> np.ndarray:
+        sum_slots = _km().sum_slots
+        lay = self.layout
+        out = np.zeros((n, lay.width))
+        stuck = np.zeros(lay.slots, dtype=np.int8)
+        sum_slots(self.words, self.vals, lay.slots_at, lay.slot_words, lay.slots,
+                  _S_SEQ, _SLOT_HEADER, _S_OWNER, out, stuck)
+        if stuck.any():
+            self._repair(stuck)
+        return out
+
+    def read_slots(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per-slot values ``(slots, n, width)`` and the owner word of each slot."""
+        read_slots = _km().read_slots
+        lay = self.layout
+        out = np.zeros((lay.slots, n, lay.width))
+        stuck = np.zeros(lay.slots, dtype=np.int8)
+        read_slots(self.words, self.vals, lay.slots_at, lay.slot_words, lay.slots,
+                   _S_SEQ, _SLOT_HEADER, _S_OWNER, out, stuck)
+        if stuck.any():
+            self._repair(stuck)
+        owners = self.words[lay.slots_at + _S_OWNER::lay.slot_words][:lay.slots].copy()
+        return out, owners
+
+    def live(self, read: Any) -> tuple[Any, list[tuple[int, tuple[str, ...], float]]]:
+        """``read(n)`` (read_sum or read_slots) and the label sets it may show:
+        those ready before and after the copy, in the same generation (a
+        series removed meanwhile, possibly half zeroed, is left out)."""
+        n = self.n_series()
+        if n == 0:
+            return None, []
+        before = self.states(n)
+        data = read(n)
+        after = self.states(n)
+        rows = []
+        for i in np.flatnonzero((before == after) & ((before & np.uint64(3)) == _READY)).tolist():
+            rec = self.record(i, int(before[i]))
+            if rec is not None:
+                rows.append((i, rec[0], rec[1]))
+        return data, rows
+
+
+_SEGMENTS: "weakref.WeakValueDictionary[str, _Segment]" = weakref.WeakValueDictionary()
+_SEGMENTS_LOCK = threading.Lock()
+
+
+def _segment_for(name: str, kind: str, width: int, max_processes: int, max_series: int,
+                 digest: int, directory: str | None, meta: bytes,
+                 read_only: bool) -> _Segment:
+    """The segment of a metric.  In a metrics directory, every metric object of
+    one name in this process shares one segment, so one slot: a metric made
+    again (after ``unregister``, by an app factory, with ``registry=None``)
+    carries on from the first one's values, and a gauge has one value per
+    process, the last one set, as in prometheus_client's multiprocess mode."""
+    if directory is None or read_only:
+        return _Segment(name, kind, width, max_processes, max_series, digest, directory,
+                        meta, read_only)
+    key = os.path.realpath(_segment_path(name, directory))
+    with _SEGMENTS_LOCK:
+        seg = _SEGMENTS.get(key)
+        if seg is not None:
+            lay = seg.layout
+            if (seg.kind, seg.digest, lay.width, lay.slots, lay.series) != \
+                    (kind, digest, width, max_processes, max_series):
+                raise ValueError(
+                    f"metric {name!r}: this process already has a metric of that name in "
+                    f"{directory} with another definition (type, labels, buckets, "
+                    "max_series or max_processes differ); give every metric of one name "
+                    "the same definition")
+            return seg
+        seg = _Segment(name, kind, width, max_processes, max_series, digest, directory, meta)
+        _SEGMENTS[key] = seg
+        return seg
+
+
+def _directory(directory: Any) -> str | None:
+    if directory is None:
+        directory = os.environ.get(_ENV_DIR) or None
+    if directory is None:
+        return None
+    return os.fspath(directory)
+
+
+_KM: Any = None
+
+
+def _km() -> Any:
+    """:mod:`fastmlops._kernels.metrics`, imported on first use (that loads
+    the compiled kernels) and then kept: an import statement in a function
+    costs a microsecond or more on every call, and a scrape makes dozens."""
+    global _KM
+    if _KM is None:
+        import fastmlops._kernels.metrics as km
+        _KM = km
+    return _KM
