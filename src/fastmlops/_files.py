@@ -1,0 +1,203 @@
+"""Reading data files for the command line (and, later, streaming).
+
+:func:`open_data` recognises a path and returns a :class:`pyarrow.dataset.Dataset`
+(Parquet, CSV, Arrow IPC/Feather: one file or a directory of them, hive
+partitions included) or, for ``.npy``, a NumPy array (memory-mapped).
+:func:`read_table` reads one whole.  Every failure is a :class:`DataFileError`
+(a ValueError) that names the file and says what is wrong with it.
+
+The format comes from the extension (``.parquet``/``.pq``/``.parq``, ``.csv``
+(``.csv.gz``, ``.csv.bz2`` too), ``.tsv``, ``.arrow``/``.feather``/``.ipc``,
+``.npy``) or, without one, from the file's first bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+__all__ = ["DataFileError", "FORMATS", "detect_format", "open_data", "read_table"]
+
+#: Formats and their extensions (lower case).
+FORMATS: dict[str, tuple[str, ...]] = {
+    "parquet": (".parquet", ".pq", ".parq"),
+    "csv": (".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".tsv"),
+    "ipc": (".arrow", ".feather", ".ipc", ".arrows"),
+    "npy": (".npy",),
+}
+_MAGIC = ((b"PAR1", "parquet"), (b"ARROW1", "ipc"), (b"\x93NUMPY", "npy"))
+_NEEDS_PYARROW = ("reading {what} needs pyarrow: pip install 'fastmlops[tables]'")
+
+
+class DataFileError(ValueError):
+    """A data file or directory that cannot be read; the message says why."""
+
+
+def _format_of_name(name: str) -> str | None:
+    low = name.lower()
+    for fmt, exts in FORMATS.items():
+        if low.endswith(exts):
+            return fmt
+    return None
+
+
+def _sniff(path: str) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        raise DataFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    for magic, fmt in _MAGIC:
+        if head.startswith(magic):
+            return fmt
+    if head and b"\0" not in head:
+        return "csv"
+    return None
+
+
+def detect_format(path: Any) -> str:
+    """``"parquet"``, ``"csv"``, ``"ipc"`` or ``"npy"`` for a file; for a
+    directory, the one format of the data files in it."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise DataFileError(f"{path}: no such file or directory")
+    if os.path.isdir(path):
+        return _directory_format(path)
+    fmt = _format_of_name(path) or _sniff(path)
+    if fmt is None:
+        raise DataFileError(f"{path}: not a data file fastmlops reads (Parquet, CSV, "
+                            "Arrow IPC/Feather or .npy; name it with its extension)")
+    return fmt
+
+
+def _directory_files(path: str) -> list[str]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(path, onerror=_raise_walk_error):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+        found += [os.path.join(dirpath, f) for f in sorted(filenames)
+                  if not f.startswith((".", "_"))]
+    return found
+
+
+def _raise_walk_error(exc: OSError) -> None:
+    raise DataFileError(f"cannot read the directory {exc.filename}: "
+                        f"{exc.strerror or exc}") from None
+
+
+def _directory_format(path: str) -> str:
+    by_format: dict[str, list[str]] = {}
+    for f in _directory_files(path):
+        fmt = _format_of_name(f)
+        if fmt is not None:
+            by_format.setdefault(fmt, []).append(f)
+    if not by_format:
+        raise DataFileError(f"{path}: the directory has no data files (Parquet, CSV, "
+                            "Arrow IPC/Feather, named by their extension)")
+    if "npy" in by_format:
+        raise DataFileError(f"{path}: a directory of .npy files is not read; pass one "
+                            ".npy file, or write the data as Parquet")
+    if len(by_format) > 1:
+        kinds = ", ".join(f"{len(v)} {k}" for k, v in sorted(by_format.items()))
+        raise DataFileError(f"{path}: the directory mixes formats ({kinds}); keep one "
+                            "format per directory")
+    return next(iter(by_format))
+
+
+def _pyarrow_dataset() -> Any:
+    try:
+        import pyarrow.dataset as ds
+    except ImportError:
+        raise DataFileError(_NEEDS_PYARROW.format(what="Parquet, CSV and Arrow files")) \
+            from None
+    return ds
+
+
+def _arrow_message(exc: BaseException) -> str:
+    text = str(exc).strip()
+    for marker in ("CSV parse error: ", "Invalid: "):
+        if marker in text:
+            text = text[text.rindex(marker) + len(marker):]
+            break
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _load_npy(path: str) -> Any:
+    import numpy as np
+
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except OSError as exc:
+        raise DataFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise DataFileError(f"{path} holds Python objects; only numeric .npy files "
+                                "are read (np.save an array of numbers)") from None
+        raise DataFileError(f"{path} is not a valid .npy file: {exc}") from None
+    if not isinstance(array, np.ndarray) or array.ndim not in (1, 2):
+        raise DataFileError(f"{path}: a .npy file must hold a 1-D or 2-D array "
+                            f"(rows x columns), got {getattr(array, 'ndim', '?')}-D")
+    return array
+
+
+def open_data(path: Any) -> Any:
+    """A :class:`pyarrow.dataset.Dataset` over a data file or directory, or a
+    NumPy array (memory-mapped) for a ``.npy`` file.
+
+    A directory is read as one dataset (files and directories whose names
+    start with ``.`` or ``_`` are left out; ``key=value`` directories become
+    columns, hive-style).  Nothing but the schema is read here.
+
+    Raises
+    ------
+    DataFileError
+        The path does not exist, is not readable, holds no data files, mixes
+        formats, or is not a valid file of its format.
+    """
+    path = os.fspath(path)
+    fmt = detect_format(path)
+    if fmt == "npy":
+        return _load_npy(path)
+    ds = _pyarrow_dataset()
+    if not os.path.isdir(path) and not os.access(path, os.R_OK):
+        raise DataFileError(f"cannot read {path}: permission denied")
+    options: dict[str, Any] = {}
+    if fmt == "csv" and path.lower().endswith(".tsv"):
+        import pyarrow.csv as pacsv
+
+        options["format"] = ds.CsvFileFormat(
+            parse_options=pacsv.ParseOptions(delimiter="\t"))
+    else:
+        options["format"] = {"ipc": "arrow"}.get(fmt, fmt)
+    if os.path.isdir(path):
+        options["partitioning"] = "hive"
+    try:
+        return ds.dataset(path, **options)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        name = {"parquet": "Parquet", "csv": "CSV", "ipc": "Arrow IPC/Feather"}[fmt]
+        raise DataFileError(f"cannot read {path} as {name}: {_arrow_message(exc)}") from None
+
+
+def read_table(source: Any, columns: Sequence[str] | None = None) -> Any:
+    """Read a whole data file or directory (or a dataset from :func:`open_data`):
+    a :class:`pyarrow.Table`, or a NumPy array for ``.npy``.
+
+    ``columns`` selects (and orders) columns; a name that is not there raises
+    :class:`DataFileError` listing those that are.
+    """
+    import numpy as np
+
+    data = open_data(source) if isinstance(source, (str, bytes, os.PathLike)) else source
+    where = os.fspath(source) if isinstance(source, (str, bytes, os.PathLike)) else "data"
+    if isinstance(data, np.ndarray):
+        return np.asarray(data)  # columns of an array are chosen by the caller
+    names = list(data.schema.names)
+    if columns is not None:
+        missing = [c for c in columns if c not in names]
+        if missing:
+            shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+            raise DataFileError(f"{where}: no column {', '.join(map(repr, missing))}; "
+                                f"its columns are: {shown}")
+    try:
+        return data.to_table(columns=list(columns) if columns is not None else None)
+    except (OSError, ValueError) as exc:
+        raise DataFileError(f"cannot read {where}: {_arrow_message(exc)}") from None
