@@ -430,6 +430,16 @@ def test_factorize_many_distinct_grows_table():
     assert np.array_equal(codes, ref_codes) and arr[first].tolist() == list(ref_uniques)
 
 
+def test_factorize_wide_rows_beyond_compact_copy():
+    """Rows of 16 KiB: only the first 256 distinct rows fit the compact copy; the
+    others are compared where they lie in the input."""
+    values = [("x" * 4095) + chr(0x4E00 + i) for i in range(300)]
+    arr = np.array(values + values[::-1] + values[:7], dtype="U4096")
+    e = encode(arr, "text")
+    assert len(e.uniques) == 300 and decoded(e) == arr.tolist()
+    assert e.codes[:300].tolist() == list(range(300))
+
+
 def test_code_counts_checks_bounds():
     out = np.zeros(4, np.int64)
     assert code_counts(np.array([0, 1, -1, 2, 2], np.int32), out) == -1

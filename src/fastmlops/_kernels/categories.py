@@ -1,8 +1,8 @@
 """Categorical kernels: hash factorisation, code counting, the 2 x k chi-square sum.
 
 * :func:`factorize_rows` -- open-addressing hash of the rows of a 2-D array
-  of uint64, uint32 or uint8 words (FNV-1a over the words, a murmur3
-  finaliser, Fibonacci hashing, linear probing, load factor <= 1/2): int64
+  of uint64, uint32 or uint8 words (an NH-style sum of products of keyed
+  word pairs, a murmur3 finaliser, Fibonacci hashing, linear probing, load factor <= 1/2): int64
   values are rows of one word, a fixed-width numpy string array (``'U'``,
   ``'S'``) is one row per value.  Codes are given in order of first
   appearance, as :func:`pandas.factorize` gives them; masked rows get code -1.
@@ -34,8 +34,6 @@ _S33 = np.uint64(33)
 _C1 = np.uint64(0xFF51AFD7ED558CCD)
 _C2 = np.uint64(0xC4CEB9FE1A85EC53)
 _FIB = np.uint64(0x9E3779B97F4A7C15)
-_FNV = np.uint64(0x100000001B3)
-_FNV0 = np.uint64(0xCBF29CE484222325)
 _TWO64 = 18446744073709551616.0
 
 _CODE_SIGS = ("int32[::1]", "int64[::1]")
@@ -79,12 +77,40 @@ def _grown(arr, nu):
     return out
 
 
+#: Keys of the row hash: 64 fixed random odd uint64 (word k uses key k mod 64).
+_KEYS = (np.random.default_rng(0x5EED).integers(0, 2**63, 64, dtype=np.uint64)
+         * np.uint64(2) + np.uint64(1))
+
+
 @kernel()
 def _row_hash(rows, i):
-    h = _FNV0
-    for w in range(rows.shape[1]):
-        h = (h ^ np.uint64(rows[i, w])) * _FNV
+    """NH-style hash of one row: the sum of products of pairs of keyed words
+    (independent multiplies, no serial chain), then the murmur3 finaliser.
+    Collisions only cost a comparison: rows are compared word by word."""
+    width = rows.shape[1]
+    h = np.uint64(width)
+    w = 0
+    while w + 1 < width:
+        h += ((np.uint64(rows[i, w]) + _KEYS[w & 63])
+              * (np.uint64(rows[i, w + 1]) + _KEYS[(w + 1) & 63]))
+        w += 2
+    if w < width:
+        h += (np.uint64(rows[i, w]) + _KEYS[w & 63]) * _FIB
     return _fmix(h)
+
+
+#: Bytes of distinct rows copied next to each other for the equality checks
+#: (the first ones met; later ones are compared where they lie in the input).
+_REPS_BYTES = 1 << 22
+
+
+@kernel()
+def _same_row(a, ia, b, ib):
+    """a[ia] == b[ib], without a branch per word (the loop vectorises)."""
+    diff = 0
+    for w in range(a.shape[1]):
+        diff |= a[ia, w] ^ b[ib, w]
+    return diff == 0
 
 
 @kernel(*(f"int64[::1]({w}[:, ::1], uint8[::1], {c})" for w in ("uint64", "uint32", "uint8")
@@ -92,13 +118,20 @@ def _row_hash(rows, i):
 def factorize_rows(rows, mask, codes):
     """codes[i] = index of row i among the distinct rows in order of first
     appearance, -1 where ``mask[i]`` (``mask`` empty: no missing rows); returns
-    the index of the first occurrence of each distinct row."""
+    the index of the first occurrence of each distinct row.
+
+    The first distinct rows (up to ``_REPS_BYTES``) are also copied into one
+    compact block: comparing against it stays in cache, where the rows of the
+    input would be scattered (measured: 55 -> 35 ms CPU for 1e6 'U13' values
+    of 1,000 categories)."""
     n, width = rows.shape
     has_mask = mask.size > 0
+    max_reps = max(256, _REPS_BYTES // max(1, width * rows.itemsize))
     bits = 10
     table = np.full(1 << bits, -1, np.int64)
     first = np.empty(256, np.int64)
     hashes = np.empty(256, np.uint64)
+    reps = np.empty((256, width), rows.dtype)
     nu = 0
     for i in range(n):
         if has_mask and mask[i]:
@@ -112,6 +145,12 @@ def factorize_rows(rows, mask, codes):
                 if nu == first.size:
                     first = _grown(first, nu)
                     hashes = _grown(hashes, nu)
+                if nu == reps.shape[0] and nu < max_reps:
+                    grown = np.empty((min(2 * nu, max_reps), width), rows.dtype)
+                    grown[:nu] = reps[:nu]
+                    reps = grown
+                if nu < reps.shape[0]:
+                    reps[nu] = rows[i]
                 first[nu] = i
                 hashes[nu] = h
                 table[s] = nu
@@ -122,12 +161,10 @@ def factorize_rows(rows, mask, codes):
                     table = _table(hashes, nu, bits)
                 break
             if hashes[j] == h:
-                r = first[j]
-                same = True
-                for w in range(width):
-                    if rows[r, w] != rows[i, w]:
-                        same = False
-                        break
+                if j < reps.shape[0]:
+                    same = _same_row(reps, j, rows, i)
+                else:
+                    same = _same_row(rows, first[j], rows, i)
                 if same:
                     codes[i] = j
                     break
