@@ -303,14 +303,15 @@ STR_INPUTS = {
     "pandas-string-pyarrow": lambda: pd.Series(STRS, dtype="string[pyarrow]"),
     "pandas-arrow-large": lambda: pd.Series(STRS, dtype=pd.ArrowDtype(pa.large_string())),
     "pandas-category": lambda: pd.Series(STRS, dtype="category"),
-    "pandas-category-unused": lambda: pd.Series(pd.Categorical(STRS, categories=["zz", "a", "b", "ccc", ""])),
+    "pandas-category-unused": lambda: pd.Series(
+        pd.Categorical(STRS, categories=["zz", "a", "b", "ccc", ""])),
     "pandas-Categorical": lambda: pd.Categorical(STRS),
     "pandas-Index": lambda: pd.Index(STRS, dtype=object),
     "arrow-string": lambda: pa.array(STRS, pa.string()),
     "arrow-large_string": lambda: pa.array(STRS, pa.large_string()),
     "arrow-string_view": lambda: pa.array(STRS, pa.string_view()),
-    "arrow-chunked": lambda: pa.chunked_array([pa.array(STRS[:3]), pa.array([], pa.string()), pa.array(STRS[3:])],
-                                              pa.string()),
+    "arrow-chunked": lambda: pa.chunked_array(
+        [pa.array(STRS[:3]), pa.array([], pa.string()), pa.array(STRS[3:])], pa.string()),
     "arrow-dictionary": lambda: pa.array(STRS).dictionary_encode(),
     "arrow-dictionary-chunked": lambda: pa.chunked_array(
         [pa.array(STRS[:4]).dictionary_encode(), pa.array(STRS[4:]).dictionary_encode()]),
@@ -391,6 +392,8 @@ def test_encode_numpy_int_widths(dtype):
     arr = np.array([info.min, info.max, 1, info.max, 0, info.min], dtype=dtype)
     e = encode(arr, "c")
     assert e.kind == "int" and decoded(e) == arr.tolist()
+    swapped = arr.astype(arr.dtype.newbyteorder())
+    assert decoded(encode(swapped, "c")) == arr.tolist()
 
 
 @given(st.lists(st.one_of(st.integers(-(2**63), 2**63 - 1), st.integers(-5, 5)), max_size=3000))

@@ -214,6 +214,8 @@ def _encode_ints(arr: np.ndarray, name: str) -> Encoded:
 
     n = arr.size
     codes = np.empty(n, _codes_dtype(n))
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype != np.uint64:
         arr = np.ascontiguousarray(arr, dtype=np.int64)
     arr = np.ascontiguousarray(arr)
