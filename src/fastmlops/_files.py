@@ -177,17 +177,20 @@ def open_data(path: Any) -> Any:
         raise DataFileError(f"cannot read {path} as {name}: {_arrow_message(exc)}") from None
 
 
-def read_table(source: Any, columns: Sequence[str] | None = None) -> Any:
+def read_table(source: Any, columns: Sequence[str] | None = None, *,
+               name: str | None = None) -> Any:
     """Read a whole data file or directory (or a dataset from :func:`open_data`):
     a :class:`pyarrow.Table`, or a NumPy array for ``.npy``.
 
     ``columns`` selects (and orders) columns; a name that is not there raises
-    :class:`DataFileError` listing those that are.
+    :class:`DataFileError` listing those that are.  ``name`` is how errors
+    call the data (default: its path).
     """
     import numpy as np
 
     data = open_data(source) if isinstance(source, (str, bytes, os.PathLike)) else source
-    where = os.fspath(source) if isinstance(source, (str, bytes, os.PathLike)) else "data"
+    where = name or (os.fspath(source) if isinstance(source, (str, bytes, os.PathLike))
+                     else "data")
     if isinstance(data, np.ndarray):
         return np.asarray(data)  # columns of an array are chosen by the caller
     names = list(data.schema.names)

@@ -1,7 +1,10 @@
 """The ``fastmlops`` command line.
 
 ``fastmlops demo``              drift check of built-in synthetic reference/production data
+``fastmlops drift REF CUR``     drift check of data files, exit status for CI gates
+``fastmlops reference build``   save a drift reference of a data file or directory
 ``fastmlops fingerprint PATH``  sha256sum-style digests (or a JSON manifest) of files/trees
+``fastmlops fingerprint --check MANIFEST [DIR]``  verify files against a manifest
 ``fastmlops metrics [DIR]``     expose the metrics a metrics directory holds (print, or --serve)
 ``fastmlops warmup``            compile (or load from cache) every kernel ahead of time
 ``fastmlops version``           print the version
@@ -14,6 +17,8 @@ import os
 import sys
 import time
 from typing import Sequence
+
+from fastmlops._cli_drift import int_in_range, probability
 
 
 def _demo_data(rows: int, seed: int):  # -> (reference dict, production dict)
@@ -44,11 +49,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     import fastmlops
 
+    from fastmlops._warmup import compile_heartbeat, ensure_compiled
+
+    ensure_compiled(sys.stderr)
     t0 = time.perf_counter()
     reference, production = _demo_data(args.rows, args.seed)
-    ref = fastmlops.DriftReference(reference, alpha=args.alpha)
+    if args.out is not None:
+        _write_demo_files(reference, production, args.out)
+    with compile_heartbeat(sys.stderr):
+        ref = fastmlops.DriftReference(reference, alpha=args.alpha)
     t1 = time.perf_counter()
-    report = ref.check(production)
+    with compile_heartbeat(sys.stderr):
+        report = ref.check(production)
     t2 = time.perf_counter()
     print(f"fastmlops {fastmlops.__version__} drift demo: reference {ref.n_rows:,} rows, "
           f"production {report.n_rows:,} rows, {len(ref.columns)} columns\n")
@@ -66,6 +78,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"\nKS, 1000 training vs 1000 production values (x1.2 + 0.5): "
           f"D = {res.statistic:.4f}, p = {res.pvalue:.3g} -> {drift}")
     return 0
+
+
+def _write_demo_files(reference: dict, production: dict, directory: str) -> None:
+    """The demo's data as reference.parquet and production.parquet in
+    ``directory`` (CSV files when pyarrow is missing), for ``fastmlops drift``."""
+    os.makedirs(directory, exist_ok=True)
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        pa = None
+    written = []
+    for name, table in (("reference", reference), ("production", production)):
+        if pa is not None:
+            path = os.path.join(directory, f"{name}.parquet")
+            pq.write_table(pa.table(table), path)
+        else:  # pragma: no cover - depends on the environment
+            import numpy as np
+
+            path = os.path.join(directory, f"{name}.csv")
+            columns = list(table)
+            np.savetxt(path, np.column_stack([table[c] for c in columns]), delimiter=",",
+                       header=",".join(columns), comments="", fmt="%.17g")
+        written.append(path)
+    print(f"fastmlops demo: wrote {written[0]} and {written[1]}; try: fastmlops drift "
+          f"{written[0]} {written[1]} --html drift.html", file=sys.stderr)
 
 
 def cmd_warmup(args: argparse.Namespace) -> int:
@@ -137,15 +175,7 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 
 def _int_at_least(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-    return parse
+    return int_in_range(minimum)
 
 
 def _port(text: str) -> int:
@@ -176,8 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="reference rows; production gets half as many (default: 200000)")
     demo.add_argument("--seed", type=_int_at_least(0), default=7,
                       help="random seed of the synthetic data (default: 7)")
-    demo.add_argument("--alpha", type=float, default=0.01,
-                      help="KS significance level, in (0, 1) (default: 0.01)")
+    demo.add_argument("--alpha", type=probability, default=0.01,
+                      help="each column's false-positive rate, in (0, 1) (default: 0.01)")
+    demo.add_argument("--out", metavar="DIR", default=None,
+                      help="also write the demo's data to DIR as reference.parquet and "
+                           "production.parquet (CSV without pyarrow)")
     demo.set_defaults(func=cmd_demo)
     warm = sub.add_parser("warmup", help="compile or load every kernel ahead of time")
     warm.set_defaults(func=cmd_warmup)
@@ -198,9 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     met.set_defaults(func=cmd_metrics, subparser=met)
     ver = sub.add_parser("version", help="print the version")
     ver.set_defaults(func=cmd_version)
+    from fastmlops._cli_drift import add_cli as add_drift
     from fastmlops.fingerprint import add_cli as add_fingerprint
 
-    add_fingerprint(sub)
+    add_drift(sub)
+    fingerprint = add_fingerprint(sub)
+    fingerprint.set_defaults(subparser=fingerprint)
     return parser
 
 
@@ -210,14 +246,41 @@ _EXIT_SIGPIPE = 128 + 13
 
 
 class _CommandError(Exception):
-    """A failure reported as one ``fastmlops: error:`` line with exit status 1."""
+    """A failure reported as one ``fastmlops COMMAND: error:`` line with exit status 1."""
 
 
-def _error(message: object) -> None:
+def _prog(args: argparse.Namespace | None) -> str:
+    """``fastmlops COMMAND``, as argparse names it in its own error lines."""
+    if args is None or not getattr(args, "command", None):
+        return "fastmlops"
+    return getattr(args, "prog_name", None) or f"fastmlops {args.command}"
+
+
+def _error(message: object, args: argparse.Namespace | None = None) -> None:
+    """One line ``fastmlops COMMAND: error: MESSAGE`` on stderr: the format of
+    argparse's usage errors, so every error of the command line reads alike."""
+    text = str(message).strip().replace("\n", " ") or type(message).__name__
     try:
-        print(f"fastmlops: error: {message}", file=sys.stderr)
+        print(f"{_prog(args)}: error: {text}", file=sys.stderr)
     except (OSError, ValueError):  # pragma: no cover - stderr is gone too
         pass
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Checks argparse cannot express; a failure exits 2 with the usage."""
+    if getattr(args, "addr", None) is not None and args.serve is None:
+        args.subparser.error("--addr needs --serve PORT")
+    if args.command == "fingerprint":
+        if args.check is None and not args.paths:
+            args.subparser.error("the following arguments are required: PATH "
+                                 "(or --check MANIFEST)")
+        if args.check is not None and len(args.paths) > 1:
+            args.subparser.error("--check takes at most one PATH: the directory the "
+                                 "manifest's paths are relative to")
+        if args.check is not None and args.json:
+            args.subparser.error("--check and --json do not go together")
+        if args.quiet and args.check is None:
+            args.subparser.error("--quiet goes with --check")
 
 
 def _drop_stdout() -> None:
@@ -246,11 +309,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "addr", None) is not None and args.serve is None:
-        args.subparser.error("--addr needs --serve PORT")
+    _check_arguments(args)
+    failure = getattr(args, "error_status", 1)  # drift: 1 is the verdict, errors are 2
     if sys.stdout is None and getattr(args, "serve", None) is None:  # `fastmlops ... >&-`
-        _error("write error: standard output is closed")
-        return 1
+        _error("write error: standard output is closed", args)
+        return failure
     try:
         status = int(args.func(args))
         if sys.stdout is not None:
@@ -263,28 +326,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         _drop_stdout()
         return _EXIT_SIGPIPE
     except KeyboardInterrupt:  # Ctrl-C: no traceback, the shell's status for SIGINT
-        if getattr(args, "progress", False):
+        from fastmlops._progress import is_terminal
+
+        if getattr(args, "progress", False) and is_terminal(sys.stderr):
             try:
                 sys.stderr.write("\n")  # end the progress bar's line
             except (OSError, ValueError):  # pragma: no cover
                 pass
         return 130
     except _CommandError as exc:
-        _error(exc)
-        return 1
+        _error(exc, args)
+        return failure
     except MemoryError as exc:
-        _error(f"out of memory: {exc}" if str(exc) else "out of memory")
-        return 1
+        _error(f"out of memory: {exc}" if str(exc) else "out of memory", args)
+        return failure
     except OSError as exc:  # e.g. stdout on a full disk, an unreadable metrics directory
-        _error(exc)
+        _error(_os_message(exc), args)
         try:
             sys.stdout.flush()
         except (OSError, ValueError):
             _drop_stdout()
-        return 1
-    except (ValueError, TypeError) as exc:
-        _error(exc)
+        return failure
+    except (ValueError, TypeError) as exc:  # bad input (InputError, DataFileError...)
+        _error(exc, args)
         return 2
+
+
+def _os_message(exc: OSError) -> str:
+    """``path: reason`` for an OS error (not Python's ``[Errno 2] ...`` form)."""
+    reason = exc.strerror or str(exc)
+    return f"{exc.filename}: {reason}" if exc.filename else reason
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1342,33 +1342,8 @@ class ModelVersion:
 
 
 # ------------------------------------------------------------------------- CLI
-class _ProgressBar:
-    """``[#####.....]  42%  1.2/2.9 GB  name`` on a stream, redrawn <= 10x/s."""
-
-    def __init__(self, label: str, stream: Any = None, width: int = 30):
-        self.label, self.stream, self.width = label, stream or sys.stderr, width
-        self._last = 0.0
-        self._lock = threading.Lock()
-
-    def __call__(self, done: int, total: int | None) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if now - self._last < 0.1 and not (total is not None and done >= total):
-                return
-            self._last = now
-            if total:
-                frac = min(1.0, done / total)
-                fill = int(frac * self.width)
-                bar = "#" * fill + "." * (self.width - fill)
-                text = f"\r[{bar}] {frac:4.0%}  {done / 1e9:.2f}/{total / 1e9:.2f} GB  {self.label}"
-            else:
-                text = f"\r{done / 1e9:.2f} GB  {self.label}"
-            self.stream.write(text)
-            self.stream.flush()
-
-    def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
+# A bar redrawn with carriage returns on a terminal, plain lines in a log.
+from fastmlops._progress import ProgressBar as _ProgressBar  # noqa: E402
 
 
 def _checksum_line(digest: str, path: str) -> str:
@@ -1408,6 +1383,10 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
     algorithm = _check_algorithm(args.algorithm)
     out = getattr(args, "stdout", None) or sys.stdout
     err = getattr(args, "stderr", None) or sys.stderr
+    if getattr(args, "check", None) is not None:
+        from fastmlops._cli_check import run_check
+
+        return run_check(args, algorithm, out, err)
     status = 0
     single_tree: Manifest | None = None
     entries: list[ManifestEntry] = []
@@ -1432,7 +1411,7 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
         except (OSError, FileChangedError, ValueError) as exc:
             if bar is not None:
                 bar.close()
-            _write(err, f"fastmlops fingerprint: {exc}\n")
+            _write(err, f"fastmlops fingerprint: error: {exc}\n")
             status = 1
             continue
         if bar is not None:
@@ -1452,11 +1431,15 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
             unique: dict[str, ManifestEntry] = {}
             for e in entries:
                 if unique.setdefault(e.path, e) != e:
-                    _write(err, f"fastmlops fingerprint: {e.path}: changed between "
-                                "two reads; listed with its first digest\n")
+                    _write(err, f"fastmlops fingerprint: error: {e.path}: changed "
+                                "between two reads\n")
                     status = 1
             manifest = Manifest(algorithm, unique.values())
-        out.write(manifest.to_json() + "\n")
+        if status:  # never a manifest that looks complete when a path failed
+            _write(err, "fastmlops fingerprint: error: no manifest written, "
+                        "since not every path could be hashed\n")
+        else:
+            out.write(manifest.to_json() + "\n")
     out.flush()
     return status
 
@@ -1475,13 +1458,21 @@ def add_cli(subparsers: Any) -> argparse.ArgumentParser:
         "fingerprint", help="sha256sum-style digests of files and directory trees",
         description="Digest files and directories (in parallel); the text output is "
                     "accepted by sha256sum -c.")
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="files or directories (with --check: the directory the "
+                             "manifest's paths are relative to, default: .)")
+    parser.add_argument("--check", "-c", metavar="MANIFEST", default=None,
+                        help="verify against MANIFEST (a --json manifest or checksum lines) "
+                             "instead of printing digests; exit status 1 on any difference")
+    parser.add_argument("--quiet", action="store_true",
+                        help="with --check: print only the files that differ")
     parser.add_argument("--algorithm", "-a", default="sha256", choices=ALGORITHMS,
                         help="digest algorithm (default: sha256)")
     parser.add_argument("--json", action="store_true",
                         help="print a JSON manifest instead of checksum lines")
     parser.add_argument("--progress", action="store_true",
-                        help="show a progress bar on stderr")
+                        help="show progress on stderr (a bar on a terminal, a line "
+                             "every few seconds otherwise)")
     parser.add_argument("--ignore", action="append", metavar="PATTERN",
                         help="fnmatch pattern to leave out inside directories (repeatable)")
     parser.add_argument("--follow-symlinks", action="store_true",

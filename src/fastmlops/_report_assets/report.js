@@ -25,6 +25,12 @@
     if (a >= 1e-3 && a < 1e5) return String(+x.toPrecision(3));
     return x.toExponential(1);
   }
+  function tick(x) {  // axis labels: 25k, 1.2M rather than 2.5e+4
+    var a = Math.abs(x);
+    if (a >= 1e4 && a < 1e6) return String(+(x / 1e3).toPrecision(3)) + "k";
+    if (a >= 1e6 && a < 1e9) return String(+(x / 1e6).toPrecision(3)) + "M";
+    return fmt(x);
+  }
   function pct(x) {
     if (!fin(x)) return "–";
     return (100 * x).toFixed(x !== 0 && Math.abs(x) < 0.1 ? 1 : 0) + " %";
@@ -74,7 +80,7 @@
       if (px < m.l - 0.5 || px > W - m.r + 0.5) return;
       el("line", {x1: px, x2: px, y1: H - m.b, y2: H - m.b + 4}, axes);
       el("text", {x: px, y: H - m.b + 16, "text-anchor": "middle", stroke: "none"}, svg,
-         (opts.xfmt || fmt)(v));
+         (opts.xfmt || tick)(v));
     });
     if (!opts.noY) ticks(ydom[0], ydom[1], 4).forEach(function (v) {
       var py = y(v);
