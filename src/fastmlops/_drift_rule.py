@@ -9,8 +9,12 @@ users know (0.1 / 0.25) still say how large a change is.
   categories plus "other" and "unseen" for categories) plus one bin for
   missing values form a 2 x k table with the current batch.  Its chi-square
   test of homogeneity is computed after *pooling sparse bins* (Cochran's
-  rule): bins are taken from the rarest up and merged until every pooled
-  bin expects at least :data:`MIN_EXPECTED` values in the smaller sample.
+  rule) until every pooled bin expects at least :data:`MIN_EXPECTED` values
+  in the smaller sample: categories from the rarest up (by both samples'
+  counts), numeric quantile bins with their neighbours (their reference
+  counts are fixed by construction, and pooling them by the samples' counts
+  would pick the bins where the batch is low: 6 % of no-drift batches of 10
+  rows were flagged at alpha = 1 %).
   Without pooling, a 20-row batch against 51 categories was flagged in 6 % of
   no-drift trials at alpha = 1 %; with it, 0.7-1.0 % (20,000 trials per
   case, see ``tests/test_drift_rule.py``).
@@ -59,33 +63,52 @@ class BinnedTest:
     dof: int
 
 
-def pooled_chi2(ref_counts: np.ndarray, cur_counts: np.ndarray,
+def pooled_chi2(ref_counts: np.ndarray, cur_counts: np.ndarray, *, by: str = "total",
+                tiebreak: np.ndarray | None = None,
                 min_expected: float = MIN_EXPECTED) -> BinnedTest:
     """The chi-square test of homogeneity of two count vectors after pooling
-    sparse bins (see the module docstring).  Bins empty in both are dropped;
-    fewer than two pooled bins give statistic 0, p-value 1, dof 0."""
-    from scipy.special import chdtrc
+    sparse bins (see the module docstring).
 
-    c1 = np.asarray(ref_counts, dtype=np.float64)
-    c2 = np.asarray(cur_counts, dtype=np.float64)
-    n, m = float(c1.sum()), float(c2.sum())
+    ``by="total"`` pools the bins with the fewest values of both samples first
+    (for categories: the labels are fixed, both samples are random, and the
+    totals are ancillary under no drift).  ``by="order"`` pools neighbouring
+    bins in their order (for bins made from the reference's own quantiles,
+    whose reference counts are fixed by construction: pooling on totals would
+    pick the bins where the batch is low).  Bins empty in both are dropped;
+    Ties in the totals are broken by ``tiebreak`` (e.g. a stable hash of each
+    category's label), never by an order that follows one sample (categories
+    sorted by their reference counts put the reference's bins first among
+    equals, which doubled the false-positive rate).  Bins empty in both are
+    dropped; fewer than two pooled bins give statistic 0,
+    p-value 1, dof 0."""
+    from fastmlops.categorical import chi2_from_counts
+
+    c1 = np.asarray(ref_counts, dtype=np.int64)
+    c2 = np.asarray(cur_counts, dtype=np.int64)
+    n, m = int(c1.sum()), int(c2.sum())
     if n == 0 or m == 0:
         return BinnedTest(0.0, 1.0, 0)
-    total = c1 + c2
-    keep = total > 0
-    c1, c2, total = c1[keep], c2[keep], total[keep]
-    need = min_expected * (n + m) / min(n, m)  # pooled total a bin needs
-    order = np.argsort(total, kind="stable")
-    groups1: list[float] = []
-    groups2: list[float] = []
-    g1 = g2 = 0.0
+    keep = (c1 + c2) > 0
+    c1, c2 = c1[keep], c2[keep]
+    ties = np.arange(c1.size) if tiebreak is None else np.asarray(tiebreak)[keep]
+    # a pooled bin must expect min_expected values in the smaller sample
+    need = min_expected * (n + m) / min(n, m)
+    if by == "total":
+        order = np.lexsort((ties, c1 + c2))
+    elif by == "order":
+        order = np.arange(c1.size)
+    else:
+        raise ValueError(f"by must be 'total' or 'order', got {by!r}")
+    groups1: list[int] = []
+    groups2: list[int] = []
+    g1 = g2 = 0
     for j in order:  # k is small: the reference's bins or kept categories
-        g1 += c1[j]
-        g2 += c2[j]
+        g1 += int(c1[j])
+        g2 += int(c2[j])
         if g1 + g2 >= need:
             groups1.append(g1)
             groups2.append(g2)
-            g1 = g2 = 0.0
+            g1 = g2 = 0
     if g1 + g2 > 0:
         if groups1:
             groups1[-1] += g1
@@ -93,13 +116,10 @@ def pooled_chi2(ref_counts: np.ndarray, cur_counts: np.ndarray,
         else:
             groups1.append(g1)
             groups2.append(g2)
-    k = len(groups1)
-    if k < 2:
+    if len(groups1) < 2:
         return BinnedTest(0.0, 1.0, 0)
-    t = np.array([groups1, groups2])
-    expected = t.sum(axis=1, keepdims=True) * t.sum(axis=0, keepdims=True) / (n + m)
-    stat = float(((t - expected) ** 2 / expected).sum())
-    return BinnedTest(stat, float(chdtrc(k - 1, stat)), k - 1)
+    res = chi2_from_counts(np.array(groups1, dtype=np.int64), np.array(groups2, dtype=np.int64))
+    return BinnedTest(float(res.statistic), float(res.pvalue), int(res.dof))
 
 
 def adjust(p: np.ndarray, method: str) -> np.ndarray:

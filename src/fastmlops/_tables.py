@@ -97,6 +97,9 @@ NUMERIC, CATEGORICAL = "numeric", "categorical"
 
 
 def _kind_error(what: str, name: str, detail: str) -> TypeError:
+    if what == "current":  # the reference made it categorical, not the caller
+        detail = detail.replace("is named categorical", "is categorical in the reference") \
+            .replace(" or drop it from categorical=", "")
     return TypeError(f"{what}: column {name!r} {detail}")
 
 
