@@ -14,9 +14,16 @@ Documented for other tools in ``docs/reference-format.md``.  In short::
 
 The header's ``digest`` is ``"sha256:"`` + the SHA-256 of the canonical JSON
 (sorted keys, no spaces) of the header without its ``digest`` and
-``written_by`` keys.  The header holds every section's SHA-256, so the digest
-covers every value; it does not depend on the fastmlops version that wrote
-the file.  Loading never unpickles or evaluates anything: it reads JSON and
+``written_by`` keys and without the sections' offsets.  The header holds
+every section's SHA-256 and XXH3-128, so the digest covers every value; it
+does not depend on the fastmlops version that wrote the file.
+
+Loading checks the header's SHA-256 and every section's XXH3-128 (about
+8 GB/s on one core: a 1e6 x 100 float64 reference loads in about 0.3 s),
+which catches truncation, corruption and accidental edits.  XXH3 is not a
+cryptographic hash: against deliberate tampering, load with
+``verify="sha256"`` (every section's SHA-256, about 1 GB/s per core), which is
+also the default when an ``expected_digest`` pins the reference.  Loading never unpickles or evaluates anything: it reads JSON and
 raw numbers, checks every bound and digest, and refuses anything else.
 """
 
@@ -81,11 +88,21 @@ def _layout(ref: Any) -> tuple[dict, list[np.ndarray]]:
     return header, arrays
 
 
-def _sha256_all(buffers: list[Any]) -> list[str]:
-    """SHA-256 of each buffer, on the worker threads (hashlib releases the GIL)."""
+def _hash_all(buffers: list[Any], algorithm: str = "sha256") -> list[str]:
+    """SHA-256 or XXH3-128 of each buffer, on the worker threads (both release
+    the GIL for large buffers)."""
     from fastmlops._parallel import parallel_map
 
-    return list(parallel_map(lambda b: hashlib.sha256(b).hexdigest(), buffers))
+    if algorithm == "sha256":
+        return list(parallel_map(lambda b: hashlib.sha256(b).hexdigest(), buffers))
+    import xxhash
+
+    return list(parallel_map(lambda b: xxhash.xxh3_128(b).hexdigest(), buffers))
+
+
+def _digests(arrays: list[np.ndarray]) -> list[tuple[str, str]]:
+    views = [memoryview(a).cast("B") for a in arrays]
+    return list(zip(_hash_all(views, "sha256"), _hash_all(views, "xxh3")))
 
 
 def _canonical(header: dict) -> bytes:
@@ -93,28 +110,28 @@ def _canonical(header: dict) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
 
 
-def _sections(header: dict, arrays: list[np.ndarray], digests: list[str],
+def _sections(arrays: list[np.ndarray], digests: list[tuple[str, str]],
               start: int) -> list[dict]:
     out = []
     offset = start
-    for a, h in zip(arrays, digests):
+    for a, (sha, xxh) in zip(arrays, digests):
         offset = -(-offset // _ALIGN) * _ALIGN
         out.append({"offset": offset, "nbytes": int(a.nbytes), "dtype": a.dtype.str,
-                    "shape": [int(a.size)], "sha256": h})
+                    "shape": [int(a.size)], "sha256": sha, "xxh3_128": xxh})
         offset += a.nbytes
     return out
 
 
 def content_digest(ref: Any) -> str:
     header, arrays = _layout(ref)
-    header["sections"] = _sections(header, arrays, _sha256_all(
-        [memoryview(a).cast("B") for a in arrays]), 0)
+    header["sections"] = _sections(arrays, _digests(arrays), 0)
     for s in header["sections"]:  # offsets depend on the header's length: not content
         del s["offset"]
     return "sha256:" + hashlib.sha256(_canonical(header)).hexdigest()
 
 
-def _final_header(header: dict, arrays: list[np.ndarray], digests: list[str]) -> bytes:
+def _final_header(header: dict, arrays: list[np.ndarray],
+                  digests: list[tuple[str, str]]) -> bytes:
     """Header bytes with section offsets; the offsets depend on the header's own
     length, so grow the estimate until it is stable."""
     import fastmlops
@@ -122,7 +139,7 @@ def _final_header(header: dict, arrays: list[np.ndarray], digests: list[str]) ->
     guess = 0
     while True:
         h = dict(header)
-        h["sections"] = _sections(header, arrays, digests, _PREFIX.size + guess)
+        h["sections"] = _sections(arrays, digests, _PREFIX.size + guess)
         covered = dict(h)
         covered["sections"] = [{k: v for k, v in s.items() if k != "offset"}
                                for s in h["sections"]]
@@ -136,8 +153,7 @@ def _final_header(header: dict, arrays: list[np.ndarray], digests: list[str]) ->
 
 def save(ref: Any, path: Any) -> str:
     header, arrays = _layout(ref)
-    digests = _sha256_all([memoryview(a).cast("B") for a in arrays])
-    raw = _final_header(header, arrays, digests)
+    raw = _final_header(header, arrays, _digests(arrays))
     parsed = json.loads(raw)
     path = os.fspath(path)
     tmp = f"{path}.tmp-{os.getpid()}"
@@ -169,12 +185,16 @@ def _int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool) and x >= 0
 
 
-def load(cls: Any, path: Any, expected_digest: str | None) -> Any:
+def load(cls: Any, path: Any, expected_digest: str | None, verify: str | None = None) -> Any:
     from fastmlops._categories import CategoryMap
     from fastmlops.drift import _CategoricalRef, _NumericRef
 
     if expected_digest is not None and not isinstance(expected_digest, str):
         raise TypeError(f"expected_digest must be a 'sha256:<hex>' string, got {expected_digest!r}")
+    if verify is None:
+        verify = "xxh3" if expected_digest is None else "sha256"
+    if verify not in ("xxh3", "sha256"):
+        raise ValueError(f"verify must be 'xxh3' or 'sha256', got {verify!r}")
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         prefix = fh.read(_PREFIX.size)
@@ -201,7 +221,8 @@ def load(cls: Any, path: Any, expected_digest: str | None) -> Any:
             _expect(isinstance(s, dict) and _int(s.get("offset")) and _int(s.get("nbytes"))
                     and s.get("dtype") in _DTYPES and isinstance(s.get("shape"), list)
                     and len(s["shape"]) == 1 and _int(s["shape"][0])
-                    and isinstance(s.get("sha256"), str), path, "malformed section")
+                    and isinstance(s.get("sha256"), str) and isinstance(s.get("xxh3_128"), str),
+                    path, "malformed section")
             _expect(s["shape"][0] * np.dtype(s["dtype"]).itemsize == s["nbytes"], path,
                     "section size does not match its shape")
             _expect(s["offset"] >= _PREFIX.size + hlen and s["offset"] + s["nbytes"] <= size,
@@ -220,8 +241,10 @@ def load(cls: Any, path: Any, expected_digest: str | None) -> Any:
         mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else None
     arrays = [np.frombuffer(mm, dtype=_DTYPES[s["dtype"]], count=s["shape"][0],
                             offset=s["offset"]) for s in sections]
-    got = _sha256_all([memoryview(mm)[s["offset"]:s["offset"] + s["nbytes"]] for s in sections])
-    bad = [i for i, (s, h) in enumerate(zip(sections, got)) if s["sha256"] != h]
+    key = "sha256" if verify == "sha256" else "xxh3_128"
+    got = _hash_all([memoryview(mm)[s["offset"]:s["offset"] + s["nbytes"]] for s in sections],
+                    verify)
+    bad = [i for i, (s, h) in enumerate(zip(sections, got)) if s[key] != h]
     _expect(not bad, path, f"{len(bad)} data section(s) do not match their digests "
             "(altered or corrupted)")
     try:

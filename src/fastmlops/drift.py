@@ -270,19 +270,24 @@ class DriftReference:
         return save(self, path)
 
     @classmethod
-    def load(cls, path: Any, *, expected_digest: str | None = None) -> "DriftReference":
+    def load(cls, path: Any, *, expected_digest: str | None = None,
+             verify: str | None = None) -> "DriftReference":
         """Read a reference written by :meth:`save`.
 
         The arrays are memory-mapped (read-only) and every one is checked
-        against the SHA-256 digests the file carries: a truncated, corrupted
-        or altered file, a file of a newer format version, or a file that is
-        not a reference raises ``ValueError``; loading runs no code from the
-        file.  ``expected_digest`` (e.g. from a :class:`ModelVersion`) also
-        refuses a valid reference other than the one expected.
+        against the digests the file carries: a truncated, corrupted or
+        altered file, a file of a newer format version, or a file that is not
+        a reference raises ``ValueError``; loading runs no code from the file.
+        ``verify="xxh3"`` (the default) checks each array's XXH3-128, fast
+        and enough against corruption; ``verify="sha256"`` checks their
+        SHA-256, against deliberate tampering (the default when
+        ``expected_digest`` is given).  ``expected_digest`` (e.g. from a
+        :class:`~fastmlops.fingerprint.ModelVersion`) also refuses a valid
+        reference other than the one expected.
         """
         from fastmlops._reference_file import load
 
-        return load(cls, path, expected_digest)
+        return load(cls, path, expected_digest, verify)
 
     # ---------------------------------------------------------------- checks
     def _current_columns(self, current: Any) -> Any:
