@@ -833,3 +833,17 @@ def test_docs_example_runs(exported):
     assert root.attributes["model.version"]
     assert {parent_of(c) for c in got["model.preprocess"] + got["model.inference"]} == {
         root.context.span_id}
+
+
+@pytest.mark.parametrize("name", ["fastmlops.otel", "fastmlops._otlp"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+    before = (telemetry._otel, _otel_trace._explicit)
+    try:
+        result = doctest.testmod(importlib.import_module(name),
+                                 optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    finally:
+        telemetry._set_otel(before[0])
+        _otel_trace._explicit = before[1]
+    assert result.attempted > 0 and result.failed == 0

@@ -60,7 +60,8 @@ temporality, start times and resource attributes.  See its documentation.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["enable_tracing", "disable_tracing", "tracing_enabled", "to_attributes",
            "OTLPMetricExporter", "start_metrics_exporter"]
@@ -179,7 +180,14 @@ def _sequence(values: Any) -> tuple[Any, ...] | None:
     return tuple(items)
 
 
+_PLAIN = (str, bool, float)
+
+
 def _flatten(key: str, value: Any, out: dict[str, Any], depth: int) -> None:
+    cls = type(value)
+    if cls in _PLAIN or (cls is int and _INT64[0] <= value <= _INT64[1]):
+        out[key] = value  # the usual case, first
+        return
     if value is None:
         return
     if isinstance(value, Mapping):
