@@ -77,7 +77,7 @@ def run_python(code: str, env: dict | None = None) -> str:
     return out.stdout
 
 
-# --------------------------------------------------------------------------- names, attributes, times
+# --------------------------------------------------------------------------- names, attributes
 def test_span_name_attributes_and_times_equal_the_events(exported):
     seen = []
     telemetry.attach_many("t-times", [("model", "predict", "start"),
@@ -500,7 +500,8 @@ def test_without_opentelemetry_api_nothing_changes():
     from fastmlops import telemetry, otel
     events = []
     telemetry.attach_many("h", [("m", "p", e) for e in ("start", "stop", "exception")],
-                          lambda ev, meas, meta: events.append((ev[-1], sorted(meas), meta.get("v"))))
+                          lambda ev, meas, meta: events.append(
+                              (ev[-1], sorted(meas), meta.get("v"))))
     ticks = iter([1.0, 1.5, 2.0, 2.25])
     s = fastmlops.span(("m", "p"), {"v": 1}, clock=lambda: next(ticks), system_time=lambda: 9.0)
     with s:
@@ -534,7 +535,7 @@ def test_without_opentelemetry_api_nothing_changes():
     assert lines[4] == "[]"
 
 
-# --------------------------------------------------------------------------- end to end: spans over OTLP/HTTP
+# --------------------------------------------------------------------------- spans over OTLP/HTTP
 def test_spans_exported_over_otlp_http_to_a_local_receiver():
     otlp_http = pytest.importorskip("opentelemetry.exporter.otlp.proto.http.trace_exporter")
     from opentelemetry.sdk.resources import Resource

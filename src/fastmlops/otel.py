@@ -245,7 +245,9 @@ def to_attributes(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
     >>> to_attributes({"model": "v1", "threshold": 0.5, "owner": None,
     ...                "features": {"count": 12, "names": ["age", "income"]},
     ...                "ids": [1, 2.5], "big": 2**70})
-    {'model': 'v1', 'threshold': 0.5, 'features.count': 12, 'features.names': ('age', 'income'), 'ids': (1.0, 2.5), 'big': '1180591620717411303424'}
+    {'model': 'v1', 'threshold': 0.5, 'features.count': 12,
+     'features.names': ('age', 'income'), 'ids': (1.0, 2.5),
+     'big': '1180591620717411303424'}
     """
     out: dict[str, Any] = {}
     if not metadata:
