@@ -290,8 +290,18 @@ class DriftReference:
         return load(cls, path, expected_digest, verify)
 
     # ---------------------------------------------------------------- checks
-    def _current_columns(self, current: Any) -> Any:
+    def _current_columns(self, current: Any, allow_empty: bool = False,
+                         numeric_only: bool = False) -> Any:
+        """The columns of a current batch, matched to the reference's by name
+        (tables, dicts) or position (arrays), kinds checked.  ``numeric_only``
+        selects the numeric columns of a table (pass 2 of a stream)."""
         from fastmlops._tables import as_columns
+
+        if numeric_only:
+            names = [c for c, k in zip(self.columns, self.kinds) if k == "numeric"]
+            if isinstance(current, dict):
+                current = _str_keyed(current, "current")
+            return as_columns(current, names, "current")
 
         cat = [c for c, k in zip(self.columns, self.kinds) if k == "categorical"]
         is_table = isinstance(current, dict) or hasattr(current, "column_names") or (
@@ -302,7 +312,7 @@ class DriftReference:
             cols = as_columns(current, self.columns, "current", categorical=cat)
         else:  # match by position
             cols = _positional(current, self.columns, cat)
-        if cols.n_rows == 0:
+        if cols.n_rows == 0 and not allow_empty:
             raise ValueError("current has no rows")
         for name, want, got in zip(self.columns, self.kinds, cols.kinds):
             if want != got:
@@ -311,6 +321,14 @@ class DriftReference:
                     f"{'holds numbers' if got == 'numeric' else 'holds categories (strings/bools)'}"
                     " in the current batch; pass the same kind of values (cast the column)")
         return cols
+
+    def new_state(self) -> Any:
+        """An empty :class:`~fastmlops._drift_state.DriftState`: the mergeable
+        partial state of a check (count, merge, candidates, gather, finish;
+        see :mod:`fastmlops._drift_state`)."""
+        from fastmlops._drift_state import DriftState
+
+        return DriftState(self)
 
     def ks(self, current: Any, *, alternative: str = "two-sided",
            method: str = "auto") -> KstestResult:
@@ -326,17 +344,37 @@ class DriftReference:
         sign = np.array([q.get("ks_sign", np.nan) for q in parts], dtype=np.float64)
         return KstestResult(d, p, loc, sign)
 
-    def check(self, current: Any) -> DriftReport:
-        """Compare a batch with the reference: per column KS (numbers), the
+    def check(self, current: Any, *, progress: Any = None) -> DriftReport:
+        """Compare current data with the reference: per column KS (numbers), the
         binned chi-square test, PSI, KL, JSD, missing share and unseen
         categories, and the verdicts with their reasons (see
         :class:`DriftReport`).
 
-        ``current`` takes the same forms as the reference; tables (and dicts,
-        by ``str`` of their keys) are matched by column name, arrays by
-        position (same number of columns required).  Each column must be of
-        the same kind as in the reference.
+        ``current`` is one batch in memory (the same forms as the reference:
+        tables and dicts matched by column name, arrays by position), or data
+        of any size streamed in batches (see :mod:`fastmlops._drift_stream`):
+
+        * a path: a Parquet file or directory (hive-partitioned too), CSV,
+          Arrow IPC / Feather, or ``.npy``; a ``pyarrow.dataset.Dataset``;
+          these are read twice (an exact KS needs two passes);
+        * an iterator or generator of batches (2-D arrays, DataFrames, Arrow
+          RecordBatches or Tables, dicts); a list or tuple of DataFrames /
+          Arrow tables / dicts is iterated twice, a one-shot iterator has its
+          numeric columns spooled to a temporary file for the second pass
+          (8 bytes per value on disk, one batch in memory);
+        * a ``dask.dataframe.DataFrame`` or ``dask.array.Array`` (columns on
+          axis 1): each partition is counted where it lies; only counts and
+          the few candidate values travel (see :func:`fastmlops.drift.check_dask`).
+
+        Every figure is bit-identical to checking the concatenated data in
+        memory, whatever the batch sizes and order.  Each column must be of
+        the same kind as in the reference.  ``progress(rows_done, total)`` is
+        called after each batch of a stream (``total`` None when unknown).
         """
+        from fastmlops import _drift_stream
+
+        if _drift_stream.is_stream(current):
+            return _drift_stream.check(self, current, progress)
         cols = self._current_columns(current)
         parts = self._count(cols, "two-sided", binned=True)
         return self._finish(parts, cols.n_rows)
