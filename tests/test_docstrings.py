@@ -7,7 +7,8 @@ import pytest
 
 MODULES = ["fastmlops.drift", "fastmlops.divergence", "fastmlops._warmup",
            "fastmlops.fingerprint", "fastmlops.slo", "fastmlops.abtest", "fastmlops.canary",
-           "fastmlops.losses", "fastmlops.quantiles", "fastmlops.telemetry"]
+           "fastmlops.losses", "fastmlops.quantiles", "fastmlops.telemetry",
+           "fastmlops.categorical", "fastmlops._categories", "fastmlops._html_report"]
 
 
 @pytest.mark.parametrize("name", MODULES)
