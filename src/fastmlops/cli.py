@@ -32,14 +32,20 @@ def _demo_data(rows: int, seed: int):  # -> (reference dict, production dict)
         latency = rng.gamma(2.0, 20.0, n)
         score = rng.beta(2, 5, n)
         clicks = rng.poisson(3.0, n).astype(float)
-        region = rng.integers(0, 8, n).astype(float)
+        region = rng.choice(["north", "south", "east", "west", "centre", "islands"], n,
+                            p=[0.25, 0.2, 0.2, 0.15, 0.15, 0.05])
+        plan = rng.choice(["free", "pro", "team"], n, p=[0.6, 0.3, 0.1])
+        device = rng.choice(["web", "ios", "android"], n, p=[0.5, 0.25, 0.25])
         if production:
             income = income * 1.25  # inflation: a real shift
             latency = latency + rng.normal(0, 2.0, n)  # small noise: negligible
             score = rng.beta(2.6, 5, n)  # model input drifted
             clicks[rng.random(n) < 0.08] = np.nan  # a logging bug: 8 % missing
+            plan = rng.choice(["free", "pro", "team"], n, p=[0.5, 0.3, 0.2])  # a campaign
+            device[rng.random(n) < 0.03] = "tv"  # a new client the model never saw
         return {"age": age, "income": income, "latency_ms": latency,
-                "score": score, "clicks": clicks, "region": region}
+                "score": score, "clicks": clicks, "region": region, "plan": plan,
+                "device": device}
 
     return table(rows, False), table(rows // 2, True)
 
