@@ -49,6 +49,9 @@ import numpy as np
 
 from fastmlops.divergence import PSI_MAJOR, PSI_MINOR, psi_verdict
 
+__all__ = ["MIN_EXPECTED", "PSI_MAJOR", "PSI_MINOR", "CORRECTIONS", "BinnedTest",
+           "pooled_chi2", "adjust", "judge", "explain"]
+
 #: A pooled bin must expect at least this many values in the smaller sample.
 MIN_EXPECTED = 5.0
 CORRECTIONS = ("none", "holm", "bh")

@@ -148,15 +148,12 @@ class DriftState:
 
     @staticmethod
     def _count_numeric(ref_col: Any, part: _NumericPart, values: np.ndarray, name: str) -> None:
-        from fastmlops import divergence
-
         reject_long_double(values, f"current column {name!r}")
         dtype = kernel_dtype(ref_col.sorted_values, values)
         values = np.ascontiguousarray(values, dtype=dtype)
         spec, _ = _bucket_spec(ref_col)
         _, nan = _ids(values, spec, part.buckets)
-        bins, _ = divergence.bin_counts(values, ref_col.edges)
-        grid, _ = divergence.bin_counts(values, ref_col.grid)
+        bins, grid, _ = ref_col.count_bins(values)
         part.bins += bins
         part.grid += grid
         part.n_rows += values.size
@@ -281,7 +278,6 @@ class DriftState:
     # ------------------------------------------------------------ finish
     def finish(self, ref: Any) -> Any:
         """The :class:`~fastmlops.DriftReport` of every batch counted (and gathered)."""
-        from fastmlops._drift_report import DriftReport  # noqa: F401 - the result type
         from fastmlops._kernels import ks as _k
         from fastmlops._ks_2samp import _resolve
 

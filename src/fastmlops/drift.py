@@ -13,7 +13,6 @@ reference for checking many production batches against one training sample.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -32,7 +31,9 @@ __all__ = ["KstestResult", "ks_2samp", "DriftReference", "DriftReport"]
 # --------------------------------------------------------------------------
 
 #: Points at which the report's ECDF pictures are drawn (reference quantiles).
-_GRID = 50
+#: The current batch is counted once on these and the PSI edges together
+#: (about 3 ns a value; 50 points on their own cost 4 ns on top of PSI's 1 ns).
+_GRID = 24
 #: Categories drawn in a categorical column's picture (the rest pooled).
 _PLOT_CATEGORIES = 30
 
@@ -46,11 +47,31 @@ class _NumericRef:
     grid: np.ndarray  # ECDF picture points (float64)
     _buckets: Any = field(default=None, repr=False)  # KS buckets, made on first use
     _have_buckets: bool = field(default=False, repr=False)
+    _union: Any = field(default=None, repr=False)  # (edges, psi bin, grid bin) per union bin
     kind: str = "numeric"
 
     @property
     def n(self) -> int:
         return self.sorted_values.size
+
+    def count_bins(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """(counts on the PSI bins, counts on the picture grid's bins, NaNs) of
+        ``values``, from one pass over the union of both edge sets (each union
+        bin lies inside one bin of either set)."""
+        from fastmlops import divergence
+
+        if self._union is None:
+            union = np.union1d(self.edges, self.grid)
+            lower = np.concatenate([[-np.inf], union])  # lower edge of each union bin
+            psi_of = np.searchsorted(self.edges, lower, side="right")
+            grid_of = np.searchsorted(self.grid, lower, side="right")
+            self._union = (union, psi_of, grid_of)
+        union, psi_of, grid_of = self._union
+        counts, nan = divergence.bin_counts(values, union)
+        counts = counts.astype(np.int64)
+        psi = np.bincount(psi_of, weights=counts, minlength=self.edges.size + 1)
+        grid = np.bincount(grid_of, weights=counts, minlength=self.grid.size + 1)
+        return psi.astype(np.int64), grid.astype(np.int64), int(nan)
 
     def buckets(self) -> Any:
         if not self._have_buckets:
@@ -401,7 +422,6 @@ class DriftReference:
 
     def _count_numeric(self, ref: _NumericRef, values: np.ndarray, name: str,
                        alternative: str, binned: bool) -> dict:
-        from fastmlops import divergence
         from fastmlops._ks_engine import Sample, ks_statistic
 
         reject_long_double(values, f"current column {name!r}")
@@ -416,9 +436,8 @@ class DriftReference:
             d, loc, sign = _resolve(res[0], res[1], alternative)
             part.update(ks_d=d, ks_location=float(loc), ks_sign=float(sign))
         if binned:
-            counts, _ = divergence.bin_counts(sb.values, ref.edges)
-            grid_counts, _ = divergence.bin_counts(sb.values, ref.grid)
-            part.update(counts=counts.astype(np.int64), grid_counts=grid_counts.astype(np.int64))
+            counts, grid_counts, _ = ref.count_bins(sb.values)
+            part.update(counts=counts, grid_counts=grid_counts)
         return part
 
     def _count_categorical(self, ref: _CategoricalRef, values: Any, name: str) -> dict:
