@@ -126,7 +126,7 @@ class DriftState:
     # ------------------------------------------------------------ pass 1
     def update(self, ref: Any, batch: Any) -> "DriftState":
         """Count one batch (pass 1)."""
-        from fastmlops._parallel import balanced_blocks, parallel_map
+        from fastmlops._parallel import parallel_map
 
         if self._selected is not None:
             raise RuntimeError("this state is gathering (pass 2): count batches before "
@@ -141,7 +141,7 @@ class DriftState:
                     self._count_categorical(ref._cols[j], self._parts[j], values,
                                             self.columns[j])
 
-        parallel_map(work, balanced_blocks(len(self.columns)))
+        parallel_map(work, cols.blocks())
         self.n_rows += cols.n_rows
         self.n_batches += 1
         return self
@@ -215,7 +215,7 @@ class DriftState:
     def gather(self, ref: Any, batch: Any) -> "DriftState":
         """Keep the batch's values in the selected buckets (pass 2)."""
         from fastmlops._kernels import ks as _k
-        from fastmlops._parallel import balanced_blocks, parallel_map
+        from fastmlops._parallel import parallel_map
 
         if self._selected is None:
             raise RuntimeError("call candidates() after counting every batch, then gather")
@@ -240,7 +240,7 @@ class DriftState:
                     raise RuntimeError("fastmlops: KS gather overflow")
                 part.gathered.append(out[:got].copy())
 
-        parallel_map(work, balanced_blocks(len(numeric)))
+        parallel_map(work, cols.blocks())
         return self
 
     def plan(self) -> list:

@@ -27,8 +27,10 @@ class Columns:
 
     def __init__(self, names: list[str], n_rows: int,
                  get_block: Callable[[int, int], list[Any]],
-                 kinds: list[str] | None = None) -> None:
+                 kinds: list[str] | None = None, row_bytes: int = 0) -> None:
         self.names = names
+        #: bytes of one column when ``block`` copies columns (0: no copies)
+        self.column_bytes = row_bytes
         self.n_rows = n_rows
         self.kinds = kinds if kinds is not None else ["numeric"] * len(names)
         self._get_block = get_block
@@ -38,6 +40,16 @@ class Columns:
 
     def block(self, j0: int, j1: int) -> list[np.ndarray]:
         return self._get_block(j0, j1)
+
+    def blocks(self) -> list[tuple[int, int]]:
+        """Column blocks for the worker threads: balanced, and small enough that
+        a block copied out of a row-major table fits the reusable scratch."""
+        from fastmlops._ks_engine import _ARENA_MAX_BYTES
+        from fastmlops._parallel import BLOCK, balanced_blocks
+
+        most = BLOCK if not self.column_bytes else max(
+            1, min(BLOCK, _ARENA_MAX_BYTES // self.column_bytes))
+        return balanced_blocks(len(self.names), max_block=most)
 
 
 def _check_names(names: Sequence[Any], n: int, what: str) -> list[str]:
@@ -316,9 +328,14 @@ def as_columns(data: Any, columns: Sequence[Any] | None = None, what: str = "dat
     arr = as_numeric_array(raw, what)
 
     def get_array(j0: int, j1: int) -> list[np.ndarray]:
-        return columns_block(arr, j0, j1)
+        # the calling thread's reusable scratch (valid until its next block):
+        # fresh 80 MB copies page-faulted in on every check
+        from fastmlops._ks_engine import columns
 
-    return Columns(names, n_rows, get_array, [NUMERIC] * n_cols)
+        return columns(arr, j0, j1, arr.dtype, name="table-block")
+
+    return Columns(names, n_rows, get_array, [NUMERIC] * n_cols, row_bytes=arr.itemsize
+                   * n_rows)
 
 
 def _columns_of(names: list[str], n_rows: int, kinds_values: list[tuple[str, Any]],

@@ -192,7 +192,7 @@ class DriftReference:
                  categorical: Sequence[Any] = (), bins: int = 10, eps: float = 1e-4,
                  alpha: float = 0.01, drift_share: float = 0.5, nan_increase: float = 0.02,
                  correction: str = "none", max_categories: int = 10_000) -> None:
-        from fastmlops._parallel import balanced_blocks, parallel_map
+        from fastmlops._parallel import parallel_map
         from fastmlops._tables import as_columns
 
         self._set_params(bins=bins, eps=eps, alpha=alpha, drift_share=drift_share,
@@ -218,7 +218,7 @@ class DriftReference:
             return [self._build_column(self.columns[j], kind, values) for j, kind, values in
                     zip(range(*block), self.kinds[block[0]:block[1]], cols.block(*block))]
 
-        blocks = balanced_blocks(len(cols))
+        blocks = cols.blocks()
         self._cols: list[Any] = [c for part in parallel_map(build, blocks) for c in part]
 
     def _set_params(self, *, bins: Any, eps: Any, alpha: Any, drift_share: Any,
@@ -402,7 +402,7 @@ class DriftReference:
 
     def _count(self, cols: Any, alternative: str, binned: bool) -> list[dict]:
         """One pass over each current column: the per-column partial results."""
-        from fastmlops._parallel import balanced_blocks, parallel_map
+        from fastmlops._parallel import parallel_map
 
         m = len(self.columns)
         parts: list[Any] = [None] * m
@@ -417,7 +417,7 @@ class DriftReference:
                 else:
                     parts[j] = self._count_numeric(ref, values, name, alternative, binned)
 
-        parallel_map(work, balanced_blocks(m))
+        parallel_map(work, cols.blocks())
         return parts
 
     def _count_numeric(self, ref: _NumericRef, values: np.ndarray, name: str,
