@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import time
 
 import numpy as np
 import pytest
@@ -399,3 +400,82 @@ def test_float64_only_functions_refuse_counts_they_would_round():
         ab.proportions_ztest(np.array([True]), 10, 1, 10)
     with pytest.raises(ValueError, match="must not be negative"):
         ab.proportions_ztest(-(2 ** 70), 2 ** 71, 1, 10)
+
+
+# ------------------------------------------------------- issue #17 (fuzzing)
+@pytest.mark.parametrize("n_a, n_b", [(2 ** 62, 2 ** 62), (2 ** 63, None), (2 ** 63, 10),
+                                      (10, 2 ** 63), (2 ** 53 + 1, 10), (2 ** 64, None)])
+def test_simulate_power_refuses_sizes_it_cannot_count(n_a, n_b):
+    # item 3: power 0.0 once the arms add up to 2**63 (the int64 total wrapped)
+    with pytest.raises(ValueError, match="2\\*\\*53"):
+        ab.simulate_power(0.5, 0.5, n_a, n_b, n_sims=10)
+
+
+def test_simulate_power_at_the_size_limit_is_right():
+    # 2**53 per arm: the z-test statistic is exact, a false-positive rate near alpha
+    res = ab.simulate_power(0.5, 0.5, ab.MAX_NOBS, n_sims=400, seed=2)
+    assert 0.0 < res.power < 0.15
+    assert ab.MAX_NOBS == 2 ** 53
+
+
+def test_simulate_power_kernel_total_does_not_wrap():
+    # the kernel itself, past the public limit: 2**62 per arm sums beyond int64
+    from fastmlops._kernels import abtest as kern
+
+    rejections = kern.simulate_ztest_rejections(0.5, 0.5, 2 ** 62, 2 ** 62, 1.959963984540054,
+                                                0, 300, 1)
+    assert 0 < rejections < 60  # about 5 % of 300; 0 when the total wrapped
+
+
+@pytest.mark.parametrize("n_sims", [2 ** 63, 2 ** 32 + 1, 10 ** 30])
+def test_simulate_power_bounds_n_sims_at_once(n_sims):
+    # item 4: 2**63 built a list of 1.4e14 chunk sizes before any work
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="n_sims must be at most 4,294,967,296"):
+        ab.simulate_power(0.5, 0.5, 10, n_sims=n_sims)
+    assert time.perf_counter() - start < 1.0
+    assert ab.MAX_SIMS == 2 ** 32
+
+
+@pytest.mark.parametrize("seed, error", [(-1, ValueError), (1.5, TypeError), ("1", TypeError),
+                                         ([1, 2], TypeError), (True, TypeError),
+                                         (np.int64(-3), ValueError)])
+def test_simulations_refuse_bad_seeds_with_our_message(seed, error):
+    # item 6: numpy's own SeedSequence errors
+    with pytest.raises(error, match="seed must be a non-negative integer or None"):
+        ab.simulate_power(0.5, 0.5, 10, n_sims=10, seed=seed)
+    with pytest.raises(error, match="seed must be a non-negative integer or None"):
+        ab.simulate_peeking(0.5, n_experiments=10, seed=seed)
+
+
+def test_simulations_accept_numpy_and_huge_seeds():
+    a = ab.simulate_power(0.3, 0.3, 50, n_sims=1000, seed=np.uint64(9))
+    b = ab.simulate_power(0.3, 0.3, 50, n_sims=1000, seed=9)
+    assert a == b
+    ab.simulate_power(0.3, 0.3, 50, n_sims=1000, seed=2 ** 200)  # SeedSequence takes any size
+
+
+def test_simulate_peeking_bounds():
+    with pytest.raises(ValueError, match="batch \\* looks"):
+        ab.simulate_peeking(0.5, batch=2 ** 52, looks=4)
+    with pytest.raises(ValueError, match="looks must be at most"):
+        ab.simulate_peeking(0.5, looks=2 ** 40, n_experiments=1)
+    with pytest.raises(ValueError, match="n_experiments must be at most"):
+        ab.simulate_peeking(0.5, n_experiments=2 ** 63)
+
+
+def test_simulated_rates_of_zero_have_a_zero_lower_bound():
+    res = ab.simulate_power(0.5, 0.5, 10, alpha=1e-300, n_sims=1000, seed=1)
+    assert res.rejections == 0 and res.ci[0] == 0.0
+
+
+@pytest.mark.parametrize("call", [
+    lambda: ab.power(0.1, 0.01, 2 ** 1100),
+    lambda: ab.power(2 ** 1100, 0.01, 10),
+    lambda: ab.power(0.1, 2 ** 1100, 10),
+    lambda: ab.sample_size(0.1, 0.01, ratio=2 ** 1100),
+    lambda: ab.sample_size(0.1, 0.01, alpha=-2 ** 1100),
+])
+def test_huge_python_ints_are_value_errors(call):
+    with pytest.raises(ValueError):
+        call()

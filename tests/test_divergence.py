@@ -630,3 +630,23 @@ def test_psi_does_not_keep_reference_views():
     reference[:] = 0.0  # mutating the input after the call changes nothing
     assert result.value == before[0]
     np.testing.assert_array_equal(result.edges, before[1])
+
+
+# ------------------------------------------------------- issue #17 (fuzzing)
+@pytest.mark.parametrize("values", [[np.nan], [np.nan, np.nan], [1.0, np.nan],
+                                    np.array([np.nan], dtype=np.float32)])
+@pytest.mark.parametrize("bins", [1, 2, 10])
+def test_edges_from_sorted_nan_raises_even_for_one_value(values, bins):
+    # item 7: a single NaN returned [nan] instead of the documented ValueError
+    with pytest.raises(ValueError, match="NaN"):
+        edges_from_sorted(np.asarray(values), bins)
+
+
+def test_bin_counts_ndarray_subclass_takes_the_checked_path():
+    # item 2's neighbour: a subclass of ndarray is converted, not handed to the kernel
+    class Tagged(np.ndarray):
+        pass
+
+    values = np.array([0.5, 1.5, 2.5], dtype=np.float32).view(Tagged)
+    counts, n_nan = bin_counts(values, np.array([1.0, 2.0]).view(Tagged))
+    assert counts.tolist() == [1, 1, 1] and n_nan == 0

@@ -724,7 +724,9 @@ def test_cli_json_progress_and_errors(tmp_path, monkeypatch, capsys):
     assert status == 0
     m = Manifest.from_json(out)
     assert m == hash_tree("tree", "xxh3_128", ignore=["*.tmp"])
-    assert "100%" in err and "[" in err
+    # stderr is not a terminal here: no bar redrawn with carriage returns, and no
+    # periodic line for work this short (see fastmlops._progress)
+    assert "\r" not in err
     write("f.bin", b"f")
     status, out, err = run_cli(["fingerprint", "f.bin", "tree", "--json"], capsys)
     assert Manifest.from_json(out).paths == ["f.bin", "tree/.hidden", "tree/skip.tmp",
@@ -1074,3 +1076,107 @@ def test_a_failing_file_stops_the_other_workers_promptly(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="I/O error"):
         hash_tree(tmp_path / "d")
     assert len(reads) < 500  # not the 3000 reads of both whole files
+
+
+# ------------------------------------------------------- issue #17 (fuzzing)
+@pytest.mark.parametrize("depth", [10_000, 200_000])
+@pytest.mark.parametrize("opener, closer", [("[", "]"), ('{"a":', "}")])
+def test_deeply_nested_json_is_not_a_manifest_or_version(depth, opener, closer):
+    # item 10: RecursionError instead of the ValueError other bad input gets
+    text = opener * depth + "1" + closer * depth
+    with pytest.raises(ValueError, match="not a fastmlops manifest"):
+        Manifest.from_json(text)
+    with pytest.raises(ValueError, match="not a fastmlops model version"):
+        ModelVersion.from_json(text.encode())
+
+
+def test_deeply_nested_hyperparameters_are_value_errors():
+    data = json.loads(version().to_json())
+    del data["digest"]
+    data["hyperparameters"] = {"x": json.loads("[" * 900 + "]" * 900)}
+    with pytest.raises(ValueError, match="nested too deeply"):
+        ModelVersion.from_json(json.dumps(data))
+    nested: list = []
+    for _ in range(5000):
+        nested = [nested]
+    with pytest.raises(ValueError, match="nested too deeply"):
+        fp.canonical_json(nested)
+
+
+@pytest.mark.parametrize("raw", [b"\xff{", b"\xc3(", b"\xff\xfe{", "9" * 5000])
+def test_undecodable_json_is_a_value_error(raw):
+    for cls in (Manifest, ModelVersion):
+        with pytest.raises(ValueError) as info:
+            cls.from_json(raw)
+        assert type(info.value) is ValueError
+        assert "manifest" in str(info.value) or "model version" in str(info.value)
+
+
+# ------------------------------------------------------- issue #11: drift reference
+_KNOWN = dict(weights="sha256:" + "0" * 64, data="md5:" + "1" * 32,
+              hyperparameters={"lr": 0.1, "epochs": 10}, environment={"python": "3.11"}, seed=7)
+# computed before ModelVersion had drift_reference (commit c6872bc)
+_KNOWN_DIGEST = "ca78e62c17d3e53eb339131018161e1236a0487b9730f2b10d4dec12d141a13b"
+_KNOWN_JSON = (
+    '{"data": "md5:11111111111111111111111111111111", "digest": "' + _KNOWN_DIGEST + '", '
+    '"environment": {"python": "3.11"}, "format": "fastmlops-model-version", '
+    '"hyperparameters": {"epochs": 10, "lr": 0.1}, "seed": 7, "version": 1, '
+    '"weights": "sha256:' + "0" * 64 + '"}')
+
+
+def test_version_without_drift_reference_is_byte_identical_to_before():
+    v = ModelVersion(**_KNOWN)
+    assert v.digest == _KNOWN_DIGEST
+    assert v.to_json(indent=None) == _KNOWN_JSON
+    assert v.drift_reference is None and "drift_reference" not in v.to_dict()
+    assert ModelVersion.from_json(_KNOWN_JSON) == v
+
+
+def test_version_with_drift_reference():
+    ref = "sha256:" + "ab" * 32
+    v = ModelVersion(**_KNOWN)
+    w = ModelVersion(**_KNOWN, drift_reference=ref)
+    assert w.drift_reference == ref
+    assert w.digest != v.digest and w != v and hash(w) != hash(v)
+    assert w.digest == hashlib.sha256(fp.canonical_json(dict(
+        _KNOWN, drift_reference=ref)).encode()).hexdigest()
+    assert w.compare(v).differences == ("drift_reference",)
+    assert v.compare(w).differences == ("drift_reference",)
+    other = ModelVersion(**_KNOWN, drift_reference="sha256:" + "cd" * 32)
+    assert w.compare(other).differences == ("drift_reference",)
+    assert w.compare(ModelVersion(**dict(_KNOWN, seed=8), drift_reference=ref)).differences \
+        == ("seed",)
+    again = ModelVersion.from_json(w.to_json())
+    assert again == w and again.digest == w.digest
+    assert json.loads(w.to_json())["drift_reference"] == ref
+    data = json.loads(w.to_json())
+    data["drift_reference"] = "sha256:" + "cd" * 32
+    with pytest.raises(ValueError, match="corrupt or was edited"):
+        ModelVersion.from_json(json.dumps(data))
+    assert ModelVersion(**_KNOWN, drift_reference=ref.upper()) == w  # case-insensitive hex
+
+
+def test_version_create_takes_a_drift_reference_object(tmp_path):
+    rng = np.random.default_rng(0)
+    ref = fastmlops.DriftReference(rng.normal(size=(200, 2)))
+    kwargs = dict(weights=_KNOWN["weights"], data=_KNOWN["data"], seed=1, environment={})
+    v = ModelVersion.create(**kwargs, drift_reference=ref)
+    assert v.drift_reference == ref.digest
+    saved = ref.save(tmp_path / "ref.fmr")
+    assert ModelVersion.create(**kwargs, drift_reference=saved) == v
+    loaded = fastmlops.DriftReference.load(tmp_path / "ref.fmr",
+                                           expected_digest=v.drift_reference)
+    assert ModelVersion.create(**kwargs, drift_reference=loaded) == v
+    assert ModelVersion.create(**kwargs).drift_reference is None
+
+
+@pytest.mark.parametrize("bad, error", [(5, TypeError), (b"sha256:00", TypeError),
+                                        (object(), TypeError), ("", ValueError),
+                                        ("sha256:xyz", ValueError), ("0" * 64, ValueError),
+                                        ("nope:" + "0" * 64, ValueError)])
+def test_version_refuses_bad_drift_references(bad, error):
+    with pytest.raises(error, match="drift_reference"):
+        ModelVersion.create(weights=_KNOWN["weights"], data=_KNOWN["data"], seed=1,
+                            environment={}, drift_reference=bad)
+    with pytest.raises(error, match="drift_reference"):
+        ModelVersion(**_KNOWN, drift_reference=bad)

@@ -1020,3 +1020,100 @@ def test_latency_sli_from_labelled_prometheus_histogram_without_children():
     h.labels(model="a").observe(0.05)
     h.labels(model="b").observe(0.3)
     assert slo.latency_sli_from_metric(h, 0.1) == 0.5
+
+
+# ------------------------------------------------------- issue #17 (fuzzing)
+@pytest.mark.parametrize("interval", [1e308, 2 ** 63, 2 ** 1100, timedelta.max,
+                                      threading.TIMEOUT_MAX * 2])
+def test_start_refuses_intervals_the_thread_cannot_wait(interval):
+    # item 5: start() returned, then the thread died of OverflowError
+    mon = slo.SLOMonitor(clock=lambda: 0.0)
+    with pytest.raises(ValueError, match="interval"):
+        mon.start(interval=interval)
+    assert not mon.running
+    with pytest.raises(ValueError, match="interval"):
+        asyncio.run(mon.run(interval))
+
+
+def test_start_accepts_the_longest_interval():
+    mon = slo.SLOMonitor(clock=lambda: 0.0)
+    mon.start(interval=threading.TIMEOUT_MAX)
+    try:
+        time.sleep(0.05)
+        assert mon.running
+    finally:
+        mon.stop()
+    assert not mon.running
+
+
+@pytest.mark.parametrize("window", [2 ** 63, 2 ** 64, timedelta.max // timedelta(minutes=1) + 1])
+def test_windows_beyond_a_timedelta_are_value_errors(window):
+    # item 6: numpy's OverflowError for windows=[2**63]
+    for call in (lambda: slo.burn_rates([1], [1], 0.9, windows=[window]),
+                 lambda: slo.window_counts([1], windows=[window]),
+                 lambda: slo.latest_burn_rates([1], [1], 0.9, windows=[window])):
+        with pytest.raises(ValueError, match="at most"):
+            call()
+
+
+def test_the_longest_window_covers_the_whole_series():
+    w = slo.MAX_WINDOW_MINUTES
+    br = slo.burn_rates([1, 1, 1], [1, 2, 3], 0.9, windows=[w, 1])
+    assert br.latest() == {timedelta(minutes=w): pytest.approx(5.0),
+                           timedelta(minutes=1): pytest.approx(20 / 3)}
+    assert slo.window_counts([1, 2], windows=[w]).tolist() == [[1, 3]]
+
+
+def test_monitor_refuses_windows_it_cannot_keep():
+    with pytest.raises(ValueError, match="one bucket per minute"):
+        slo.SLOMonitor(period=timedelta(days=10 ** 6))
+    rule = BurnRateRule("Huge", "page", 2.0, timedelta(days=10 ** 8), timedelta(minutes=5))
+    with pytest.raises(ValueError, match="one bucket per minute"):
+        slo.SLOMonitor(rules=[rule])
+    slo.SLOMonitor(period=timedelta(days=4 * 366))  # the limit itself is fine
+
+
+@pytest.mark.parametrize("success", ["false", "0", "", float("nan"), [0], 0.5, 1.0, 2, -1,
+                                     None, np.float64(0.0), np.array([True])])
+def test_record_refuses_outcomes_that_are_not_bools(success):
+    # item 8: any truthy value counted as a success
+    mon = slo.SLOMonitor(clock=lambda: 0.0)
+    with pytest.raises(TypeError, match="success must be True or False"):
+        mon.record(10.0, success=success)
+    assert mon.evaluate().total == 0
+
+
+def test_record_accepts_bools_and_zero_one():
+    mon = slo.SLOMonitor(clock=lambda: 0.0)
+    for ok in (True, False, 1, 0, np.True_, np.False_, np.int8(1), np.uint64(0)):
+        mon.record(10.0, success=ok)
+    status = mon.evaluate()
+    assert (status.good, status.total) == (4, 8)
+
+
+def test_monitor_clock_far_in_the_future_and_bad_clocks():
+    now = [2.0 ** 70]  # minutes beyond int64
+    mon = slo.SLOMonitor(clock=lambda: now[0])
+    mon.record(1.0)
+    now[0] = 2.0 ** 70 + 2.0 ** 18  # the next float, three days later
+    mon.record(1.0, success=False)
+    status = mon.evaluate()
+    assert (status.good, status.total) == (1, 2)
+    for bad, error in ((float("nan"), ValueError), (float("inf"), ValueError),
+                       ("12", TypeError), (None, TypeError)):
+        mon = slo.SLOMonitor(clock=lambda bad=bad: bad)
+        with pytest.raises(error, match="clock"):
+            mon.record(1.0)
+        with pytest.raises(error, match="clock"):
+            mon.evaluate()
+
+
+@pytest.mark.parametrize("call", [
+    lambda: slo.SLOMonitor(clock=lambda: 0.0).record(2 ** 1100),
+    lambda: slo.latency_sli([1, 2], 2 ** 1100),
+    lambda: slo.nearest_rank_quantile([1, 2], 2 ** 1100),
+    lambda: slo.SLOMonitor(latency_threshold_ms=-2 ** 1100),
+])
+def test_huge_python_ints_are_value_errors(call):
+    with pytest.raises(ValueError, match="finite"):
+        call()

@@ -3,6 +3,25 @@
 Kernels never check anything; every public function passes its input through
 these helpers first, so bad input fails here with a message that says how to
 fix it.
+
+Masked arrays: a masked value is a missing value
+------------------------------------------------
+Every public function that takes arrays reads a :class:`numpy.ma.MaskedArray`
+the same way: **a masked value is missing, exactly as if it were NaN**.
+:func:`as_numeric_array`, which every array input goes through, returns a
+masked float array as a copy with NaN where it is masked, and a masked
+integer or bool array with anything masked as float64 with NaN there (an
+integer beyond 2**53 that float64 would round raises ``ValueError``; an
+array with nothing masked keeps its dtype and is not copied).  Each function
+then treats those NaN as it treats NaN: the drift measures (``psi``,
+``kl_divergence``, ``js_divergence``, ``bin_counts``) leave them out and
+report them in the NaN share, ``DriftReference`` counts a masked cell as a
+missing value of its column (the table keeps its rows; the cell is in the
+column's NaN share), ``ks_2samp`` drops masked values (as scipy does), and
+functions that refuse NaN (``edges_from_sorted``, the quantile sketches,
+``observe_many``, bin counts) refuse a masked value with the same error.
+The DPO-style losses propagate NaN, so a masked pair's loss is NaN, as it
+would be for a NaN input.  The data under the mask is never read.
 """
 
 from __future__ import annotations
@@ -12,6 +31,34 @@ from typing import Any
 import numpy as np
 
 _NUMERIC_KINDS = "biuf"
+_EXACT = 2 ** 53
+
+
+def _unmask(x: np.ma.MaskedArray, name: str) -> np.ndarray:
+    """The data of ``x`` with NaN where it is masked (see the module docstring)."""
+    data = np.asarray(x.data)
+    mask = np.ma.getmaskarray(x)
+    if data.dtype.kind not in _NUMERIC_KINDS or not mask.any():
+        return data  # non-numeric dtypes are refused by the caller
+    if data.dtype.kind == "f":
+        out = data.astype(np.float32 if data.dtype == np.float16 else data.dtype, copy=True)
+    else:
+        if data.dtype.kind in "iu":
+            kept = data[~mask]
+            big = kept[(kept > _EXACT) | (kept < -_EXACT)] if kept.size else kept
+            if big.size:
+                as_float = big.astype(np.float64)
+                limit = 2.0 ** 64 if data.dtype.kind == "u" else 2.0 ** 63
+                fits = as_float < limit
+                if not fits.all() or not (as_float[fits].astype(data.dtype) == big[fits]).all():
+                    raise ValueError(
+                        f"{name} is a masked {data.dtype} array; masked values become NaN, "
+                        "which needs float64, and float64 would round its integers beyond "
+                        "2**53. Drop the masked values instead (x.compressed()) or convert "
+                        "it yourself.")
+        out = data.astype(np.float64)
+    out[mask] = np.nan
+    return out
 
 
 def as_numeric_array(x: Any, name: str) -> np.ndarray:
@@ -20,10 +67,14 @@ def as_numeric_array(x: Any, name: str) -> np.ndarray:
     Lists and other array-likes are converted with :func:`numpy.asarray`.
     Object, string, complex, datetime and other dtypes raise ``TypeError``;
     byte-swapped (big-endian) arrays are converted to native order; float16 is
-    widened to float32.  No copy is made when none is needed.
+    widened to float32.  No copy is made when none is needed.  A
+    :class:`numpy.ma.MaskedArray` has NaN where it is masked (see the module
+    docstring); its result is a plain ndarray, never a masked one.
     """
     if isinstance(x, (str, bytes)):
         raise TypeError(f"{name} must be an array of numbers, got a {type(x).__name__}")
+    if isinstance(x, np.ma.MaskedArray):
+        x = _unmask(x, name)
     try:
         arr = np.asarray(x)
     except Exception as exc:  # ragged lists and the like

@@ -77,6 +77,13 @@ def _rebuild(cls: type, values: dict[str, Any]) -> Any:
 
 
 # ------------------------------------------------------------------ validation
+def _float_or_inf(v: int) -> float:
+    try:
+        return float(v)
+    except OverflowError:  # beyond 1.8e308
+        return math.inf if v > 0 else -math.inf  # copysign(inf, v) would convert v too
+
+
 def _check_alternative(alternative: Any) -> str:
     if alternative not in _ALTERNATIVES:
         raise ValueError(
@@ -89,7 +96,7 @@ def _check_unit(value: Any, name: str) -> float:
     """A real number strictly between 0 and 1."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
         raise TypeError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
-    v = float(value)
+    v = _float_or_inf(value)
     if not 0.0 < v < 1.0:
         raise ValueError(f"{name} must be strictly between 0 and 1, got {value!r}")
     return v
@@ -98,7 +105,7 @@ def _check_unit(value: Any, name: str) -> float:
 def _check_positive(value: Any, name: str) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
         raise TypeError(f"{name} must be a positive number, got {value!r}")
-    v = float(value)
+    v = _float_or_inf(value)
     if not (v > 0.0 and math.isfinite(v)):
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return v
@@ -126,11 +133,6 @@ def _is_float64(v: int) -> bool:
         return False
 
 
-def _float_or_inf(v: int) -> float:
-    try:
-        return float(v)
-    except OverflowError:  # beyond 1.8e308
-        return math.copysign(math.inf, v)
 
 
 def _count_array(name: str, x: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -272,7 +274,7 @@ def _arms(p_baseline: Any, mde: Any) -> tuple[float, float, float]:
     p_a = _check_unit(p_baseline, "p_baseline")
     if isinstance(mde, (bool, np.bool_)) or not isinstance(mde, (int, float, np.number)):
         raise TypeError(f"mde must be a number (the absolute difference p_b - p_a), got {mde!r}")
-    d = float(mde)
+    d = _float_or_inf(mde)
     if d == 0.0 or not math.isfinite(d):
         raise ValueError(f"mde must be a non-zero finite difference p_b - p_a, got {mde!r}")
     p_b = p_a + d
@@ -602,18 +604,49 @@ def lift_confint(count_a: Any, nobs_a: Any, count_b: Any, nobs_b: Any, alpha: fl
 
 
 # ------------------------------------------------------------------ simulation
-def _check_int(value: Any, name: str, minimum: int = 1) -> int:
+#: Largest ``n_sims`` of :func:`simulate_power` and ``n_experiments`` of
+#: :func:`simulate_peeking`: 2**32 simulated experiments (hours of work; the
+#: Monte-Carlo error is then below 1e-5).  Beyond it the chunk list alone
+#: would exhaust memory before any work is done.
+MAX_SIMS = 2 ** 32
+#: Largest number of users per arm (and, in :func:`simulate_peeking`, of
+#: ``batch * looks``): counts up to 2**53 are exact in the float64 z-test.
+MAX_NOBS = _EXACT_INT_MAX
+#: Largest ``looks`` of :func:`simulate_peeking`.
+MAX_LOOKS = 1_000_000
+
+
+def _check_int(value: Any, name: str, minimum: int = 1, maximum: int | None = None,
+               why: str = "") -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum:,}{why}, got {value!r}")
     return int(value)
 
 
-def _chunk_seeds(seed: Any, n_chunks: int) -> list[int]:
-    ss = np.random.SeedSequence(seed)
-    state = ss.generate_state(n_chunks, dtype=np.uint32)
-    return [int(s) for s in state]
+def _check_seed(seed: Any) -> Any:
+    """``None`` or a non-negative integer (the entropy of a SeedSequence)."""
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be a non-negative integer or None (fresh entropy), got "
+                        f"{seed!r} ({type(seed).__name__})")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer or None (fresh entropy), got "
+                         f"{seed!r}")
+    return int(seed)
+
+
+def _chunks(n: int, chunk: int, seed: Any) -> list[tuple[int, int]]:
+    """``(size, seed)`` of each seeded chunk of ``n`` simulations (``n`` is
+    bounded by :data:`MAX_SIMS`, so the list stays small)."""
+    n_chunks = -(-n // chunk)
+    state = np.random.SeedSequence(seed).generate_state(n_chunks, dtype=np.uint32)
+    sizes = [chunk] * (n_chunks - 1) + [n - chunk * (n_chunks - 1)]
+    return list(zip(sizes, (int(s) for s in state)))
 
 
 class SimulatedPower(_Result):
@@ -649,10 +682,12 @@ def simulate_power(p_a: float, p_b: float, nobs_a: int, nobs_b: int | None = Non
         Users per group (``nobs_b`` defaults to ``nobs_a``).
     alpha, alternative
         As in :func:`proportions_ztest`.
+        At most :data:`MAX_NOBS` (2**53) each.
     n_sims : int, default 100_000
-        Number of simulated experiments.
+        Number of simulated experiments, at most :data:`MAX_SIMS` (2**32).
     seed : int or None
-        Seed of :class:`numpy.random.SeedSequence`; None draws fresh entropy.
+        Seed of :class:`numpy.random.SeedSequence` (a non-negative integer);
+        None draws fresh entropy.
 
     Examples
     --------
@@ -663,18 +698,19 @@ def simulate_power(p_a: float, p_b: float, nobs_a: int, nobs_b: int | None = Non
     """
     p_a = _check_unit(p_a, "p_a")
     p_b = _check_unit(p_b, "p_b")
-    n_a = _check_int(nobs_a, "nobs_a")
-    n_b = n_a if nobs_b is None else _check_int(nobs_b, "nobs_b")
+    exact = " (counts beyond 2**53 are not exact in float64)"
+    n_a = _check_int(nobs_a, "nobs_a", maximum=MAX_NOBS, why=exact)
+    n_b = n_a if nobs_b is None else _check_int(nobs_b, "nobs_b", maximum=MAX_NOBS, why=exact)
     alpha = _check_unit(alpha, "alpha")
     alternative = _check_alternative(alternative)
-    n_sims = _check_int(n_sims, "n_sims")
+    n_sims = _check_int(n_sims, "n_sims", maximum=MAX_SIMS)
+    seed = _check_seed(seed)
     crit = _crit(alpha, alternative)
     side = _ALTERNATIVES.index(alternative)
     from fastmlops._kernels import abtest as kern
     from fastmlops._parallel import parallel_map
 
-    sizes = [min(_SIM_CHUNK, n_sims - s) for s in range(0, n_sims, _SIM_CHUNK)]
-    seeds = _chunk_seeds(seed, len(sizes))
+    jobs = _chunks(n_sims, _SIM_CHUNK, seed)
     if max(n_a, n_b) <= _TABLE_MAX_N:
         cdf_a, cdf_b = _binom_cdf(n_a, p_a), _binom_cdf(n_b, p_b)
         guide_a = kern.guide_table(cdf_a, _GUIDE_SIZE)
@@ -687,7 +723,7 @@ def simulate_power(p_a: float, p_b: float, nobs_a: int, nobs_b: int | None = Non
         def run(job: tuple[int, int]) -> int:
             return kern.simulate_ztest_rejections(p_a, p_b, n_a, n_b, crit, side, job[0],
                                                   job[1])
-    counts = parallel_map(run, list(zip(sizes, seeds)))
+    counts = parallel_map(run, jobs)
     rejections = int(sum(counts))
     rate = rejections / n_sims
     ci = _wilson_scalar(rejections, n_sims)
@@ -710,7 +746,8 @@ def _binom_cdf(n: int, p: float) -> np.ndarray:
 
 def _wilson_scalar(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
     lo, hi = _wilson(np.float64(k), np.float64(n), z)
-    return float(max(lo, 0.0)), float(min(hi, 1.0))
+    # the bound at 0 successes is exactly 0 (and at n, 1); rounding would leave ~1e-19
+    return (0.0 if k == 0 else float(max(lo, 0.0))), (1.0 if k == n else float(min(hi, 1.0)))
 
 
 # ------------------------------------------------------------------ sequential
@@ -819,6 +856,10 @@ def simulate_peeking(p_a: float, p_b: float | None = None, batch: int = 200, loo
     the rates are false-positive rates: the peeking z-test's rises far above
     ``alpha``, the mSPRT's stays at or below it.
 
+    Limits: ``looks`` at most :data:`MAX_LOOKS`, ``batch * looks`` at most
+    :data:`MAX_NOBS` (2**53), ``n_experiments`` at most :data:`MAX_SIMS`;
+    ``seed`` as in :func:`simulate_power`.
+
     Examples
     --------
     >>> from fastmlops.abtest import simulate_peeking
@@ -828,23 +869,26 @@ def simulate_peeking(p_a: float, p_b: float | None = None, batch: int = 200, loo
     """
     p_a = _check_unit(p_a, "p_a")
     p_b = p_a if p_b is None else _check_unit(p_b, "p_b")
-    batch = _check_int(batch, "batch")
-    looks = _check_int(looks, "looks")
-    n_experiments = _check_int(n_experiments, "n_experiments")
+    batch = _check_int(batch, "batch", maximum=MAX_NOBS)
+    looks = _check_int(looks, "looks", maximum=MAX_LOOKS)
+    if batch * looks > MAX_NOBS:
+        raise ValueError(f"batch * looks (users per arm at the last look) must be at most "
+                         f"2**53, where float64 counts stop being exact; got {batch * looks:,}")
+    n_experiments = _check_int(n_experiments, "n_experiments", maximum=MAX_SIMS)
     alpha = _check_unit(alpha, "alpha")
     tau = _check_positive(tau, "tau")
+    seed = _check_seed(seed)
     from fastmlops._kernels.abtest import simulate_peeking_both
     from fastmlops._parallel import parallel_map
 
-    chunk = 1024
-    sizes = [min(chunk, n_experiments - s) for s in range(0, n_experiments, chunk)]
-    seeds = _chunk_seeds(seed, len(sizes))
+    # chunks of 1024 experiments; more for huge counts, so there are at most 65,536
+    jobs = _chunks(n_experiments, max(1024, -(-n_experiments // 65536)), seed)
     z_crit = _crit(alpha, "two-sided")
     log_bound = math.log(1.0 / alpha)
     parts = parallel_map(
         lambda job: simulate_peeking_both(p_a, p_b, batch, looks, job[0], z_crit, log_bound,
                                           tau, job[1]),
-        list(zip(sizes, seeds)))
+        jobs)
     naive = sum(p[0] for p in parts)
     seq = sum(p[1] for p in parts)
     return PeekingResult(naive_rate=naive / n_experiments, sequential_rate=seq / n_experiments,

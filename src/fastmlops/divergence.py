@@ -13,7 +13,9 @@ a *reference* sample, on bins taken from the reference:
   (fewer than ``bins`` when quantiles tie, a single bin for a constant
   reference);
 * proportions are bin counts divided by the number of non-NaN values; NaN
-  values are left out of the counts and reported as a NaN share.
+  values are left out of the counts and reported as a NaN share;
+* a masked value of a :class:`numpy.ma.MaskedArray` is missing, exactly as
+  NaN (the one rule for masked input, in ``fastmlops._validation``).
 
 The public functions validate and convert their input; the building blocks
 :func:`edges_from_sorted`, :func:`bin_counts`, :func:`psi_from_counts`,
@@ -162,6 +164,10 @@ def _native_sorted(values: np.ndarray) -> np.ndarray:
     return values.astype(np.uint64, copy=False)
 
 
+_NAN_IN_SORTED = ("sorted_values contains NaN (or masked values, which count as NaN); "
+                  "drop them first, e.g. v[~np.isnan(v)]")
+
+
 def edges_from_sorted(sorted_values: np.ndarray, bins: int) -> np.ndarray:
     """Interior bin edges from the sorted non-NaN reference values.
 
@@ -217,9 +223,13 @@ def edges_from_sorted(sorted_values: np.ndarray, bins: int) -> np.ndarray:
     if n == 0:
         raise ValueError("sorted_values is empty; at least one non-NaN value is needed")
     values = _native_sorted(values)
-    if not (values[1:] >= values[:-1]).all():  # also False at any NaN
+    # NaN sorts last, and a comparison with NaN is False: the last value and
+    # the order check between them find any NaN (a single NaN too)
+    if values.dtype.kind == "f" and np.isnan(values[-1]):
+        raise ValueError(_NAN_IN_SORTED)
+    if not (values[1:] >= values[:-1]).all():
         if values.dtype.kind == "f" and np.isnan(values).any():
-            raise ValueError("sorted_values contains NaN; drop NaN values first")
+            raise ValueError(_NAN_IN_SORTED)
         raise ValueError("sorted_values is not sorted ascending; pass np.sort(values)")
     q = _probabilities(bins)
     # numpy.lib._function_base_impl._quantile, method="linear", step by step.
@@ -333,7 +343,7 @@ def bin_counts(
     ([2, 1, 1], 1)
     """
     if not (
-        isinstance(values, np.ndarray)
+        type(values) is np.ndarray  # not a subclass: a masked array has NaN where masked
         and values.ndim == 1
         and values.dtype in (np.float64, np.float32)
         and values.flags.c_contiguous
@@ -346,7 +356,7 @@ def bin_counts(
         values = np.ascontiguousarray(
             values, dtype=np.float32 if values.dtype == np.float32 else np.float64
         )
-    if not (isinstance(edges, np.ndarray) and edges.dtype == np.float64 and edges.flags.c_contiguous):
+    if not (type(edges) is np.ndarray and edges.dtype == np.float64 and edges.flags.c_contiguous):
         edges = as_numeric_array(edges, "edges")
         reject_long_double(edges, "edges")
         edges = np.ascontiguousarray(edges, dtype=np.float64)

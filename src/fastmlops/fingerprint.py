@@ -686,12 +686,9 @@ class Manifest:
     @classmethod
     def from_json(cls, text: str | bytes) -> "Manifest":
         """Inverse of :meth:`to_json`; raises ValueError if the stored tree
-        digest does not match the entries."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"manifest is not valid JSON: {exc}") from None
-        return cls.from_dict(data)
+        digest does not match the entries, or if ``text`` is not a manifest
+        (invalid JSON, not UTF-8, nested too deeply...)."""
+        return cls.from_dict(_parse_json(text, "manifest"))
 
     def save(self, path: Any) -> None:
         """Write :meth:`to_json` to ``path`` (UTF-8)."""
@@ -704,6 +701,21 @@ class Manifest:
         """Read a manifest written by :meth:`save`."""
         with open(_fspath(path), encoding="utf-8") as f:
             return cls.from_json(f.read())
+
+
+def _parse_json(text: Any, what: str) -> Any:
+    """``json.loads(text)``, with every way bad input fails as ValueError."""
+    try:
+        return json.loads(text)
+    except RecursionError:  # deeply nested arrays or objects
+        raise ValueError(f"not a fastmlops {what}: its JSON is nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} is not valid JSON: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{what} is not valid JSON: the bytes are not UTF-8 text "
+                         f"({exc})") from None
+    except ValueError as exc:  # e.g. an integer past sys.get_int_max_str_digits()
+        raise ValueError(f"not a fastmlops {what}: {exc}") from None
 
 
 # ---------------------------------------------------------------- tree walking
@@ -1029,8 +1041,9 @@ def canonical_json(value: Any) -> str:
     ``True == 1``.  Strings are taken as they are (no Unicode normalisation).
 
     Raises TypeError for values JSON cannot represent (sets, bytes, arrays,
-    ``numpy.longdouble``, non-str keys), ValueError for NaN/inf and for a
-    container that contains itself.
+    ``numpy.longdouble``, non-str keys), ValueError for NaN/inf, for a
+    container that contains itself and for nesting deeper than Python's
+    recursion limit allows.
 
     Examples
     --------
@@ -1038,8 +1051,12 @@ def canonical_json(value: Any) -> str:
     >>> canonical_json({"lr": 1e-3, "epochs": 10.0, "layers": (64, 32)})
     '{"epochs":10,"layers":[64,32],"lr":0.001}'
     """
-    return json.dumps(_canonical(value, "value"), sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=True, allow_nan=False)
+    try:
+        return json.dumps(_canonical(value, "value"), sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=True, allow_nan=False)
+    except RecursionError:
+        raise ValueError("hyper-parameters are nested too deeply for canonical JSON; "
+                         "flatten them") from None
 
 
 _CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512dq",
@@ -1151,12 +1168,26 @@ def _fingerprint(value: Any, what: str, algorithm: str) -> str:
                     f"{type(value).__name__}")
 
 
+def _drift_digest(value: Any) -> str:
+    """A drift reference's digest: ``"<algorithm>:<hex>"`` (lower case)."""
+    if not isinstance(value, str):
+        raise TypeError(f"drift_reference must be a digest string such as 'sha256:<hex>' "
+                        f"(DriftReference.digest), got {type(value).__name__} {value!r}")
+    alg, sep, hexpart = value.lower().rpartition(":")
+    if not (sep and alg in _CONSTRUCTORS and len(hexpart) >= 16 and set(hexpart) <= _HEX):
+        raise ValueError(f"drift_reference must be a digest such as 'sha256:<hex>' "
+                         f"(DriftReference.digest), got {value!r}")
+    return value.lower()
+
+
 @dataclass(frozen=True)
 class VersionComparison:
     """Result of :meth:`ModelVersion.compare`.
 
     ``differences`` lists the differing fields among ``weights``, ``data``,
-    ``hyperparameters``, ``environment`` and ``seed`` (in that order);
+    ``hyperparameters``, ``environment``, ``seed`` and ``drift_reference``
+    (in that order; ``drift_reference`` differs when one version has a
+    drift reference the other lacks, or a different one);
     ``environment_differences`` the differing top-level environment keys.
     """
 
@@ -1165,7 +1196,7 @@ class VersionComparison:
 
     @property
     def reproducible(self) -> bool:
-        """True when all five parts match."""
+        """True when all five parts (and ``drift_reference``) match."""
         return not self.differences
 
     def __str__(self) -> str:
@@ -1185,7 +1216,17 @@ class ModelVersion:
     :func:`canonical_json`); ``environment`` as :func:`capture_environment`
     returns it; ``seed`` an int (a numpy integer is converted).  Build one with
     :meth:`create`.  ``digest`` is the SHA-256 of the canonical JSON of all
-    five, a single version id.  Two versions are equal (``==``, and then hash
+    five, a single version id.
+
+    ``drift_reference`` (optional) is the digest of the drift baseline the
+    model was trained with (:attr:`fastmlops.DriftReference.digest`, e.g.
+    ``"sha256:<hex>"``), so that the model and its baseline are versioned
+    together: check it with ``DriftReference.load(path,
+    expected_digest=version.drift_reference)``.  When set it is part of
+    ``digest``, :meth:`compare` (as the difference ``"drift_reference"``),
+    ``==`` and the JSON; when it is None (the default) none of them mention
+    it, so a version without one has the same digest and JSON as before the
+    field existed.  Two versions are equal (``==``, and then hash
     alike) exactly when :meth:`compare` finds no difference: by canonical form,
     so ``{"shuffle": True}`` does not equal ``{"shuffle": 1}``.
 
@@ -1211,12 +1252,16 @@ class ModelVersion:
     hyperparameters: dict = field(default_factory=dict)
     environment: dict = field(default_factory=dict)
     seed: int = 0
+    drift_reference: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("weights", "data"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
                 raise TypeError(f"{name} must be a fingerprint string, got {value!r}")
+        if self.drift_reference is not None:
+            object.__setattr__(self, "drift_reference",
+                               _drift_digest(self.drift_reference))
         if not isinstance(self.hyperparameters, dict):
             raise TypeError("hyperparameters must be a dict, got "
                             f"{type(self.hyperparameters).__name__}")
@@ -1239,21 +1284,42 @@ class ModelVersion:
     @classmethod
     def create(cls, *, weights: Any, data: Any, hyperparameters: dict | None = None,
                seed: int, packages: Sequence[str] = (), algorithm: str = "sha256",
-               environment: dict | None = None) -> "ModelVersion":
+               environment: dict | None = None,
+               drift_reference: Any = None) -> "ModelVersion":
         """A version from paths or digests, capturing the environment.
 
         ``weights`` / ``data``: a file (hashed with :func:`hash_file`), a
         directory (:func:`hash_tree` digest), a :class:`Manifest`, or a digest
         string.  ``packages``: extra distributions whose versions to record.
         ``environment``: pass one to skip automatic capture.
+        ``drift_reference``: the drift baseline's digest string, or any object
+        with a ``.digest`` string (a :class:`fastmlops.DriftReference`).
+
+        Examples
+        --------
+        >>> from types import SimpleNamespace
+        >>> from fastmlops.fingerprint import ModelVersion
+        >>> baseline = SimpleNamespace(digest="sha256:" + "2" * 64)  # a DriftReference
+        >>> v = ModelVersion.create(weights="sha256:" + "0" * 64, data="md5:" + "1" * 32,
+        ...                         seed=7, environment={}, drift_reference=baseline)
+        >>> v.drift_reference == baseline.digest
+        True
         """
         algorithm = _check_algorithm(algorithm)
+        if drift_reference is not None and not isinstance(drift_reference, str):
+            digest = getattr(drift_reference, "digest", None)
+            if not isinstance(digest, str):
+                raise TypeError(
+                    "drift_reference must be a digest string ('sha256:<hex>') or an object "
+                    f"with a .digest string such as a DriftReference, got "
+                    f"{type(drift_reference).__name__}")
+            drift_reference = digest
         if environment is None:
             environment = capture_environment(packages)
         return cls(weights=_fingerprint(weights, "weights", algorithm),
                    data=_fingerprint(data, "data", algorithm),
                    hyperparameters={} if hyperparameters is None else hyperparameters,
-                   environment=environment, seed=seed)
+                   environment=environment, seed=seed, drift_reference=drift_reference)
 
     @property
     def hyperparameters_digest(self) -> str:
@@ -1267,7 +1333,8 @@ class ModelVersion:
 
     @property
     def digest(self) -> str:
-        """SHA-256 of the canonical JSON of all five parts."""
+        """SHA-256 of the canonical JSON of all five parts (and of
+        ``drift_reference`` when it is set)."""
         return hashlib.sha256(canonical_json(self.to_dict()).encode()).hexdigest()
 
     def compare(self, other: "ModelVersion") -> VersionComparison:
@@ -1281,6 +1348,8 @@ class ModelVersion:
                 a, b = canonical_json(a), canonical_json(b)
             if a != b:
                 diffs.append(name)
+        if self.drift_reference != other.drift_reference:
+            diffs.append("drift_reference")
         env_keys = sorted(set(self.environment) | set(other.environment))
         env_diffs = tuple(k for k in env_keys
                           if canonical_json(self.environment.get(k))
@@ -1298,13 +1367,16 @@ class ModelVersion:
         return hash(self.digest)
 
     def to_dict(self) -> dict[str, Any]:
-        """The five parts as a JSON-able dict."""
-        return {"weights": self.weights, "data": self.data,
-                "hyperparameters": self.hyperparameters, "environment": self.environment,
-                "seed": self.seed}
+        """The five parts as a JSON-able dict (and ``drift_reference`` when set)."""
+        out = {"weights": self.weights, "data": self.data,
+               "hyperparameters": self.hyperparameters, "environment": self.environment,
+               "seed": self.seed}
+        if self.drift_reference is not None:  # absent otherwise: older digests stay
+            out["drift_reference"] = self.drift_reference
+        return out
 
     def to_json(self, indent: int | None = 2) -> str:
-        """JSON with the five parts and ``digest``."""
+        """JSON with the five parts, ``drift_reference`` when set, and ``digest``."""
         return json.dumps({"format": "fastmlops-model-version", "version": 1,
                            **self.to_dict(), "digest": self.digest},
                           indent=indent, sort_keys=True)
@@ -1312,15 +1384,13 @@ class ModelVersion:
     @classmethod
     def from_json(cls, text: str | bytes) -> "ModelVersion":
         """Inverse of :meth:`to_json`; checks the stored digest."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"model version is not valid JSON: {exc}") from None
+        data = _parse_json(text, "model version")
         if not isinstance(data, dict) or data.get("format") != "fastmlops-model-version":
             raise ValueError("not a fastmlops model version: expected a JSON object with "
                              "\"format\": \"fastmlops-model-version\"")
         try:
-            version = cls(**{name: data[name] for name in _FIELDS})
+            version = cls(**{name: data[name] for name in _FIELDS},
+                          drift_reference=data.get("drift_reference"))
         except KeyError as exc:
             raise ValueError(f"model version JSON lacks the field {exc}") from None
         except TypeError as exc:

@@ -73,6 +73,11 @@ _log = logging.getLogger("fastmlops.slo")
 _MINUTE = timedelta(minutes=1)
 _MICROSECOND = timedelta(microseconds=1)
 _SEVERITIES = ("page", "ticket")
+#: Longest window (in minutes) anywhere: the longest ``timedelta``.
+MAX_WINDOW_MINUTES = timedelta.max // _MINUTE
+#: Longest window or period of an :class:`SLOMonitor`, which keeps one bucket
+#: (24 bytes) per minute: 4 x 366 days (about 50 MB).
+MONITOR_MAX_MINUTES = 4 * 366 * 1440
 
 
 # --------------------------------------------------------------------------- objectives
@@ -293,7 +298,10 @@ def latency_sli(latencies: Any, threshold: float) -> float:
 def _finite(x: Any, name: str) -> float:
     if isinstance(x, bool) or not isinstance(x, (Real, Decimal)):
         raise TypeError(f"{name} must be a number, got {x!r}")
-    value = float(x)
+    try:
+        value = float(x)
+    except OverflowError:  # an int beyond float64
+        value = math.inf
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {x!r}")
     return value
@@ -412,6 +420,9 @@ def _minutes(window: Any, name: str) -> int:
                         f"{type(window).__name__} {window!r}")
     if minutes < 1:
         raise ValueError(f"{name} must be at least 1 minute, got {window!r}")
+    if minutes > MAX_WINDOW_MINUTES:
+        raise ValueError(f"{name} must be at most {MAX_WINDOW_MINUTES:,} minutes (the longest "
+                         f"timedelta), got {window!r}")
     return minutes
 
 
@@ -614,7 +625,8 @@ def burn_rates(good: Any, total: Any, objective: Any, windows: Any = None) -> Bu
         The SLO, strictly between 0 and 1.
     windows : sequence of timedelta or int minutes, optional
         Default: every window of :data:`DEFAULT_RULES` (5m, 30m, 1h, 2h, 6h,
-        1d, 3d).
+        1d, 3d).  Each from 1 to :data:`MAX_WINDOW_MINUTES` minutes (the
+        longest ``timedelta``).
 
     Returns
     -------
@@ -776,6 +788,16 @@ class SLOStatus:
         return not self.alerts
 
 
+def _success(success: Any) -> bool:
+    """A request outcome: a bool, a numpy bool, or the int 0 or 1."""
+    if isinstance(success, (bool, np.bool_)):
+        return bool(success)
+    if isinstance(success, (int, np.integer)) and success in (0, 1):
+        return bool(success)
+    raise TypeError(f"success must be True or False (or 1/0), got {type(success).__name__} "
+                    f"{success!r}; convert it, e.g. success=(status < 500)")
+
+
 def _quantile_label(q: float) -> str:
     return f"p{q * 100:.10g}"
 
@@ -812,7 +834,9 @@ class SLOMonitor:
     rules : sequence of BurnRateRule, default DEFAULT_RULES
     period : timedelta, default 30 days
         SLO period, whole minutes: availability and the remaining budget are
-        over it.
+        over it.  The monitor keeps one bucket per minute of its longest
+        window or period, so both are at most :data:`MONITOR_MAX_MINUTES`
+        (4 x 366 days).
     handlers : sequence of callables, optional
         Called as ``handler(alert)`` for each firing :class:`Alert`; more with
         :meth:`add_handler`, fewer with :meth:`remove_handler`.  An exception
@@ -882,7 +906,14 @@ class SLOMonitor:
         self._budgets = {"availability": float(1 - self.availability_objective)}
         if self.latency_objective is not None:
             self._budgets["latency"] = float(1 - self.latency_objective)
-        self._size = max(max(self._windows), self._period_min) + 1
+        longest = max(max(self._windows), self._period_min)
+        if longest > MONITOR_MAX_MINUTES:
+            raise ValueError(
+                f"an SLOMonitor keeps one bucket per minute of its longest window or period, "
+                f"at most {MONITOR_MAX_MINUTES:,} minutes (4 x 366 days); got "
+                f"{_duration(longest)}. Use burn_rates() on stored per-minute counts for "
+                "longer ones.")
+        self._size = longest + 1
         # rows: total, availability-bad, latency-bad; columns: cumulative counts
         # at the start of each minute (ring buffer indexed by minute % size)
         self._ring = np.zeros((3, self._size), dtype=np.int64)
@@ -922,18 +953,24 @@ class SLOMonitor:
         if minute <= self._minute:
             return
         steps = min(minute - self._minute, self._size)
-        idx = np.arange(minute - steps + 1, minute + 1) % self._size
+        # reduced first: the minute itself may be beyond int64 (a clock far in the future)
+        idx = (np.arange(steps) + (minute - steps + 1) % self._size) % self._size
         self._ring[:, idx] = np.asarray(self._cum, dtype=np.int64)[:, None]
         self._minute = minute
 
     def record(self, latency_ms: Any, success: Any = True) -> None:
-        """Record one request: its latency in ms and whether it succeeded."""
+        """Record one request: its latency in ms and whether it succeeded.
+
+        ``success`` is a bool (``True``, ``False``, a numpy bool, or the ints
+        1 and 0); anything else, e.g. the string ``"false"``, NaN or a list,
+        raises ``TypeError`` rather than being read as truthy.
+        """
         lat = _finite(latency_ms, "latency_ms")
         if lat < 0:
             raise ValueError(f"latency_ms must be >= 0, got {latency_ms!r}")
-        ok = bool(success)
+        ok = _success(success)
         slow = lat > self.latency_threshold_ms
-        now = self._clock()
+        now = self._now()
         with self._lock:
             self._advance(now)
             cum = self._cum
@@ -941,6 +978,10 @@ class SLOMonitor:
             cum[1] += not ok
             cum[2] += slow
             self._latencies.append(lat)
+
+    def _now(self) -> float:
+        """``clock()``, checked: a finite number of seconds."""
+        return _finite(self._clock(), "clock()")
 
     # ------------------------------------------------------------- evaluation
     def _sum(self, row: int, minutes: int) -> int:
@@ -955,7 +996,7 @@ class SLOMonitor:
         Safe to call from any thread or from your own loop (it does not block
         on I/O); the background thread and :meth:`run` call it.
         """
-        now = self._clock()
+        now = self._now()
         with self._lock:
             if self._minute is None:
                 self._first = self._minute = math.floor(now / 60.0)
@@ -1025,6 +1066,10 @@ class SLOMonitor:
     def start(self, interval: Any = 10.0) -> None:
         """Evaluate every ``interval`` seconds (or timedelta) in a daemon thread.
 
+        ``interval`` is positive and at most :data:`threading.TIMEOUT_MAX`
+        (about 292 years on Linux); other values raise ``ValueError`` here,
+        before the thread starts.
+
         An evaluation that raises (a failing clock, a handler raising even
         ``SystemExit``) is logged (logger ``fastmlops.slo``) and the thread
         keeps running until :meth:`stop`.
@@ -1067,6 +1112,7 @@ class SLOMonitor:
         """Evaluate every ``interval`` seconds in an asyncio loop until cancelled.
 
         ``task = asyncio.create_task(monitor.run(10))``; ``task.cancel()`` stops it.
+        ``interval`` as in :meth:`start`.
         As in the thread, an evaluation that raises is logged (logger
         ``fastmlops.slo``) and the loop goes on.
         """
@@ -1086,6 +1132,9 @@ class SLOMonitor:
             seconds = _finite(interval, "interval")
         if seconds <= 0:
             raise ValueError(f"interval must be positive (seconds or timedelta), got {interval!r}")
+        if seconds > threading.TIMEOUT_MAX:
+            raise ValueError(f"interval must be at most threading.TIMEOUT_MAX "
+                             f"({threading.TIMEOUT_MAX:g} s), got {interval!r}")
         return seconds
 
     def __enter__(self) -> "SLOMonitor":

@@ -21,7 +21,7 @@ def _rejects(xa, xb, n_a, n_b, total, inv, crit, side):
     (z < -crit); z is for b minus a.  A degenerate pooled variance (both arms
     all 0 or all 1) never rejects.
     """
-    pooled = (xa + xb) / total
+    pooled = (float(xa) + float(xb)) / total
     var = pooled * (1.0 - pooled) * inv
     if var <= 0.0:
         return 0
@@ -43,7 +43,7 @@ def simulate_ztest_rejections(p_a, p_b, n_a, n_b, crit, side, n_sims, seed):
     """
     np.random.seed(seed)
     inv = 1.0 / n_a + 1.0 / n_b
-    total = n_a + n_b
+    total = float(n_a) + float(n_b)  # an int64 sum would wrap for huge arms
     rejected = 0
     for _ in range(n_sims):
         xa = np.random.binomial(n_a, p_a)
@@ -129,7 +129,7 @@ def simulate_ztest_rejections_table(cdf_a, guide_a, cdf_b, guide_b, n_a, n_b, cr
     m_a = guide_a.shape[0]
     m_b = guide_b.shape[0]
     inv = 1.0 / n_a + 1.0 / n_b
-    total = n_a + n_b
+    total = float(n_a) + float(n_b)  # an int64 sum would wrap for huge arms
     rejected = 0
     for _ in range(n_sims):
         xa = _draw(cdf_a, guide_a, m_a)
