@@ -23,6 +23,7 @@ from fastmlops._metrics_segment import (
     _MAGIC,
     _META_AT,
     _VERSION,
+    _check_directory,
     _directory,
     _open_file,
 )
@@ -84,6 +85,7 @@ class DirectoryCollector:
                              f"{_ENV_DIR}")
         if not os.path.isdir(path):
             raise ValueError(f"metrics directory {path!r} does not exist or is not a directory")
+        _check_directory(path)
         self._directory = path
         self._readers: dict[str, tuple[tuple[int, int], _Metric]] = {}
         self._lock = threading.Lock()

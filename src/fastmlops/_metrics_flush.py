@@ -166,9 +166,6 @@ def _install_hooks() -> None:
 
 # ---------------------------------------------------------------- SIGTERM ----
 
-_TERM_WAIT = 10.0  # seconds the interrupted main thread waits for the final flush
-
-
 class _Terminator:
     """Flush, then let SIGTERM's default action end the process.
 
@@ -182,9 +179,10 @@ class _Terminator:
     * a *watcher* thread blocked on a pipe that is also Python's signal
       wakeup fd (written by the C-level handler at once, whatever the main
       thread does; left alone when the application has set a wakeup fd);
-    * the Python handler, which writes to that pipe too, then waits until the
-      watcher has flushed, unless the interrupted code is ours (it may hold a
-      lock the flush needs: it is let run on).
+    * the Python handler, which writes to that pipe too and returns: the
+      interrupted code may hold a lock the flush needs, so the main thread
+      runs on (for the few milliseconds of the flush) until the watcher ends
+      the process.
 
     The watcher flushes every metric, restores the default action and sends
     SIGTERM again, so the process ends with the status SIGTERM gives.  A
@@ -314,13 +312,15 @@ _LOCKING_FILES: set[str] = {logging.__file__, __file__}
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM's Python handler (main thread).  It never waits for the flush:
+    the interrupted code may hold a lock the flush needs (ours, logging's,
+    an import's, Numba's compiler lock...), so it wakes the watcher and lets
+    the main thread run on until the watcher ends the process."""
     term = _TERMINATOR
     if not term.done.is_set():
         if term.poke():
-            if _ours(frame):
-                return  # let this thread release our locks; the watcher ends the process
-            term.done.wait(_TERM_WAIT)
-        elif not _ours(frame):
+            return
+        if not _ours(frame):  # no watcher (it could not be started): flush here
             try:
                 flush()
             except Exception:  # pragma: no cover
