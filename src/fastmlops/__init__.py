@@ -36,12 +36,13 @@ _LAZY = {
     "instrument": "fastmlops.telemetry",
     "span": "fastmlops.telemetry",
     "record_request": "fastmlops.telemetry",
+    "DriftMonitor": "fastmlops.monitor",
 }
 
 #: Public submodules, importable as attributes (``fastmlops.slo.error_budget``).
 _SUBMODULES = {"drift", "divergence", "fingerprint", "slo", "abtest", "canary", "losses",
                "quantiles", "telemetry", "metrics", "cli", "otel", "mlflow",
-               "categorical"}
+               "categorical", "monitor"}
 
 __all__ = sorted(_LAZY) + sorted(_SUBMODULES) + ["__version__"]
 

@@ -1,0 +1,83 @@
+"""Kernels of :mod:`fastmlops.monitor`: binning rows on the reference's fine
+buckets, and summing a window of per-process count rows from shared memory.
+
+Reference: ``numpy.searchsorted(edges, x, side="right")`` per value (and
+``numpy.isnan`` for the missing bin) for :func:`bin_rows`; a plain sum of the
+rows whose tag lies in the window for :func:`window_sum` (tests compare both).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fastmlops._kernels._jit import kernel
+from fastmlops._kernels.atomics import load_acquire
+from fastmlops._kernels.metrics import _copy_slot
+
+
+@kernel("void(f8[:, :], i8[::1], f8[::1], i8[::1], f8[::1], f8[::1], i8[::1], i8[::1], "
+        "i8[::1], i8[::1], i8[::1])")
+def bin_rows(table: Any, cols: Any, edges: Any, edge_at: Any, los: Any, scales: Any,
+             cells: Any, table_at: Any, starts: Any, count_at: Any, counts: Any) -> None:
+    """Add every value of ``table[:, cols[j]]`` to ``counts``.
+
+    Column ``j``'s interior edges are ``edges[edge_at[j]:edge_at[j + 1]]``
+    (sorted); value ``x`` goes to ``counts[count_at[j] + k]`` with
+    ``k = searchsorted(edges_j, x, side="right")``, and NaN to the bin after
+    the last (``k = len(edges_j) + 1``, the missing bin).
+
+    The search starts from a lookup table over ``cells[j]`` equal cells of
+    ``[lo, lo + cells / scale)`` (``starts[table_at[j] + c]`` is a number of
+    edges certainly below every value of cell ``c``, one cell of margin for
+    rounding), then steps forward: about one step per value for edges that
+    are quantiles of data like the column's.
+    """
+    n = table.shape[0]
+    for i in range(n):
+        for j in range(cols.shape[0]):
+            x = table[i, cols[j]]
+            e0 = edge_at[j]
+            ne = edge_at[j + 1] - e0
+            if x != x:
+                counts[count_at[j] + ne + 1] += 1
+                continue
+            u = (x - los[j]) * scales[j] + 1.0
+            top = np.float64(cells[j] + 1)
+            u = u if u > 0.0 else 0.0
+            u = u if u < top else top
+            k = starts[table_at[j] + np.int64(u)]
+            while k < ne and edges[e0 + k] <= x:
+                k += 1
+            counts[count_at[j] + k] += 1
+
+
+@kernel("i8(u8[::1], f8[::1], i8, i8, i8, i8, i8, i8, i8, i8, f8, f8, f8[::1], f8[::1], "
+        "i1[::1])")
+def window_sum(words: Any, vals: Any, slots_at: Any, slot_words: Any, n_slots: Any,
+               seq_off: Any, data_off: Any, owner_off: Any, n_rows: Any, width: Any,
+               tag_lo: Any, tag_hi: Any, scratch: Any, out: Any, stuck: Any) -> Any:
+    """Add, over every claimed process slot, the rows ``0..n_rows-1`` whose tag
+    (their first value) lies in ``[tag_lo, tag_hi]`` into ``out`` (``width - 1``
+    values: the row without its tag).  Each slot is copied consistently
+    (between two equal, even sequence numbers) into ``scratch`` first.
+    Returns the number of slots read; ``stuck[s]`` is 1 for a slot whose
+    writer never left its update (see the metrics' ``_copy_slot``)."""
+    count = 0
+    k = n_rows * width
+    for slot in range(n_slots):
+        base = slots_at + slot * slot_words
+        stuck[slot] = 0
+        if load_acquire(words, base + owner_off) == 0:
+            continue
+        count += 1
+        stuck[slot] = _copy_slot(words, vals, base + seq_off, base + data_off, scratch[:k])
+        for r in range(n_rows):
+            tag = scratch[r * width]
+            if tag < tag_lo or tag > tag_hi:
+                continue
+            row = r * width
+            for c in range(width - 1):
+                out[c] += scratch[row + 1 + c]
+    return count
