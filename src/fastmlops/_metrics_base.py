@@ -346,9 +346,9 @@ class _Child:
     __slots__ = ()
 
     def labels(self, *labelvalues: Any, **labelkwargs: Any) -> Any:
-        raise ValueError(f"No label names were set when constructing {self!r}: it is the "
-                         f"child of {self._metric._name!r} for {self._key}, whose labels "
-                         "are set already; call .labels() once, on the metric")
+        labels = dict(zip(self._metric._labelnames, self._key))
+        raise ValueError(f"{self!r} already has labels set ({labels}); can not chain calls "
+                         "to .labels(): call .labels() once, on the metric")
 
     def __repr__(self) -> str:
         m = self._metric
@@ -374,9 +374,12 @@ def _exemplar_payload(exemplar: Any) -> bytes:
                         f"{type(exemplar).__name__}")
     runes = 0
     for k, v in exemplar.items():
-        if not isinstance(k, str) or not _LABEL_RE.match(k) or k.startswith("__"):
-            raise ValueError(f"Invalid label metric name: {k!r} (exemplar label names: "
-                             "letters, digits and '_', not starting with a digit or '__')")
+        if not isinstance(k, str) or not k:
+            raise ValueError(f"Invalid label metric name: {k!r} (exemplar label names are "
+                             "non-empty str)")
+        if k.startswith("__"):
+            raise ValueError(f"Reserved label metric name: {k} (names starting with '__' "
+                             "are Prometheus's own)")
         if not isinstance(v, str):
             raise TypeError(f"exemplar label {k!r}: values must be str, got "
                             f"{type(v).__name__}")
