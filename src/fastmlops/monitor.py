@@ -215,9 +215,9 @@ class DriftMonitor:
 
         One row: a list or tuple (values in the reference's column order), a
         dict by column name, a 1-D numpy array or a pandas Series.  A batch:
-        a 2-D array (rows x columns), a DataFrame, an Arrow table or a dict of
-        column arrays (:meth:`observe_batch`).  A list or tuple is always one
-        row.  ``None`` and NaN are missing values.  A row is read at the next
+        a 2-D array (rows x columns), a DataFrame or an Arrow table (see
+        :meth:`observe_batch`, which also takes a dict of column arrays).  A
+        list, tuple or dict is always one row.  ``None`` and NaN are missing values.  A row is read at the next
         flush: do not change a list after passing it (arrays are copied)."""
         t = type(features)
         if t is list or t is tuple or t is dict:
@@ -228,10 +228,6 @@ class DriftMonitor:
             self._observe_other(features)
 
     def _wrong_length(self, row: Any) -> None:
-        if type(row) is dict and all(isinstance(v, (list, tuple, np.ndarray)) or
-                                     hasattr(v, "__array__") for v in row.values()) and row:
-            self.observe_batch(row)
-            return
         raise ValueError(f"a row has {len(row)} value(s) but the reference has {self._m} "
                          f"column(s) {self.reference.columns[:10]!r}; pass one value per "
                          "column, in the reference's order (or a dict by column name)")
@@ -258,7 +254,7 @@ class DriftMonitor:
         """Count a batch at once (the forms :meth:`DriftReference.check` takes
         in memory); errors are those of the check, and nothing is counted then."""
         lay = self._layout
-        out = np.zeros(lay.size)
+        out = np.zeros(lay.size, dtype=np.int64)
         arr = batch if isinstance(batch, np.ndarray) else None
         if arr is not None and arr.ndim == 2 and lay.numeric_only and \
                 arr.shape[1] == self._m and arr.dtype.kind in "fiu" and arr.dtype.itemsize <= 8:
@@ -279,7 +275,7 @@ class DriftMonitor:
                     lay.count_categorical(j, values, out)
         if n:
             out[0] = n
-            self._write(out, 0)
+            self._write(out.astype(np.float64), 0)
 
     # ------------------------------------------------------------ flushing
     def flush(self) -> None:
@@ -294,18 +290,18 @@ class DriftMonitor:
             return
         chunk = buf[:n]
         del buf[:n]
-        out = np.zeros(self._layout.size)
+        out = np.zeros(self._layout.size, dtype=np.int64)
         try:
             bad, why = self._layout.count_rows(chunk, out)
         except Exception:  # pragma: no cover - a bug: drop the rows, keep serving
             _log.exception("fastmlops.monitor %s: %d buffered rows dropped", self.name, n)
-            bad, why, out[:] = n, "internal error", 0.0
+            bad, why, out[:] = n, "internal error", 0
         if bad:
             self.rejected_rows += bad
             _log.warning("fastmlops.monitor %s: dropped %d row(s) (not counted): %s",
                          self.name, bad, why)
         if out[0] or bad:
-            self._write(out, bad)
+            self._write(out.astype(np.float64), bad)
 
     def _write(self, counts: np.ndarray, rejected: int) -> None:
         """Add ``counts`` to this process's row of the current time bucket, and
