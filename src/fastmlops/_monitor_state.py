@@ -49,7 +49,7 @@ class NumericBins:
     """The fine bins of one numeric reference column (see the module docstring)."""
 
     __slots__ = ("union", "ref_below", "psi_of", "grid_of", "lo", "scale", "cells", "starts",
-                 "width", "max_mass")
+                 "width", "max_mass", "steps")
 
     def __init__(self, col: Any, buckets: int) -> None:
         from fastmlops import divergence
@@ -81,9 +81,17 @@ class NumericBins:
             bounds = lo + (c - 2.0) / scale  # one cell of margin below each cell
             starts = np.searchsorted(union, bounds, side="left").astype(np.int64)
             starts[0] = 0
+            # the most edges a value of each cell can be above (two cells of
+            # margin above for rounding; the top cell: every edge)
+            ends = np.searchsorted(union, lo + (c + 1.0) / scale, side="right")
+            ends[-1] = union.size
+            need = int((ends - starts).max())
+            steps = need if need <= 8 else 0
         else:  # degenerate range: every value scans from the first edge
             scale, cells = 0.0, 0
             starts = np.zeros(2, dtype=np.int64)
+            steps = 0
+        self.steps = steps
         self.lo, self.scale, self.cells, self.starts = lo if scale else 0.0, scale, cells, starts
 
     def split(self, counts: np.ndarray, ref: Any) -> dict:
@@ -154,9 +162,12 @@ class Layout:
         num = [j for j, k in enumerate(self.kinds) if k == "numeric"]
         self.numeric = np.array(num, dtype=np.int64)
         nbs = [self.bins[j] for j in num]
-        self.edges = np.ascontiguousarray(np.concatenate([b.union for b in nbs])
+        # each column's edges then a NaN sentinel (see the bin_rows kernel)
+        self.edges = np.ascontiguousarray(np.concatenate([np.append(b.union, np.nan)
+                                                          for b in nbs])
                                           if nbs else np.zeros(0))
-        self.edge_at = np.cumsum([0] + [b.union.size for b in nbs]).astype(np.int64)
+        self.edge_at = np.cumsum([0] + [b.union.size + 1 for b in nbs]).astype(np.int64)
+        self.steps = np.array([b.steps for b in nbs], dtype=np.int64)
         self.los = np.array([b.lo for b in nbs], dtype=np.float64)
         self.scales = np.array([b.scale for b in nbs], dtype=np.float64)
         self.cells = np.array([b.cells for b in nbs], dtype=np.int64)
@@ -195,6 +206,7 @@ class Layout:
                  np.ascontiguousarray(self.scales[j0:j1]),
                  np.ascontiguousarray(self.cells[j0:j1]),
                  np.ascontiguousarray(self.table_at[j0:j1]), self.starts,
+                 np.ascontiguousarray(self.steps[j0:j1]),
                  np.ascontiguousarray(self.count_at[j0:j1]), out)
 
     def count_categorical(self, j: int, values: Any, out: np.ndarray) -> None:

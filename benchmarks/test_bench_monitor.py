@@ -1,0 +1,116 @@
+"""DriftMonitor benchmarks: the request path and batches, against the obvious
+alternative (append rows to a list, then ``DriftReference.check`` on it).
+
+Run with::
+
+    python -m pytest benchmarks/test_bench_monitor.py --benchmark-enable \
+        --benchmark-json=mon.json -p no:randomly
+    python benchmarks/ratios.py mon.json
+
+Goals (issue #16), 20 numeric features, reference of 100,000 rows:
+
+* ``observe(row)`` once per request: at most 150 ns per row.  Two figures:
+  ``observe`` alone (the request path: a method call, a length check, an
+  append) and ``observe`` + ``flush`` (the CPU the process spends in all,
+  the background flush converting and binning the rows);
+  reference: ``rows.append(row)`` then ``ref.check(np.array(rows))``.
+* a batch (1e6 x 20 float64): at most 5 ns per value; reference:
+  ``ref.check(batch)``.
+
+A round of the per-row groups is ``N_ROWS`` calls (the Python ``for`` loop
+included, for ours and the reference alike).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastmlops
+from fastmlops.monitor import DriftMonitor
+
+fastmlops.warmup()
+
+N_ROWS = 20_000
+N_BATCH = 1_000_000
+M = 20
+
+
+@pytest.fixture(scope="module")
+def setup():
+    rng = np.random.default_rng(0)
+    ref = fastmlops.DriftReference(rng.normal(size=(100_000, M)))
+    rows = rng.normal(size=(N_ROWS, M)).tolist()
+    batch = rng.normal(size=(N_BATCH, M))
+    mon = DriftMonitor(ref, registry=None, name="bench_monitor", window=3600, bucket=60)
+    mon.observe(batch[:100])  # compile / load the kernels
+    mon.flush()
+    return ref, mon, rows, batch
+
+
+def _per_row(benchmark, n):
+    benchmark.extra_info["calls_per_round"] = n
+
+
+@pytest.mark.benchmark(group="monitor-row")
+def test_fastmlops_observe(benchmark, setup):
+    ref, mon, rows, _ = setup
+    obs = mon.observe
+
+    def run():
+        for r in rows:
+            obs(r)
+
+    benchmark.pedantic(run, setup=mon.flush, rounds=10)
+    _per_row(benchmark, N_ROWS)
+
+
+@pytest.mark.benchmark(group="monitor-row")
+def test_fastmlops_observe_and_flush(benchmark, setup):
+    ref, mon, rows, _ = setup
+    obs = mon.observe
+
+    def run():
+        for r in rows:
+            obs(r)
+        mon.flush()
+
+    benchmark.pedantic(run, rounds=10)
+    _per_row(benchmark, N_ROWS)
+
+
+@pytest.mark.benchmark(group="monitor-row")
+def test_list_append_and_check(benchmark, setup):
+    ref, _, rows, _ = setup
+
+    def run():
+        buf = []
+        for r in rows:
+            buf.append(r)
+        return ref.check(np.array(buf))
+
+    rep = benchmark.pedantic(run, rounds=5)
+    assert rep.n_rows == N_ROWS
+    _per_row(benchmark, N_ROWS)
+
+
+@pytest.mark.benchmark(group="monitor-batch")
+def test_fastmlops_observe_batch(benchmark, setup):
+    _, mon, _, batch = setup
+    benchmark.pedantic(mon.observe, args=(batch,), rounds=5)
+    benchmark.extra_info["values_per_round"] = batch.size
+
+
+@pytest.mark.benchmark(group="monitor-batch")
+def test_check_batch(benchmark, setup):
+    ref, _, _, batch = setup
+    rep = benchmark.pedantic(ref.check, args=(batch,), rounds=3)
+    assert rep.n_rows == N_BATCH
+    benchmark.extra_info["values_per_round"] = batch.size
+
+
+@pytest.mark.benchmark(group="monitor-report")
+def test_fastmlops_report(benchmark, setup):
+    _, mon, _, _ = setup
+    rep = benchmark.pedantic(mon.report, rounds=5)
+    assert rep.n_rows > 0
