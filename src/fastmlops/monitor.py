@@ -145,7 +145,8 @@ class DriftMonitor:
     >>> m.observe({"age": 35.0})
     >>> m.observe([None])                 # missing
     >>> m.flush()
-    >>> m.report().n_rows, m.report().nan_share[0]
+    >>> report = m.report()
+    >>> report.n_rows, float(report.nan_share[0])
     (2, 0.5)
     """
 
