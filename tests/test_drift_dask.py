@@ -147,17 +147,20 @@ def test_array_chunked_on_both_axes_is_exact(client, numeric_ref_and_cur):
 # ------------------------------------------------------------------ what travels
 _PICKLES = [0]  # how many times this process pickled a DriftReference
 _UNPICKLES = [0]  # how many times this process unpickled one
+_VALUES = [0]  # bytes of sorted reference values in the ones it unpickled
 
 
 def _rebuild(cls, state):
     _UNPICKLES[0] += 1
+    _VALUES[0] += sum(c.sorted_values.nbytes for c in state["_cols"] if c.kind == "numeric")
     obj = cls.__new__(cls)
     obj.__dict__.update(state)
     return obj
 
 
 def _reduce_counted(ref):
-    _PICKLES[0] += 1
+    if sys._getframe(1).f_globals.get("__name__") != "copy":  # copy.copy asks too
+        _PICKLES[0] += 1
     return _rebuild, (type(ref), dict(ref.__dict__))
 
 
@@ -165,10 +168,15 @@ def _unpickles() -> int:
     return _UNPICKLES[0]
 
 
+def _values() -> int:
+    return _VALUES[0]
+
+
 def test_the_reference_travels_once_per_check(client, ref_and_cur):
     """However many partitions, the client pickles the reference once per
     check and each worker unpickles it at most once per check (with one
-    copy per task it would be once per partition and pass)."""
+    copy per task it would be once per partition and pass), without its
+    sorted values."""
     ref, cur = ref_and_cur
     expected = ref.check(cur)
     ddf = dd.from_pandas(cur, npartitions=12)
@@ -186,6 +194,8 @@ def test_the_reference_travels_once_per_check(client, ref_and_cur):
     assert pickled == 2, f"the client pickled the reference {pickled} times in 2 checks"
     assert 1 <= unpickled <= 2 * N_WORKERS, (
         f"workers unpickled the reference {unpickled} times in 2 checks of 12 partitions")
+    # only the client's finish reads the sorted reference values: workers get none
+    assert sum(client.run(_values).values()) == 0
 
 
 class _ResultSizes(WorkerPlugin):
