@@ -232,7 +232,7 @@ def check_dask(ref: Any, data: Any, *, split_every: int = 8) -> Any:
         if missing:
             raise ValueError(f"current: no column(s) named {missing}")
         parts = list(data.to_delayed())
-    ref_node = _reference_node(ref)
+    ref_node = _reference_node(_worker_view(ref))
     count = dask.delayed(_count_part, pure=True)
     states = [count(ref_node, p) for p in parts]
     while len(states) > 1:  # a tree of merges
@@ -243,7 +243,7 @@ def check_dask(ref: Any, data: Any, *, split_every: int = 8) -> Any:
         raise ValueError("current has no rows")
     if state.needs_second_pass:
         state.candidates(ref)
-        plan = state.plan()
+        plan = _reference_node(state.plan())  # once per worker, not in every task
         gather = dask.delayed(_gather_from_plan, pure=True)
         gathered = dask.compute(*[gather(ref_node, p, plan) for p in parts])
         for g in gathered:
@@ -266,6 +266,23 @@ def _reference_node(ref: Any) -> Any:
         client = get_client()
     except (ImportError, ValueError):
         client = None
-    if client is not None:
-        return client.scatter(ref, broadcast=True, hash=False)
+    if client is not None:  # a list of one: a list would be scattered item by item
+        return client.scatter([ref], broadcast=True, hash=False)[0]
     return dask.delayed(ref, pure=True, traverse=False)
+
+
+def _worker_view(ref: Any) -> Any:
+    """What tasks need of ``ref``: everything but the numeric columns' sorted
+    values (only ``finish``, on the client, reads them); the KS buckets are
+    made here once (1e6 x 20 float64: 158 MB -> 5 MB sent to each worker)."""
+    import copy
+    import dataclasses
+
+    view = copy.copy(ref)
+    view._cols = []
+    for col in ref._cols:
+        if col.kind == "numeric":
+            col.buckets()
+            col = dataclasses.replace(col, sorted_values=np.empty(0, col.sorted_values.dtype))
+        view._cols.append(col)
+    return view
