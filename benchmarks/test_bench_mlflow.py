@@ -133,24 +133,21 @@ def test_request_100_params(benchmark, client, experiment):
     _batch(client, experiment, benchmark, params=100)
 
 
+def _numbered(benchmark, call, rounds):
+    """Time ``call(i)`` with a fresh ``i`` per round (new metric / artifact names)."""
+    counter = iter(range(10**9))
+    benchmark.pedantic(lambda: call(next(counter)), rounds=rounds, iterations=1)
+
+
 @pytest.mark.benchmark(group="mlflow-request")
 def test_request_log_metric(benchmark, client, experiment):
     run_id = client.create_run(experiment).info.run_id
-    counter = iter(range(10**9))
-
-    def run():
-        client.log_metric(run_id, f"m{next(counter)}", 1.0, synchronous=True)
-
-    benchmark.pedantic(run, rounds=20, iterations=1)
+    _numbered(benchmark, lambda i: client.log_metric(run_id, f"m{i}", 1.0, synchronous=True),
+              rounds=20)
 
 
 @pytest.mark.benchmark(group="mlflow-request")
 def test_request_1mb_artifact(benchmark, client, experiment):
     run_id = client.create_run(experiment).info.run_id
     text = "x" * 1_000_000
-    counter = iter(range(10**9))
-
-    def run():
-        client.log_text(run_id, text, f"blob{next(counter)}.txt")
-
-    benchmark.pedantic(run, rounds=5, iterations=1)
+    _numbered(benchmark, lambda i: client.log_text(run_id, text, f"blob{i}.txt"), rounds=5)
