@@ -131,8 +131,16 @@ def cmd_drift(args: argparse.Namespace) -> int:
             raise InputError(f"CURRENT {args.current} is a saved reference; CURRENT is "
                              "the data to check (a data file or directory)")
         ref = _reference(args)
-        current = read_data(args.current, list(ref.columns), "current data")
-        report = ref.check(current)
+        if not os.path.exists(args.current):
+            raise InputError(f"current data {args.current}: no such file or directory")
+        # streamed in batches (read twice for an exact KS), progress on stderr
+        from fastmlops._progress import ProgressBar
+
+        bar = ProgressBar(f"checking {args.current}", sys.stderr, unit="rows")
+        try:
+            report = ref.check(args.current, progress=bar)
+        finally:
+            bar.close()
     if args.html:
         try:
             report.to_html(args.html)
