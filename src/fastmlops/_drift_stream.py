@@ -49,7 +49,6 @@ class _Source:
     """Two passes over the data: ``batches(pass_no)``; ``total`` rows if known."""
 
     total: int | None = None
-    numeric_only_second = True
 
     def batches(self, pass_no: int) -> Iterable[Any]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -91,7 +90,6 @@ class _Array(_Source):
     def __init__(self, arr: np.ndarray) -> None:
         self.arr = arr
         self.total = int(arr.shape[0])
-        self.numeric_only_second = False
 
     def batches(self, pass_no: int) -> Iterable[Any]:
         for start in range(0, max(self.arr.shape[0], 1), BATCH_ROWS):
@@ -101,7 +99,6 @@ class _Array(_Source):
 class _Reiterable(_Source):
     def __init__(self, items: Any) -> None:
         self.items = items
-        self.numeric_only_second = False
 
     def batches(self, pass_no: int) -> Iterable[Any]:
         return iter(self.items)
