@@ -167,7 +167,9 @@ def _pass(batches: Any, work: Any) -> tuple[float, float]:
 def profile(ref: Any, path: str) -> dict[str, float]:
     """Seconds per piece of one check of ``path`` (single runs: a shared host)."""
     from fastmlops import _drift_stream
-    from fastmlops._drift_state import _bucket_spec, _ids
+    from fastmlops._drift_state import _bucket_spec
+    from fastmlops._kernels import ks as _k
+    from fastmlops._kernels.ks_bins import gather_mapped, split_counts
 
     out: dict[str, float] = {}
     src = _drift_stream._source(ref, path)
@@ -194,22 +196,35 @@ def profile(ref: Any, path: str) -> dict[str, float]:
     rows = sum(b.num_rows for b in batches)
     scale = state.n_rows / rows
     pieces = {"arrow -> numpy columns": 0.0, "KS bucket counting": 0.0,
-              "PSI bins + picture grid (count_bins)": 0.0}
+              "PSI bins + picture grid from the split buckets": 0.0,
+              "PSI bins + picture grid by count_bins (not used; for comparison)": 0.0,
+              "pass 2 gather of the selected buckets": 0.0}
     for b in batches:
         t0 = time.perf_counter()
         cols = ref._current_columns(b, allow_empty=True)
         arrays = [np.ascontiguousarray(v) for v in cols.block(0, len(ref.columns))]
         t1 = time.perf_counter()
         pieces["arrow -> numpy columns"] += t1 - t0
-        for col, v in zip(ref._cols, arrays):
+        for j, (col, v) in enumerate(zip(ref._cols, arrays)):
             spec, _ = _bucket_spec(col)
+            ids = np.empty(v.size, np.uint16)
+            union = col.union_bins()[0]
+            split = col.split_table(spec)[0]
+            sel = state._selected[j]
+            dest = np.empty(v.size, v.dtype)
             t1 = time.perf_counter()
-            _ids(v, spec, np.zeros(int(spec[2]) + 1, dtype=np.int64))
+            _k.bucket_counts(v, *spec, np.zeros(int(spec[2]) + 1, dtype=np.int64), ids)
             t2 = time.perf_counter()
-            col.count_bins(v)
+            split_counts(v, ids, split, union, np.zeros(union.size + 1, np.int64))
             t3 = time.perf_counter()
+            col.count_bins(v)
+            t4 = time.perf_counter()
+            gather_mapped(v, *spec, sel, dest)
+            t5 = time.perf_counter()
             pieces["KS bucket counting"] += t2 - t1
-            pieces["PSI bins + picture grid (count_bins)"] += t3 - t2
+            pieces["PSI bins + picture grid from the split buckets"] += t3 - t2
+            pieces["PSI bins + picture grid by count_bins (not used; for comparison)"] += t4 - t3
+            pieces["pass 2 gather of the selected buckets"] += t5 - t4
     for k, v in pieces.items():
         out[f"one thread, whole file: {k}"] = v * scale
     src.close()

@@ -193,3 +193,24 @@ def test_scipy_ks_row_major_1e6_x_20(benchmark, table_1e6_x_20):
     benchmark.group = "ks 1e6 x 20 float64, row-major vs columns"
     a, b, _, _ = table_1e6_x_20
     benchmark.pedantic(_scipy_loop, (a, b), rounds=1, iterations=1)
+
+
+@pytest.fixture(scope="module")
+def reference_1e6_x_20(table_1e6_x_20):
+    a = table_1e6_x_20[0]
+    return fastmlops.DriftReference(a)
+
+
+def test_fastmlops_check_row_major_1e6_x_20(benchmark, table_1e6_x_20, reference_1e6_x_20):
+    """``DriftReference.check`` of a row-major table: rows read in place."""
+    benchmark.group = "check 1e6 x 20 float64, row-major vs columns"
+    _, b, _, bf = table_1e6_x_20
+    report = benchmark(reference_1e6_x_20.check, b)
+    assert report.to_json() == reference_1e6_x_20.check(bf).to_json()
+
+
+def test_columns_check_1e6_x_20(benchmark, table_1e6_x_20, reference_1e6_x_20):
+    """The reference of this group: the same check of contiguous columns."""
+    benchmark.group = "check 1e6 x 20 float64, row-major vs columns"
+    _, _, _, bf = table_1e6_x_20
+    benchmark(reference_1e6_x_20.check, bf)

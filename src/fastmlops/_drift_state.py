@@ -6,8 +6,11 @@ Protocol (``docs/drift-state.md`` tells it for Spark and Ray too):
 1. **Count** (pass 1, any number of batches, in any order, on any machine):
    ``state = ref.new_state(); state.update(batch)``.  Per numeric column the
    state holds the batch's counts on the reference's KS buckets (the bucket
-   map of :func:`fastmlops._ks_engine.reference_buckets`, 8-32k buckets), on
-   its PSI bins and on its ECDF-picture grid, and the missing count; per
+   map of :func:`fastmlops._ks_engine.reference_buckets`, 8-32k buckets), the
+   counts of the values of the few buckets that may hold a PSI edge or a
+   point of the ECDF-picture grid on the bins of those (every other bucket
+   lies in one such bin: the PSI and grid counts follow from the bucket
+   counts at the end, see :mod:`fastmlops._kernels.ks_bins`), and the missing count; per
    categorical column the counts per reference category, per unseen value,
    and the missing count.  All of these are sums: ``a.merge(b)`` adds them,
    so merging is associative and commutative and a batch counted twice (a
@@ -50,24 +53,12 @@ def _bucket_spec(ref_col: Any) -> tuple[tuple[float, float, float], np.ndarray]:
     return (bm.lo, bm.scale, bm.top), bm.counts
 
 
-def _ids(values: np.ndarray, spec: tuple[float, float, float],
-         counts: np.ndarray) -> tuple[np.ndarray, int]:
-    """Bucket of every value (uint16) added into ``counts``; returns (ids, NaNs)."""
-    from fastmlops._kernels import ks as _k
-
-    lo, scale, top = spec
-    ids = np.empty(values.size, dtype=np.uint16)
-    nan = _k.bucket_counts(values, lo, scale, top, counts, ids)
-    return ids, int(nan)
-
-
 class _NumericPart:
-    __slots__ = ("buckets", "bins", "grid", "n_rows", "n_missing", "dtype", "gathered")
+    __slots__ = ("buckets", "split", "n_rows", "n_missing", "dtype", "gathered")
 
-    def __init__(self, nb: int, k: int, g: int) -> None:
+    def __init__(self, nb: int, k: int) -> None:
         self.buckets = np.zeros(nb, dtype=np.int64)
-        self.bins = np.zeros(k, dtype=np.int64)
-        self.grid = np.zeros(g, dtype=np.int64)
+        self.split = np.zeros(k, dtype=np.int64)  # split buckets' values per union bin
         self.n_rows = 0
         self.n_missing = 0
         self.dtype: np.dtype | None = None
@@ -75,8 +66,7 @@ class _NumericPart:
 
     def merge(self, o: "_NumericPart") -> None:
         self.buckets += o.buckets
-        self.bins += o.bins
-        self.grid += o.grid
+        self.split += o.split
         self.n_rows += o.n_rows
         self.n_missing += o.n_missing
         if o.dtype is not None:
@@ -117,8 +107,8 @@ class DriftState:
         for col in ref._cols:
             if col.kind == "numeric":
                 spec, _ = _bucket_spec(col)
-                self._parts.append(_NumericPart(int(spec[2]) + 1, col.counts.size,
-                                                col.grid.size + 1))
+                self._parts.append(_NumericPart(int(spec[2]) + 1,
+                                                col.union_bins()[0].size + 1))
             else:
                 self._parts.append(_CategoricalPart())
         self._selected: list[np.ndarray | None] | None = None
@@ -151,11 +141,15 @@ class DriftState:
         reject_long_double(values, f"current column {name!r}")
         dtype = kernel_dtype(ref_col.sorted_values, values)
         values = np.ascontiguousarray(values, dtype=dtype)
+        from fastmlops._kernels import ks as _k
+        from fastmlops._kernels.ks_bins import split_counts
+        from fastmlops._ks_engine import _arena
+
         spec, _ = _bucket_spec(ref_col)
-        _, nan = _ids(values, spec, part.buckets)
-        bins, grid, _ = ref_col.count_bins(values)
-        part.bins += bins
-        part.grid += grid
+        ids = _arena("state_ids", values.size, np.uint16)  # reused: no fresh pages per batch
+        nan = int(_k.bucket_counts(values, *spec, part.buckets, ids))
+        split, _ = ref_col.split_table(spec)
+        split_counts(values, ids, split, ref_col.union_bins()[0], part.split)
         part.n_rows += values.size
         part.n_missing += nan
         if values.size:
@@ -214,7 +208,8 @@ class DriftState:
 
     def gather(self, ref: Any, batch: Any) -> "DriftState":
         """Keep the batch's values in the selected buckets (pass 2)."""
-        from fastmlops._kernels import ks as _k
+        from fastmlops._kernels.ks_bins import gather_mapped
+        from fastmlops._ks_engine import _arena
         from fastmlops._parallel import parallel_map
 
         if self._selected is None:
@@ -232,10 +227,10 @@ class DriftState:
                 values = np.ascontiguousarray(values, dtype=kernel_dtype(col.sorted_values,
                                                                          values))
                 spec, _ = _bucket_spec(col)
-                ids, _ = _ids(values, spec, np.zeros(sel.size, dtype=np.int64))
-                pos = np.empty(values.size, dtype=np.int64)
-                out = np.empty(values.size, dtype=values.dtype)
-                got = _k.gather(values, ids, sel, pos, out)
+                if sel.size <= int(spec[2]):  # pragma: no cover - a plan of another reference
+                    raise ValueError("the gathering plan does not fit this reference")
+                out = _arena("state_gather", values.size, values.dtype)  # reused scratch
+                got = gather_mapped(values, *spec, sel, out)
                 if got < 0:  # pragma: no cover - sized to the batch above
                     raise RuntimeError("fastmlops: KS gather overflow")
                 part.gathered.append(out[:got].copy())
@@ -303,8 +298,10 @@ class DriftState:
                               "unseen_keys": _label_hashes([k for k, _ in items])})
                 continue
             n2 = part.n_rows - part.n_missing
+            spec, _ = _bucket_spec(col)
+            bins, grid = col.bins_from_buckets(spec, part.buckets, part.split)
             q: dict[str, Any] = {"n_rows": part.n_rows, "n_missing": part.n_missing, "n": n2,
-                                 "counts": part.bins, "grid_counts": part.grid}
+                                 "counts": bins, "grid_counts": grid}
             if n2 > 0:
                 dtype = np.promote_types(part.dtype, col.sorted_values.dtype) \
                     if part.dtype is not None else col.sorted_values.dtype

@@ -38,6 +38,14 @@ class Sample:
     nan: int | None = None
     #: Precomputed for a stored reference: its bucket map and counts.
     buckets: "BucketMap | None" = None
+    #: For a stored reference with ``buckets``: ``(split, edges)`` of its map
+    #: (see :mod:`fastmlops._kernels.ks_bins`); the sample compared with it
+    #: then gets ``bin_counts``.
+    split: Any = None
+    #: Set by the engine on the sample compared with a reference that has
+    #: ``split``: (its non-NaN counts per bucket, the counts of its split
+    #: buckets' values per bin of ``edges``); None when its buckets were not counted.
+    bin_counts: Any = None
 
     @property
     def n(self) -> int:
@@ -193,6 +201,10 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
     table32 = _arena("counts32", len(tasks) * nb, np.int32).reshape(len(tasks), nb)
     slot = {task: k for k, task in enumerate(tasks)}
     nans: dict[tuple[int, int, int], int] = {}
+    # the current's counts on the reference's PSI/grid edges come almost free
+    # from its bucket counts: only the values of split buckets are searched
+    split = sa.split if not count_a else None
+    splits: dict[tuple[int, int, int], np.ndarray] = {}
 
     def ids_of(task: tuple[int, int, int]) -> np.ndarray:
         return ids_all[offsets[task]:offsets[task] + task[2] - task[1]]
@@ -208,6 +220,11 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
             counts = table32[slot[task]] if stop - start < 2**31 else table[slot[task]]
             counts[:] = 0
             nan = _k.bucket_counts(s.values[start:stop], lo, scale, top, counts, ids_of(task))
+            if split is not None and which == 1:
+                from fastmlops._kernels.ks_bins import split_counts
+
+                sc = splits[task] = np.zeros(split[1].size + 1, dtype=np.int64)
+                split_counts(s.values[start:stop], ids_of(task), split[0], split[1], sc)
         nans[task] = int(nan)
         return which, counts, int(nan)
 
@@ -221,6 +238,8 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
     for which, counts, nan in _map(count, tasks, total):
         _k.add_counts(ca if which == 0 else cb, counts)
         samples[which].nan += nan
+    if split is not None and splits:
+        sb.bin_counts = (cb.copy(), sum(splits.values()))
     n1, n2 = sa.n, sb.n
     if n1 == 0 or n2 == 0:
         return False
@@ -332,7 +351,8 @@ def _count_rows(table: np.ndarray, j0: int, maps: list, name: str) -> tuple[np.n
 
 
 def ks_table_block(a: np.ndarray | Sequence[Sample], b: np.ndarray, j0: int,
-                   j1: int) -> list[tuple[tuple[np.ndarray, np.ndarray] | None, int, int]]:
+                   j1: int, bins: list | None = None,
+                   ) -> list[tuple[tuple[np.ndarray, np.ndarray] | None, int, int]]:
     """KS statistics of columns ``j0 .. j1 - 1`` of the table ``b``, read in place.
 
     ``b`` is a 2-D array of a kernel dtype with the samples down its columns
@@ -346,6 +366,10 @@ def ks_table_block(a: np.ndarray | Sequence[Sample], b: np.ndarray, j0: int,
     :func:`ks_statistic` (None when a side has no non-NaN value).  Columns whose
     values are too concentrated for bucket refinement are copied out and
     sorted, as :func:`ks_statistic` does.
+
+    ``bins``: a list of ``j1 - j0`` slots; for every sample of ``a`` with a
+    ``split`` whose column was bucketed, slot ``k`` gets the ``bin_counts``
+    that :func:`ks_statistic` would set on the column's :class:`Sample`.
     """
     w = j1 - j0
     if not (0 <= j0 <= j1 <= b.shape[1]) or b.ndim != 2:
@@ -384,6 +408,19 @@ def ks_table_block(a: np.ndarray | Sequence[Sample], b: np.ndarray, j0: int,
             fallback(k)
         return out
     ids_b, counts_b, nans_b = _count_rows(b, j0, maps, "rows_b")
+    if bins is not None and not is_table:
+        from fastmlops._kernels.ks_bins import split_counts
+
+        for k, spec in enumerate(maps):
+            split = a[k].split
+            if spec is None or split is None:
+                continue
+            nb = int(spec[2]) + 1
+            if split[0].size != nb:  # pragma: no cover - a split of another map
+                raise ValueError("split table does not fit the bucket map")
+            sc = np.zeros(split[1].size + 1, dtype=np.int64)
+            split_counts(b[:, j0 + k], ids_b[k], split[0], split[1], sc)
+            bins[k] = (counts_b[k, :nb].copy(), sc)
     if is_table:
         ids_a, counts_a, nans_a = _count_rows(a, j0, maps, "rows_a")
     for k, spec in enumerate(maps):

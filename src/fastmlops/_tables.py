@@ -27,8 +27,13 @@ class Columns:
 
     def __init__(self, names: list[str], n_rows: int,
                  get_block: Callable[[int, int], list[Any]],
-                 kinds: list[str] | None = None, row_bytes: int = 0) -> None:
+                 kinds: list[str] | None = None, row_bytes: int = 0,
+                 table: np.ndarray | None = None) -> None:
         self.names = names
+        #: the 2-D (rows x columns) numeric array behind the columns when they
+        #: are not contiguous (a row-major table), for kernels that read rows
+        #: in place; None otherwise
+        self.table = table
         #: bytes of one column when ``block`` copies columns (0: no copies)
         self.column_bytes = row_bytes
         self.n_rows = n_rows
@@ -334,8 +339,9 @@ def as_columns(data: Any, columns: Sequence[Any] | None = None, what: str = "dat
 
         return columns(arr, j0, j1, arr.dtype, name="table-block")
 
+    strided = arr.shape[0] > 1 and arr.strides[0] != arr.itemsize
     return Columns(names, n_rows, get_array, [NUMERIC] * n_cols, row_bytes=arr.itemsize
-                   * n_rows)
+                   * n_rows, table=arr if strided else None)
 
 
 def _columns_of(names: list[str], n_rows: int, kinds_values: list[tuple[str, Any]],

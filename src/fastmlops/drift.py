@@ -48,6 +48,7 @@ class _NumericRef:
     _buckets: Any = field(default=None, repr=False)  # KS buckets, made on first use
     _have_buckets: bool = field(default=False, repr=False)
     _union: Any = field(default=None, repr=False)  # (edges, psi bin, grid bin) per union bin
+    _splits: Any = field(default=None, repr=False)  # bucket map -> (split, bin_of)
     kind: str = "numeric"
 
     @property
@@ -60,18 +61,75 @@ class _NumericRef:
         bin lies inside one bin of either set)."""
         from fastmlops import divergence
 
+        union = self.union_bins()[0]
+        counts, nan = divergence.bin_counts(values, union)
+        psi, grid = self.split_union(counts.astype(np.int64))
+        return psi, grid, int(nan)
+
+    def union_bins(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(union of the PSI edges and the grid, PSI bin of each union bin,
+        grid bin of each union bin)."""
         if self._union is None:
-            union = np.union1d(self.edges, self.grid)
+            union = np.ascontiguousarray(np.union1d(self.edges, self.grid), dtype=np.float64)
             lower = np.concatenate([[-np.inf], union])  # lower edge of each union bin
             psi_of = np.searchsorted(self.edges, lower, side="right")
             grid_of = np.searchsorted(self.grid, lower, side="right")
             self._union = (union, psi_of, grid_of)
-        union, psi_of, grid_of = self._union
-        counts, nan = divergence.bin_counts(values, union)
-        counts = counts.astype(np.int64)
+        return self._union
+
+    def split_union(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(PSI bin counts, grid bin counts) from counts on the union bins."""
+        _, psi_of, grid_of = self.union_bins()
         psi = np.bincount(psi_of, weights=counts, minlength=self.edges.size + 1)
         grid = np.bincount(grid_of, weights=counts, minlength=self.grid.size + 1)
-        return psi.astype(np.int64), grid.astype(np.int64), int(nan)
+        return psi.astype(np.int64), grid.astype(np.int64)
+
+    def split_table(self, spec: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+        """For the KS bucket map ``spec = (lo, scale, top)``: ``(split, bin_of)``
+        per bucket.  ``split[b]`` is 1 where bucket ``b`` may hold a union edge
+        (the bucket of each edge and one bucket of margin on either side); for
+        every other bucket ``bin_of[b]`` is the union bin holding all of its
+        values, else -1 (see :mod:`fastmlops._kernels.ks_bins`).
+
+        Exact by monotonicity: the map never decreases with the value, so a
+        bucket two or more below an edge's bucket holds only values below the
+        edge, and one two or more above holds only values at or above it."""
+        splits = self._splits
+        if splits is None:
+            splits = self._splits = {}
+        got = splits.get(spec)
+        if got is not None:
+            return got
+        lo, scale, top = spec
+        nb = int(top) + 1
+        union = self.union_bins()[0]
+        e = union[~np.isnan(union)]  # NaN edges hold no value (NaNs are counted apart)
+        with np.errstate(invalid="ignore", over="ignore"):
+            u = (e - lo) * scale + 1.0  # the kernels' map, in the same float64 steps
+        u = np.where(u > 0.0, u, 0.0)
+        u = np.where(u < top, u, top)
+        be = u.astype(np.int64)
+        split = np.zeros(nb, dtype=np.uint8)
+        for d in (-1, 0, 1):
+            split[np.clip(be + d, 0, nb - 1)] = 1
+        bin_of = np.searchsorted(be, np.arange(nb), side="left").astype(np.int64)
+        bin_of[split.astype(bool)] = -1
+        got = splits[spec] = (split, bin_of)
+        return got
+
+    def bins_from_buckets(self, spec: tuple[float, float, float], bucket_counts: np.ndarray,
+                          split_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(PSI bin counts, grid bin counts) from the non-NaN counts per KS
+        bucket of map ``spec`` and the union-bin counts of the values of its
+        split buckets (``_kernels.ks_bins.split_counts``)."""
+        from fastmlops._kernels.ks_bins import fold_buckets
+
+        _, bin_of = self.split_table(spec)
+        if bucket_counts.size != bin_of.size or split_counts.size != self.union_bins()[0].size + 1:
+            raise RuntimeError("fastmlops: bucket counts do not fit the bucket map")  # pragma: no cover
+        union = np.array(split_counts, dtype=np.int64)
+        fold_buckets(np.ascontiguousarray(bucket_counts), bin_of, union)
+        return self.split_union(union)
 
     def buckets(self) -> Any:
         if not self._have_buckets:
@@ -402,10 +460,17 @@ class DriftReference:
 
     def _count(self, cols: Any, alternative: str, binned: bool) -> list[dict]:
         """One pass over each current column: the per-column partial results."""
-        from fastmlops._parallel import parallel_map
+        from fastmlops._parallel import balanced_blocks, parallel_map
 
         m = len(self.columns)
         parts: list[Any] = [None] * m
+        rows = self._row_major(cols)
+        if rows is not None:
+            # one block per thread: each block reads the rows once, in place
+            parallel_map(lambda block: self._count_rows(rows, *block, parts, alternative,
+                                                        binned),
+                         balanced_blocks(m, max_block=max(1, (32 << 20) // rows.shape[0])))
+            return parts
 
         def work(block: tuple[int, int]) -> None:
             for j, values in zip(range(*block), cols.block(*block)):
@@ -420,14 +485,65 @@ class DriftReference:
         parallel_map(work, cols.blocks())
         return parts
 
+    def _row_major(self, cols: Any) -> np.ndarray | None:
+        """The row-major numeric table behind ``cols`` when every column can be
+        counted straight from its rows (same dtype as every reference column,
+        which all have KS buckets), else None."""
+        from fastmlops._ks_engine import SORT_MERGE_BELOW
+
+        table = getattr(cols, "table", None)
+        if table is None or table.dtype.name not in ("float64", "float32", "int64", "uint64") \
+                or table.shape[0] < SORT_MERGE_BELOW:
+            return None
+        for ref in self._cols:
+            if ref.kind != "numeric" or ref.sorted_values.dtype != table.dtype or \
+                    ref.buckets() is None:
+                return None
+        return table
+
+    def _count_rows(self, table: np.ndarray, j0: int, j1: int, parts: list,
+                    alternative: str, binned: bool) -> None:
+        """``_count_numeric`` of columns ``j0 .. j1 - 1`` of a row-major table,
+        read in place (see :func:`fastmlops._ks_engine.ks_table_block`)."""
+        from fastmlops._ks_engine import Sample, ks_table_block
+
+        samples, specs = [], []
+        for j in range(j0, j1):
+            ref = self._cols[j]
+            bm = ref.buckets()
+            spec = (bm.lo, bm.scale, bm.top)
+            specs.append(spec)
+            samples.append(Sample(ref.sorted_values, is_sorted=True, nan=0, buckets=bm,
+                                  split=(ref.split_table(spec)[0], ref.union_bins()[0])
+                                  if binned else None))
+        bins: list = [None] * (j1 - j0)
+        n = table.shape[0]
+        for k, (res, _, nan_b) in enumerate(ks_table_block(samples, table, j0, j1, bins)):
+            j = j0 + k
+            ref = self._cols[j]
+            part: dict[str, Any] = {"n_rows": n, "n_missing": nan_b, "n": n - nan_b}
+            if res is not None:
+                d, loc, sign = _resolve(res[0], res[1], alternative)
+                part.update(ks_d=d, ks_location=float(loc), ks_sign=float(sign))
+            if binned:
+                if bins[k] is not None:
+                    counts, grid_counts = ref.bins_from_buckets(specs[k], *bins[k])
+                else:  # pragma: no cover - every column here has buckets
+                    counts, grid_counts, _ = ref.count_bins(np.ascontiguousarray(table[:, j]))
+                part.update(counts=counts, grid_counts=grid_counts)
+            parts[j] = part
+
     def _count_numeric(self, ref: _NumericRef, values: np.ndarray, name: str,
                        alternative: str, binned: bool) -> dict:
         from fastmlops._ks_engine import Sample, ks_statistic
 
         reject_long_double(values, f"current column {name!r}")
         dtype = kernel_dtype(ref.sorted_values, values)
+        bm = ref.buckets() if dtype == ref.sorted_values.dtype else None
+        spec = (bm.lo, bm.scale, bm.top) if bm is not None else None
         sa = Sample(ref.sorted_values.astype(dtype, copy=False), is_sorted=True, nan=0,
-                    buckets=ref.buckets() if dtype == ref.sorted_values.dtype else None)
+                    buckets=bm, split=(ref.split_table(spec)[0], ref.union_bins()[0])
+                    if binned and spec is not None else None)
         sb = Sample(np.ascontiguousarray(values, dtype=dtype))
         res = ks_statistic(sa, sb)
         part: dict[str, Any] = {"n_rows": int(values.size), "n_missing": int(sb.nan),
@@ -436,7 +552,10 @@ class DriftReference:
             d, loc, sign = _resolve(res[0], res[1], alternative)
             part.update(ks_d=d, ks_location=float(loc), ks_sign=float(sign))
         if binned:
-            counts, grid_counts, _ = ref.count_bins(sb.values)
+            if sb.bin_counts is not None:  # from the KS bucket counts (same figures)
+                counts, grid_counts = ref.bins_from_buckets(spec, *sb.bin_counts)
+            else:
+                counts, grid_counts, _ = ref.count_bins(sb.values)
             part.update(counts=counts, grid_counts=grid_counts)
         return part
 
