@@ -150,6 +150,9 @@ def test_report_matches_check_except_ks():
     assert got.psi[0] == divergence.psi_from_counts(c.counts, c.n, counts, counts.sum(),
                                                     ref.eps)
     assert got.column_verdict == want.column_verdict
+    # the report says how its KS statistic was measured
+    assert (got.ks_method, want.ks_method) == ("bucketed", "exact")
+    assert got.to_dict()["rule"]["ks_method"] == "bucketed"
 
 
 def test_verdicts_agree_with_the_exact_check():

@@ -104,6 +104,11 @@ class DriftReport:
     eps: float
     max_categories: int
     reference_digest: str | None
+    #: "exact" (:meth:`DriftReference.check`: scipy's statistic, bit for bit) or
+    #: "bucketed" (:meth:`fastmlops.DriftMonitor.report`: the statistic at the
+    #: monitor's bucket edges, a lower bound of the exact one; see
+    #: :mod:`fastmlops.monitor`)
+    ks_method: str = "exact"
 
     @property
     def n_drifted(self) -> int:
@@ -184,7 +189,7 @@ class DriftReport:
                 "drift_share": self.drift_share, "nan_increase": self.nan_increase,
                 "psi_minor": rule.PSI_MINOR, "psi_major": rule.PSI_MAJOR,
                 "bins": self.bins, "eps": self.eps, "max_categories": self.max_categories,
-                "text": self.rule_text(),
+                "ks_method": self.ks_method, "text": self.rule_text(),
             },
             "columns": cols,
         }

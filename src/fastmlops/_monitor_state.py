@@ -34,9 +34,13 @@ _log = logging.getLogger("fastmlops.monitor")
 
 #: Hash buckets for categorical values outside the reference's kept categories.
 UNSEEN_BUCKETS = 64
-#: Lookup cells per union edge of a numeric column (see the bin_rows kernel).
-_CELLS_PER_EDGE = 8
+#: Lookup cells per union edge of a numeric column (see the bin_rows kernel):
+#: at most one cell in 32 holds an edge (and is searched); 34 KB per column at
+#: the default 512 buckets.
+_CELLS_PER_EDGE = 32
 _TOTALS_TAG = -1.0
+#: Values of a batch above which :meth:`Layout.count_table` uses every thread.
+_PARALLEL_VALUES = 200_000
 
 
 def _unseen_bucket(value: Any) -> int:
@@ -48,8 +52,8 @@ def _unseen_bucket(value: Any) -> int:
 class NumericBins:
     """The fine bins of one numeric reference column (see the module docstring)."""
 
-    __slots__ = ("union", "ref_below", "psi_of", "grid_of", "lo", "scale", "cells", "starts",
-                 "width", "max_mass", "steps")
+    __slots__ = ("union", "ref_below", "psi_of", "grid_of", "lo", "scale", "top", "cell_bin",
+                 "width", "max_mass")
 
     def __init__(self, col: Any, buckets: int) -> None:
         from fastmlops import divergence
@@ -69,30 +73,27 @@ class NumericBins:
         self.width = union.size + 2  # union bins + missing
         ref_bins = np.diff(np.concatenate([[0], self.ref_below, [values.size]]))
         self.max_mass = float(ref_bins.max()) / values.size
-        # lookup table over the 0.2 % .. 99.8 % quantile range
+        # lookup table over the 0.2 % .. 99.8 % quantile range (see bin_rows)
         n = values.size
         cut = max(1, n // 500) if n > 2 else 0
         lo, hi = float(values[min(cut, n - 1)]), float(values[max(n - 1 - cut, 0)])
         cells = max(64, _CELLS_PER_EDGE * union.size)
         ulp = math.ulp(max(abs(lo), abs(hi))) if math.isfinite(lo) and math.isfinite(hi) else 0
         if math.isfinite(lo) and math.isfinite(hi) and (hi - lo) / cells > 4 * ulp and hi > lo:
-            scale = cells / (hi - lo)
-            c = np.arange(cells + 2, dtype=np.float64)
-            bounds = lo + (c - 2.0) / scale  # one cell of margin below each cell
-            starts = np.searchsorted(union, bounds, side="left").astype(np.int64)
-            starts[0] = 0
-            # the most edges a value of each cell can be above (two cells of
-            # margin above for rounding; the top cell: every edge)
-            ends = np.searchsorted(union, lo + (c + 1.0) / scale, side="right")
-            ends[-1] = union.size
-            need = int((ends - starts).max())
-            steps = need if need <= 8 else 0
-        else:  # degenerate range: every value scans from the first edge
-            scale, cells = 0.0, 0
-            starts = np.zeros(2, dtype=np.int64)
-            steps = 0
-        self.steps = steps
-        self.lo, self.scale, self.cells, self.starts = lo if scale else 0.0, scale, cells, starts
+            scale, top = cells / (hi - lo), float(cells + 1)
+        else:  # degenerate range: one cell, every value searched
+            lo, scale, top = 0.0, 0.0, 0.0
+        from fastmlops._kernels.monitor import cells_of
+
+        ce = np.empty(union.size, dtype=np.int64)
+        cells_of(union, lo, scale, top, ce)  # the kernel's own cell of every edge
+        below = np.searchsorted(ce, np.arange(int(top) + 1), side="left")
+        cell_bin = below.copy()  # a cell without edges: the bin of all its values
+        cell_bin[ce] = -below[ce] - 1  # a cell holding edges: search on from the first
+        if union.size >= 1 << 15:  # pragma: no cover - ks_buckets <= 4096
+            raise ValueError("too many bins for the lookup table")
+        self.lo, self.scale, self.top = lo, scale, top
+        self.cell_bin = cell_bin.astype(np.int16)
 
     def split(self, counts: np.ndarray, ref: Any) -> dict:
         """The partial dict of ``DriftReference._finish`` from this column's
@@ -162,18 +163,15 @@ class Layout:
         num = [j for j, k in enumerate(self.kinds) if k == "numeric"]
         self.numeric = np.array(num, dtype=np.int64)
         nbs = [self.bins[j] for j in num]
-        # each column's edges then a NaN sentinel (see the bin_rows kernel)
-        self.edges = np.ascontiguousarray(np.concatenate([np.append(b.union, np.nan)
-                                                          for b in nbs])
+        self.edges = np.ascontiguousarray(np.concatenate([b.union for b in nbs])
                                           if nbs else np.zeros(0))
-        self.edge_at = np.cumsum([0] + [b.union.size + 1 for b in nbs]).astype(np.int64)
-        self.steps = np.array([b.steps for b in nbs], dtype=np.int64)
+        self.edge_at = np.cumsum([0] + [b.union.size for b in nbs]).astype(np.int64)
         self.los = np.array([b.lo for b in nbs], dtype=np.float64)
         self.scales = np.array([b.scale for b in nbs], dtype=np.float64)
-        self.cells = np.array([b.cells for b in nbs], dtype=np.int64)
-        self.table_at = np.cumsum([0] + [b.starts.size for b in nbs])[:-1].astype(np.int64)
-        self.starts = np.ascontiguousarray(np.concatenate([b.starts for b in nbs])
-                                           if nbs else np.zeros(0, np.int64), dtype=np.int64)
+        self.tops = np.array([b.top for b in nbs], dtype=np.float64)
+        self.table_at = np.cumsum([0] + [b.cell_bin.size for b in nbs])[:-1].astype(np.int64)
+        self.cell_bin = np.ascontiguousarray(np.concatenate([b.cell_bin for b in nbs])
+                                             if nbs else np.zeros(0, np.int16), dtype=np.int16)
         self.count_at = np.array([self.offsets[j] for j in num], dtype=np.int64)
         self.index = [col.categories._index if col.kind == "categorical" else None
                       for col in ref._cols]
@@ -193,21 +191,36 @@ class Layout:
     def count_table(self, table: np.ndarray, out: np.ndarray, cols: np.ndarray | None = None,
                     which: slice = slice(None)) -> None:
         """Add the numeric columns ``cols`` of the float64 2-D ``table`` (the
-        numeric columns ``which`` of the layout) to ``out``."""
+        numeric columns ``which`` of the layout) to ``out``; large tables are
+        split by rows over the thread pool, each part counted apart then added."""
         from fastmlops._kernels.monitor import bin_rows
+        from fastmlops._parallel import chunk_bounds, n_workers, parallel_map
 
         sel = np.arange(self.numeric.size)[which]
         if sel.size == 0:
             return
         j0, j1 = int(sel[0]), int(sel[-1]) + 1
         cols = np.arange(j1 - j0, dtype=np.int64) if cols is None else cols
-        bin_rows(table, cols, self.edges, np.ascontiguousarray(self.edge_at[j0:j1 + 1]),
-                 np.ascontiguousarray(self.los[j0:j1]),
-                 np.ascontiguousarray(self.scales[j0:j1]),
-                 np.ascontiguousarray(self.cells[j0:j1]),
-                 np.ascontiguousarray(self.table_at[j0:j1]), self.starts,
-                 np.ascontiguousarray(self.steps[j0:j1]),
-                 np.ascontiguousarray(self.count_at[j0:j1]), out)
+        if cols.size != j1 - j0 or table.ndim != 2 or (cols.size and (
+                cols.min() < 0 or cols.max() >= table.shape[1])):
+            raise ValueError("count_table: columns do not fit the table")  # pragma: no cover
+        args = (cols, self.edges, np.ascontiguousarray(self.edge_at[j0:j1 + 1]),
+                np.ascontiguousarray(self.los[j0:j1]), np.ascontiguousarray(self.scales[j0:j1]),
+                np.ascontiguousarray(self.tops[j0:j1]), np.ascontiguousarray(self.table_at[j0:j1]),
+                self.cell_bin, np.ascontiguousarray(self.count_at[j0:j1]))
+        n = table.shape[0]
+        pieces = n_workers() if n * cols.size >= _PARALLEL_VALUES else 1
+        if pieces <= 1:
+            bin_rows(table, 0, n, *args, out)
+            return
+
+        def part(bounds: tuple[int, int]) -> np.ndarray:
+            counts = np.zeros(out.size, dtype=np.int64)
+            bin_rows(table, bounds[0], bounds[1], *args, counts)
+            return counts
+
+        for counts in parallel_map(part, chunk_bounds(n, pieces)):
+            out += counts
 
     def count_categorical(self, j: int, values: Any, out: np.ndarray) -> None:
         """Add one categorical batch column (any form ``encode`` takes)."""

@@ -385,7 +385,9 @@ class DriftMonitor:
             raise ValueError(f"drift monitor {self.name!r}: no rows in the last "
                              f"{self.window:g} s; observe() some first")
         self._bounds = np.array(uppers, dtype=np.float64)
-        return self.reference._finish(parts, n_rows)
+        import dataclasses
+
+        return dataclasses.replace(self.reference._finish(parts, n_rows), ks_method="bucketed")
 
     def ks_bounds(self) -> np.ndarray:
         """Per column, the upper bound of the exact KS statistic for the window

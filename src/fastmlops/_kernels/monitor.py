@@ -20,39 +20,52 @@ from fastmlops._kernels.metrics import _copy_slot
 _BLOCK = 256
 
 
-@kernel("void(f8[:, :], i8[::1], f8[::1], i8[::1], f8[::1], f8[::1], i8[::1], i8[::1], "
-        "i8[::1], i8[::1], i8[::1], i8[::1])",
-        "void(f8[:, ::1], i8[::1], f8[::1], i8[::1], f8[::1], f8[::1], i8[::1], i8[::1], "
-        "i8[::1], i8[::1], i8[::1], i8[::1])")
-def bin_rows(table: Any, cols: Any, edges: Any, edge_at: Any, los: Any, scales: Any,
-             cells: Any, table_at: Any, starts: Any, steps: Any, count_at: Any,
-             counts: Any) -> None:
-    """Add every value of ``table[:, cols[j]]`` to ``counts``.
+@kernel("void(f8[::1], f8, f8, f8, i8[::1])")
+def cells_of(values, lo, scale, top, out):
+    """The lookup cell of each value, by the very expression of :func:`bin_rows`
+    (so a table built from the cells of the edges agrees with it bit for bit)."""
+    for t in range(values.size):
+        u = (values[t] - lo) * scale + 1.0
+        u = u if u > 0.0 else 0.0
+        u = u if u < top else top
+        out[t] = np.int64(u)
 
-    Column ``j``'s interior edges are ``edges[edge_at[j]:edge_at[j + 1] - 1]``
-    (sorted; each column's edges are followed by a NaN sentinel); value ``x`` goes to ``counts[count_at[j] + k]`` with
+
+@kernel("void(f8[:, :], i8, i8, i8[::1], f8[::1], i8[::1], f8[::1], f8[::1], f8[::1], "
+        "i8[::1], i2[::1], i8[::1], i8[::1])",
+        "void(f8[:, ::1], i8, i8, i8[::1], f8[::1], i8[::1], f8[::1], f8[::1], f8[::1], "
+        "i8[::1], i2[::1], i8[::1], i8[::1])")
+def bin_rows(table, r0, r1, cols, edges, edge_at, los, scales, tops, table_at, cell_bin,
+             count_at, counts):
+    """Add every value of ``table[r0:r1, cols[j]]`` to ``counts``.
+
+    Column ``j``'s sorted edges are ``edges[edge_at[j]:edge_at[j + 1]]``;
+    value ``x`` goes to ``counts[count_at[j] + k]`` with
     ``k = searchsorted(edges_j, x, side="right")``, and NaN to the bin after
     the last (``k = len(edges_j) + 1``, the missing bin).
 
-    The search starts from a lookup table over ``cells[j]`` equal cells of
-    ``[lo, lo + cells / scale)`` (``starts[table_at[j] + c]`` is a number of
-    edges certainly below every value of cell ``c``, one cell of margin for
-    rounding), then steps forward: about one step per value for edges that
-    are quantiles of data like the column's.  ``steps[j]`` is the most steps
-    any cell needs (0: unknown); up to 8 they are taken without branches
-    (``k += edge <= x``; the NaN sentinel stops ``k`` at the last bin).
+    ``k`` comes from a lookup table: the monotone map ``(x - lo) * scale + 1``
+    clamped to ``[0, top]`` gives a cell, and ``v = cell_bin[table_at[j] +
+    cell]`` is the bin of every value of that cell when ``v >= 0``.  For the
+    few cells that hold an edge ``v = -(s + 1)``, ``s`` the number of edges in
+    the cells below (all of them below the value): the search steps on from
+    edge ``s`` (about one step: a few edges per cell at most).  The caller
+    checks the shapes: every cell index up to ``top`` must be in the table,
+    every bin in ``counts``.
+
+    Measured on 1e6 x 20 float64 rows (one thread): 7 ns per value with 32
+    cells per edge; 15 ns with a binary search in the split cells, 11.7 ns
+    with the previous start-table-and-steps design.
     """
-    n = table.shape[0]
-    for start in range(0, n, _BLOCK):  # a block of rows stays in cache for every column
-        stop = min(n, start + _BLOCK)
+    for start in range(r0, r1, _BLOCK):  # a block of rows stays in cache for every column
+        stop = min(r1, start + _BLOCK)
         for j in range(cols.shape[0]):
             c = cols[j]
             e0 = edge_at[j]
-            ne = edge_at[j + 1] - e0 - 1
-            ns = steps[j]
+            ne = edge_at[j + 1] - e0
             lo = los[j]
             scale = scales[j]
-            top = np.float64(cells[j] + 1)
+            top = tops[j]
             t0 = table_at[j]
             at = count_at[j]
             for i in range(start, stop):
@@ -63,11 +76,9 @@ def bin_rows(table: Any, cols: Any, edges: Any, edge_at: Any, los: Any, scales: 
                 u = (x - lo) * scale + 1.0
                 u = u if u > 0.0 else 0.0
                 u = u if u < top else top
-                k = starts[t0 + np.int64(u)]
-                if ns > 0:
-                    for _ in range(ns):
-                        k += np.int64(edges[e0 + k] <= x)
-                else:
+                k = np.int64(cell_bin[t0 + np.int64(u)])
+                if k < 0:
+                    k = -k - 1
                     while k < ne and edges[e0 + k] <= x:
                         k += 1
                 counts[at + k] += 1
