@@ -8,7 +8,8 @@ import pytest
 MODULES = ["fastmlops.drift", "fastmlops.divergence", "fastmlops._warmup",
            "fastmlops.fingerprint", "fastmlops.slo", "fastmlops.abtest", "fastmlops.canary",
            "fastmlops.losses", "fastmlops.quantiles", "fastmlops.telemetry",
-           "fastmlops.categorical", "fastmlops._categories", "fastmlops._html_report"]
+           "fastmlops.categorical", "fastmlops._categories", "fastmlops._html_report",
+           "fastmlops.monitor", "fastmlops.metrics", "fastmlops.mlflow", "fastmlops.otel"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -288,6 +288,8 @@ def _worker_view(ref: Any) -> Any:
     for col in ref._cols:
         if col.kind == "numeric":
             col.buckets()
-            col = dataclasses.replace(col, sorted_values=np.empty(0, col.sorted_values.dtype))
+            # split tables are rebuilt on the worker in a millisecond: not sent
+            col = dataclasses.replace(col, sorted_values=np.empty(0, col.sorted_values.dtype),
+                                      _splits=None)
         view._cols.append(col)
     return view

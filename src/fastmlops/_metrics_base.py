@@ -303,10 +303,7 @@ class _Metric:
     def _forget_parent(self) -> None:
         """In a forked child: new locks, a slot of its own, and empty buffers
         (the parent flushes what it buffered)."""
-        seg = self._segment
-        seg.lock = threading.Lock()
-        seg.series_lock = threading.Lock()
-        seg.slot_pid = 0
+        self._segment.after_fork()
         self._children_lock = threading.Lock()
         self._flush_lock = threading.Lock()
         for child in list(self._children.values()):

@@ -308,6 +308,13 @@ class _Segment:
         # record index -> (state word, label values, created)
         self.decoded: dict[int, tuple[int, tuple[str, ...], float]] = {}
 
+    def after_fork(self) -> None:
+        """In a forked child: new locks (the parent's may have been held by
+        another thread at the fork) and no slot yet (the parent's is its own)."""
+        self.lock = threading.Lock()
+        self.series_lock = threading.Lock()
+        self.slot_pid = 0
+
     # -- slots
     def ensure_slot(self) -> None:
         """Claim (or adopt) this process's slot; call with ``self.lock`` held."""

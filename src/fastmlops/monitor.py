@@ -336,10 +336,7 @@ class DriftMonitor:
     def _forget_parent(self) -> None:
         """In a forked child: new locks, a slot of its own, an empty buffer
         (the parent flushed before the fork)."""
-        seg = self._segment
-        seg.lock = threading.Lock()
-        seg.series_lock = threading.Lock()
-        seg.slot_pid = 0
+        self._segment.after_fork()
         self._lock = threading.Lock()
         self._buf = []
         self.rejected_rows = 0
