@@ -80,6 +80,22 @@ def test_fastmlops_observe_and_flush(benchmark, setup):
 
 
 @pytest.mark.benchmark(group="monitor-row")
+def test_fastmlops_observe_numpy_rows_and_flush(benchmark, setup):
+    """Rows as float64 numpy arrays (kept as bytes: no conversion at the flush)."""
+    ref, mon, rows, _ = setup
+    obs = mon.observe
+    arrays = [np.array(r) for r in rows]
+
+    def run():
+        for r in arrays:
+            obs(r)
+        mon.flush()
+
+    benchmark.pedantic(run, rounds=10)
+    _per_row(benchmark, N_ROWS)
+
+
+@pytest.mark.benchmark(group="monitor-row")
 def test_list_append_and_check(benchmark, setup):
     ref, _, rows, _ = setup
 

@@ -45,18 +45,23 @@ def bin_rows(table, r0, r1, cols, edges, edge_at, los, scales, tops, table_at, c
     the last (``k = len(edges_j) + 1``, the missing bin).
 
     ``k`` comes from a lookup table: the monotone map ``(x - lo) * scale + 1``
-    clamped to ``[0, top]`` gives a cell, and ``v = cell_bin[table_at[j] +
-    cell]`` is the bin of every value of that cell when ``v >= 0``.  For the
-    few cells that hold an edge ``v = -(s + 1)``, ``s`` the number of edges in
-    the cells below (all of them below the value): the search steps on from
-    edge ``s`` (about one step: a few edges per cell at most).  The caller
-    checks the shapes: every cell index up to ``top`` must be in the table,
-    every bin in ``counts``.
+    clamped to ``[0, top]`` gives a cell (NaN: cell ``top + 1``), and ``v =
+    cell_bin[table_at[j] + cell]`` is the bin of every value of that cell
+    when ``v >= 0`` (the missing bin for cell ``top + 1``).  For the few cells
+    that hold an edge ``v = -(s + 1)``, ``s`` the number of edges in the cells
+    below (all of them below the value): the search steps on from edge ``s``
+    (about one step: a few edges per cell at most).  The caller checks the
+    shapes: every cell index up to ``top + 1`` must be in the table, every
+    bin in ``counts``.
 
-    Measured on 1e6 x 20 float64 rows (one thread): 7 ns per value with 32
-    cells per edge; 15 ns with a binary search in the split cells, 11.7 ns
-    with the previous start-table-and-steps design.
+    Two loops per block of rows and column: the cells (branch-free, so LLVM
+    vectorises it), then the look-ups and increments, with unsigned indices
+    (no negative-index wraparound code).  Measured on 1e6 x 20 float64 rows,
+    one thread: 5.2 ns per value (4.5 for columns); one loop with signed
+    indices 7.0 ns; a binary search in the split cells 15 ns; the previous
+    start-table-and-steps design 11.7 ns.
     """
+    cell = np.empty(_BLOCK, np.uint64)
     for start in range(r0, r1, _BLOCK):  # a block of rows stays in cache for every column
         stop = min(r1, start + _BLOCK)
         for j in range(cols.shape[0]):
@@ -66,22 +71,24 @@ def bin_rows(table, r0, r1, cols, edges, edge_at, los, scales, tops, table_at, c
             lo = los[j]
             scale = scales[j]
             top = tops[j]
-            t0 = table_at[j]
-            at = count_at[j]
-            for i in range(start, stop):
-                x = table[i, c]
-                if x != x:
-                    counts[at + ne + 1] += 1
-                    continue
+            miss = top + 1.0
+            t0 = np.uint64(table_at[j])
+            at = np.uint64(count_at[j])
+            for i in range(stop - start):
+                x = table[start + i, c]
                 u = (x - lo) * scale + 1.0
                 u = u if u > 0.0 else 0.0
                 u = u if u < top else top
-                k = np.int64(cell_bin[t0 + np.int64(u)])
+                u = u if x == x else miss
+                cell[i] = np.uint64(u)
+            for i in range(stop - start):
+                k = np.int64(cell_bin[t0 + cell[i]])
                 if k < 0:
+                    x = table[start + i, c]
                     k = -k - 1
                     while k < ne and edges[e0 + k] <= x:
                         k += 1
-                counts[at + k] += 1
+                counts[at + np.uint64(k)] += 1
 
 
 @kernel("i8(u8[::1], f8[::1], i8, i8, i8, i8, i8, i8, i8, i8, f8, f8, f8[::1], f8[::1], "
