@@ -76,7 +76,24 @@ def test_rows_kernel_equals_the_column_kernel(data, n, w, dtype):
     ids = np.empty((w, n), np.uint16)
     counts = np.zeros((w, nb), np.int64)
     nans = np.zeros(w, np.int64)
-    assert kks.rows_bucket_counts(table, j0, los, scales, tops, ids, counts, nans) == 0
+    # split-bucket counting on random edges for every other column (see ks_bins)
+    edges_k = np.sort(np.array([data.draw(st.floats(-5, 5)) for _ in range(3)]))
+    use = (np.arange(w) % 2 == 0).astype(np.uint8)
+    split = (np.random.default_rng(n).random((w, nb)) < 0.3).astype(np.uint8)
+    edges = np.tile(edges_k, int(use.sum()))
+    edge_at = np.concatenate([[0], np.cumsum(use * 3)]).astype(np.int64)
+    scounts = np.zeros((w, 4), np.int64)
+    assert kks.rows_bucket_counts(table, j0, los, scales, tops, ids, counts, nans, use, split,
+                                  edges, edge_at, scounts) == 0
+    for k in range(w):
+        col = np.ascontiguousarray(table[:, j0 + k])
+        if use[k]:
+            x = col.astype(np.float64)
+            keep = (split[k][ids[k]] == 1) & ~np.isnan(x)
+            want = np.bincount(np.searchsorted(edges_k, x[keep], side="right"), minlength=4)
+            np.testing.assert_array_equal(scounts[k], want)
+        else:
+            assert not scounts[k].any()
     for k in range(w):
         col = np.ascontiguousarray(table[:, j0 + k])
         want_counts = np.zeros(int(tops[k]) + 1, np.int64)
@@ -92,12 +109,27 @@ def test_rows_kernel_refuses_shapes_that_do_not_fit():
     table = np.zeros((10, 4))
     ok = (np.zeros(2), np.ones(2), np.full(2, 5.0))
     ids, counts, nans = np.empty((2, 10), np.uint16), np.zeros((2, 6), np.int64), np.zeros(2, np.int64)
-    assert kks.rows_bucket_counts(table, 2, *ok, ids, counts, nans) == 0
-    assert kks.rows_bucket_counts(table, 3, *ok, ids, counts, nans) == -1  # columns 3, 4
-    assert kks.rows_bucket_counts(table, 0, *ok, ids[:, :9].copy(), counts, nans) == -1
-    assert kks.rows_bucket_counts(table, 0, *ok, ids, counts[:, :5].copy(), nans) == -1
+    no_split = (np.zeros(2, np.uint8), np.zeros((1, 1), np.uint8), np.zeros(0),
+                np.zeros(3, np.int64), np.zeros((1, 1), np.int64))
+    _rows = kks.rows_bucket_counts
+
+    def rows(*args):
+        return _rows(*args, *no_split)
+
+    # a split table too short for the map, or edges past their array: refused
+    use = np.ones(2, np.uint8)
+    assert _rows(table, 2, *ok, ids, counts, nans, use, np.zeros((2, 5), np.uint8),
+                 np.zeros(2), np.array([0, 1, 2]), np.zeros((2, 2), np.int64)) == -1
+    assert _rows(table, 2, *ok, ids, counts, nans, use, np.zeros((2, 6), np.uint8),
+                 np.zeros(2), np.array([0, 1, 3]), np.zeros((2, 2), np.int64)) == -1
+    assert _rows(table, 2, *ok, ids, counts, nans, use, np.zeros((2, 6), np.uint8),
+                 np.zeros(2), np.array([0, 1, 2]), np.zeros((2, 2), np.int64)) == 0
+    assert rows(table, 2, *ok, ids, counts, nans) == 0
+    assert rows(table, 3, *ok, ids, counts, nans) == -1  # columns 3, 4
+    assert rows(table, 0, *ok, ids[:, :9].copy(), counts, nans) == -1
+    assert rows(table, 0, *ok, ids, counts[:, :5].copy(), nans) == -1
     big = (np.zeros(2), np.ones(2), np.full(2, 70000.0))
-    assert kks.rows_bucket_counts(table, 0, *big, ids, np.zeros((2, 70001), np.int64), nans) == -1
+    assert rows(table, 0, *big, ids, np.zeros((2, 70001), np.int64), nans) == -1
 
 
 @SETTINGS

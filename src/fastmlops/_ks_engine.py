@@ -328,11 +328,33 @@ def _column_map(a: np.ndarray | Sample, b: np.ndarray, total: int) -> tuple[floa
     return bucket_map(float(sample[cut]), float(sample[-cut - 1]), total)
 
 
-def _count_rows(table: np.ndarray, j0: int, maps: list, name: str) -> tuple[np.ndarray, ...]:
+def _count_rows(table: np.ndarray, j0: int, maps: list, name: str,
+                splits: list | None = None) -> tuple[Any, ...]:
     """Run ``rows_bucket_counts`` over columns ``j0 .. j0 + len(maps) - 1``
     (a map of None is counted into a dummy bucket and ignored by the caller).
-    Returns (ids, counts, nans), ids and counts in this thread's scratch."""
+    Returns (ids, counts, nans, split counts), ids and counts in this thread's
+    scratch; ``splits[k]``: a ``(split, edges)`` of map ``k`` whose split
+    buckets' values are also counted on ``edges`` (the split counts of column
+    ``k`` are then row ``k`` of the fourth result, else it is None)."""
     w = len(maps)
+    use = np.zeros(w, np.uint8)
+    if splits is not None and any(sp is not None for sp in splits):
+        nb_s = max(sp[0].size for sp in splits if sp is not None)
+        split = np.zeros((w, nb_s), np.uint8)
+        edges_list = []
+        edge_at = np.zeros(w + 1, np.int64)
+        for k, sp in enumerate(splits):
+            if sp is not None and maps[k] is not None and sp[0].size == int(maps[k][2]) + 1:
+                use[k] = 1
+                split[k, :sp[0].size] = sp[0]
+                edges_list.append(sp[1])
+            edge_at[k + 1] = edge_at[k] + (sp[1].size if use[k] else 0)
+        edges = np.ascontiguousarray(np.concatenate(edges_list) if edges_list
+                                     else np.zeros(0), dtype=np.float64)
+        scounts = np.zeros((w, int(np.diff(edge_at).max()) + 1), np.int64)
+    else:
+        split, edges, edge_at = np.zeros((1, 1), np.uint8), np.zeros(0), np.zeros(w + 1, np.int64)
+        scounts = np.zeros((1, 1), np.int64)
     los = np.zeros(w)
     scales = np.zeros(w)
     tops = np.zeros(w)
@@ -345,9 +367,10 @@ def _count_rows(table: np.ndarray, j0: int, maps: list, name: str) -> tuple[np.n
     counts = _arena(name + "_counts", w * nb, np.int64).reshape(w, nb)
     counts[:] = 0
     nans = np.zeros(w, np.int64)
-    if _k.rows_bucket_counts(table, j0, los, scales, tops, ids, counts, nans) < 0:
+    if _k.rows_bucket_counts(table, j0, los, scales, tops, ids, counts, nans, use, split,
+                             edges, edge_at, scounts) < 0:
         raise RuntimeError("fastmlops: KS row counting got inconsistent shapes")  # pragma: no cover
-    return ids, counts, nans
+    return ids, counts, nans, (scounts if use.any() else None), edge_at
 
 
 def ks_table_block(a: np.ndarray | Sequence[Sample], b: np.ndarray, j0: int,
@@ -407,22 +430,17 @@ def ks_table_block(a: np.ndarray | Sequence[Sample], b: np.ndarray, j0: int,
         for k in range(w):
             fallback(k)
         return out
-    ids_b, counts_b, nans_b = _count_rows(b, j0, maps, "rows_b")
-    if bins is not None and not is_table:
-        from fastmlops._kernels.ks_bins import split_counts
-
+    splits = [s.split for s in a] if bins is not None and not is_table else None
+    ids_b, counts_b, nans_b, scounts, edge_at = _count_rows(b, j0, maps, "rows_b", splits)
+    if scounts is not None:
         for k, spec in enumerate(maps):
-            split = a[k].split
-            if spec is None or split is None:
+            ne = int(edge_at[k + 1] - edge_at[k])
+            if spec is None or a[k].split is None or ne != a[k].split[1].size:
                 continue
             nb = int(spec[2]) + 1
-            if split[0].size != nb:  # pragma: no cover - a split of another map
-                raise ValueError("split table does not fit the bucket map")
-            sc = np.zeros(split[1].size + 1, dtype=np.int64)
-            split_counts(b[:, j0 + k], ids_b[k], split[0], split[1], sc)
-            bins[k] = (counts_b[k, :nb].copy(), sc)
+            bins[k] = (counts_b[k, :nb].copy(), scounts[k, :ne + 1].copy())
     if is_table:
-        ids_a, counts_a, nans_a = _count_rows(a, j0, maps, "rows_a")
+        ids_a, counts_a, nans_a, _, _ = _count_rows(a, j0, maps, "rows_a")
     for k, spec in enumerate(maps):
         if spec is None:
             fallback(k)

@@ -111,8 +111,10 @@ def bucket_counts(values, lo, scale, top, counts, ids):
 
 
 @kernel(*_sigs("int64({d}[:, :], int64, float64[::1], float64[::1], float64[::1],"
-               " uint16[:, ::1], int64[:, ::1], int64[::1])"))
-def rows_bucket_counts(table, j0, los, scales, tops, ids, counts, nans):
+               " uint16[:, ::1], int64[:, ::1], int64[::1], uint8[::1], uint8[:, ::1],"
+               " float64[::1], int64[::1], int64[:, ::1])"))
+def rows_bucket_counts(table, j0, los, scales, tops, ids, counts, nans, use_split, split,
+                       edges, edge_at, split_counts):
     """``bucket_counts`` for columns ``j0 .. j0 + w - 1`` of a 2-D table read
     row by row (any strides; meant for row-major tables, whose rows are then
     read as they lie instead of being copied out column by column).
@@ -132,16 +134,30 @@ def rows_bucket_counts(table, j0, los, scales, tops, ids, counts, nans):
     straight from the rows, one value of each column in turn, measured 7x
     slower).  Then the increments, column by column, from ``ids`` into one
     L1-sized uint16 table emptied into ``counts`` every 65,535 values.
+
+    For every column with ``use_split[k]``, the values of its buckets marked
+    in ``split[k]`` are also counted on the bins of its sorted edges
+    ``edges[edge_at[k]:edge_at[k + 1]]`` into ``split_counts[k]``
+    (``searchsorted(side="right")`` of ``float64(x)``, NaNs left out: see
+    :mod:`fastmlops._kernels.ks_bins`), while the tile is still in L1: a
+    separate pass over a row-major table read every value's row again.
     """
     n = table.shape[0]
     w = ids.shape[0]
     nb = counts.shape[1]
     if (j0 < 0 or j0 + w > table.shape[1] or ids.shape[1] < n or counts.shape[0] < w
-            or los.size < w or scales.size < w or tops.size < w or nans.size < w):
+            or los.size < w or scales.size < w or tops.size < w or nans.size < w
+            or use_split.size < w):
         return -1
     for k in range(w):
         if not (0.0 <= tops[k] < nb and tops[k] <= 65535.0):
             return -1
+        if use_split[k]:
+            if (split.shape[0] < w or split.shape[1] <= tops[k] or edge_at.size < w + 1
+                    or edge_at[k] < 0 or edge_at[k] > edge_at[k + 1]
+                    or edge_at[k + 1] > edges.size or split_counts.shape[0] < w
+                    or split_counts.shape[1] < edge_at[k + 1] - edge_at[k] + 1):
+                return -1
     tile = np.empty((w, _ROW_TILE), table.dtype)
     for k in range(w):
         nans[k] = 0
@@ -153,6 +169,22 @@ def rows_bucket_counts(table, j0, los, scales, tops, ids, counts, nans):
         for k in range(w):
             nans[k] += _tile_buckets(tile[k], i1 - i0, los[k], scales[k], tops[k],
                                      ids[k, i0:i1])
+            if use_split[k]:
+                e0 = edge_at[k]
+                ne = edge_at[k + 1] - e0
+                for t in range(i1 - i0):
+                    if split[k, ids[k, i0 + t]]:
+                        x = np.float64(tile[k, t])
+                        if x == x:
+                            lo = 0
+                            hi = ne
+                            while lo < hi:
+                                mid = (lo + hi) >> 1
+                                if edges[e0 + mid] <= x:
+                                    lo = mid + 1
+                                else:
+                                    hi = mid
+                            split_counts[k, lo] += 1
     small = np.zeros(nb, np.uint16)
     for k in range(w):
         row = ids[k]
