@@ -83,8 +83,16 @@ def test_rows_kernel_equals_the_column_kernel(data, n, w, dtype):
     edges = np.tile(edges_k, int(use.sum()))
     edge_at = np.concatenate([[0], np.cumsum(use * 3)]).astype(np.int64)
     scounts = np.zeros((w, 4), np.int64)
-    assert kks.rows_bucket_counts(table, j0, los, scales, tops, ids, counts, nans, use, split,
-                                  edges, edge_at, scounts) == 0
+    # two chunks of rows, counted apart (as two threads do), then added
+    cut = data.draw(st.integers(0, n))
+    counts2, nans2, scounts2 = np.zeros_like(counts), np.zeros_like(nans), np.zeros_like(scounts)
+    assert kks.rows_bucket_counts(table, 0, cut, j0, los, scales, tops, ids, counts, nans,
+                                  use, split, edges, edge_at, scounts) == 0
+    assert kks.rows_bucket_counts(table, cut, n, j0, los, scales, tops, ids, counts2, nans2,
+                                  use, split, edges, edge_at, scounts2) == 0
+    counts += counts2
+    nans += nans2
+    scounts += scounts2
     for k in range(w):
         col = np.ascontiguousarray(table[:, j0 + k])
         if use[k]:
@@ -113,17 +121,20 @@ def test_rows_kernel_refuses_shapes_that_do_not_fit():
                 np.zeros(3, np.int64), np.zeros((1, 1), np.int64))
     _rows = kks.rows_bucket_counts
 
-    def rows(*args):
-        return _rows(*args, *no_split)
+    def rows(table, j0, *args):
+        return _rows(table, 0, table.shape[0], j0, *args, *no_split)
 
     # a split table too short for the map, or edges past their array: refused
     use = np.ones(2, np.uint8)
-    assert _rows(table, 2, *ok, ids, counts, nans, use, np.zeros((2, 5), np.uint8),
+    assert _rows(table, 0, 10, 2, *ok, ids, counts, nans, use, np.zeros((2, 5), np.uint8),
                  np.zeros(2), np.array([0, 1, 2]), np.zeros((2, 2), np.int64)) == -1
-    assert _rows(table, 2, *ok, ids, counts, nans, use, np.zeros((2, 6), np.uint8),
+    assert _rows(table, 0, 10, 2, *ok, ids, counts, nans, use, np.zeros((2, 6), np.uint8),
                  np.zeros(2), np.array([0, 1, 3]), np.zeros((2, 2), np.int64)) == -1
-    assert _rows(table, 2, *ok, ids, counts, nans, use, np.zeros((2, 6), np.uint8),
+    assert _rows(table, 0, 10, 2, *ok, ids, counts, nans, use, np.zeros((2, 6), np.uint8),
                  np.zeros(2), np.array([0, 1, 2]), np.zeros((2, 2), np.int64)) == 0
+    # rows out of range
+    for r0, r1 in ((-1, 5), (6, 5), (0, 11)):
+        assert _rows(table, r0, r1, 2, *ok, ids, counts, nans, *no_split) == -1
     assert rows(table, 2, *ok, ids, counts, nans) == 0
     assert rows(table, 3, *ok, ids, counts, nans) == -1  # columns 3, 4
     assert rows(table, 0, *ok, ids[:, :9].copy(), counts, nans) == -1

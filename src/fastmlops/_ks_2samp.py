@@ -328,13 +328,13 @@ def _batch_rows(a2: np.ndarray, b2: np.ndarray, ma2: np.ndarray | None,
                 and ta.strides[1] == itemsize and tb.strides[1] == itemsize
                 and n_a + n_b >= engine.SORT_MERGE_BELOW and m > 1)
 
+    if in_place:  # row chunks, then columns, on the threads (called from this thread)
+        return [_row(res, nan_a, nan_b, n_a, n_b, alternative, nan_policy)
+                for res, nan_a, nan_b in engine.ks_table_block(ta, tb, 0, m)]
+
     def block(bounds: tuple[int, int]) -> list[tuple[float, Any, float, int, int]]:
         j0, j1 = bounds
         rows = []
-        if in_place:
-            for res, nan_a, nan_b in engine.ks_table_block(ta, tb, j0, j1):
-                rows.append(_row(res, nan_a, nan_b, n_a, n_b, alternative, nan_policy))
-            return rows
         if ma2 is not None or mb2 is not None:
             xs = [np.ascontiguousarray(a2[j] if ma2 is None else a2[j][~ma2[j]], dtype=dtype)
                   for j in range(j0, j1)]

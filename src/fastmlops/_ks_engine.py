@@ -363,14 +363,34 @@ def _count_rows(table: np.ndarray, j0: int, maps: list, name: str,
             los[k], scales[k], tops[k] = spec
     nb = int(tops.max()) + 1
     n = table.shape[0]
+    # chunks of rows on the threads, each reading whole rows once (splitting by
+    # columns made each thread pull most of every row's cache lines); the
+    # scratch is this (calling) thread's, written by the tasks at disjoint places
+    bounds = chunk_bounds(n, _n_pieces(n * w), 4096)
+    p = len(bounds)
     ids = _arena(name + "_ids", w * n, np.uint16).reshape(w, n)
-    counts = _arena(name + "_counts", w * nb, np.int64).reshape(w, nb)
-    counts[:] = 0
-    nans = np.zeros(w, np.int64)
-    if _k.rows_bucket_counts(table, j0, los, scales, tops, ids, counts, nans, use, split,
-                             edges, edge_at, scounts) < 0:
+    counts = _arena(name + "_counts", p * w * nb, np.int64).reshape(p, w, nb)
+    nans = np.zeros((p, w), np.int64)
+    scounts = np.zeros((p,) + scounts.shape, np.int64)
+
+    def count(c: int) -> int:
+        counts[c] = 0
+        return _k.rows_bucket_counts(table, bounds[c][0], bounds[c][1], j0, los, scales, tops,
+                                     ids, counts[c], nans[c], use, split, edges, edge_at,
+                                     scounts[c])
+
+    if min(_map(count, range(p), n * w)) < 0:
         raise RuntimeError("fastmlops: KS row counting got inconsistent shapes")  # pragma: no cover
-    return ids, counts, nans, (scounts if use.any() else None), edge_at
+    for c in range(1, p):
+        counts[0] += counts[c]
+        scounts[0] += scounts[c]
+    return ids, counts[0], nans.sum(axis=0), (scounts[0] if use.any() else None), edge_at
+
+
+#: Columns counted together from the rows of a table (bounds the row tile
+#: and the bucket ids, ``columns x rows x 2`` bytes of scratch).
+_ROW_GROUP = 64
+_ROW_IDS_BYTES = 48 << 20
 
 
 def ks_table_block(a: np.ndarray | Sequence[Sample], b: np.ndarray, j0: int,
@@ -390,6 +410,10 @@ def ks_table_block(a: np.ndarray | Sequence[Sample], b: np.ndarray, j0: int,
     values are too concentrated for bucket refinement are copied out and
     sorted, as :func:`ks_statistic` does.
 
+    The rows are counted in chunks on the thread pool, then the columns are
+    refined on it: call this from the thread that owns the data with all the
+    columns at once (from inside a pool task it runs on one thread).
+
     ``bins``: a list of ``j1 - j0`` slots; for every sample of ``a`` with a
     ``split`` whose column was bucketed, slot ``k`` gets the ``bin_counts``
     that :func:`ks_statistic` would set on the column's :class:`Sample`.
@@ -403,6 +427,18 @@ def ks_table_block(a: np.ndarray | Sequence[Sample], b: np.ndarray, j0: int,
                          f"{a.shape} {a.dtype} and {b.shape} {b.dtype}")
     if not is_table and len(a) != w:
         raise ValueError(f"need {w} samples for columns {j0}..{j1}, got {len(a)}")
+    group = max(1, min(_ROW_GROUP, _ROW_IDS_BYTES // (2 * max(b.shape[0],
+                                                           a.shape[0] if is_table else 0, 1))))
+    if w > group:  # columns in groups: the bucket ids of a group fit the scratch
+        res: list = []
+        for g0 in range(0, w, group):
+            g1 = min(w, g0 + group)
+            sub_bins = None if bins is None else [None] * (g1 - g0)
+            res.extend(ks_table_block(a if is_table else a[g0:g1], b, j0 + g0, j0 + g1,
+                                      sub_bins))
+            if bins is not None:
+                bins[g0:g1] = sub_bins
+        return res
     n_b = b.shape[0]
     out: list = [None] * w
 
@@ -441,10 +477,11 @@ def ks_table_block(a: np.ndarray | Sequence[Sample], b: np.ndarray, j0: int,
             bins[k] = (counts_b[k, :nb].copy(), scounts[k, :ne + 1].copy())
     if is_table:
         ids_a, counts_a, nans_a, _, _ = _count_rows(a, j0, maps, "rows_a")
-    for k, spec in enumerate(maps):
+    def refine(k: int) -> None:
+        spec = maps[k]
         if spec is None:
             fallback(k)
-            continue
+            return
         nb = int(spec[2]) + 1
         cb = counts_b[k, :nb]
         nan_b = int(nans_b[k])
@@ -458,11 +495,11 @@ def ks_table_block(a: np.ndarray | Sequence[Sample], b: np.ndarray, j0: int,
         n2 = n_b - nan_b
         if n1 == 0 or n2 == 0:
             out[k] = (None, nan_a, nan_b)
-            continue
+            return
         sel = _select(np.ascontiguousarray(ca), np.ascontiguousarray(cb), n1, n2)
         if sel is None:
             fallback(k)
-            continue
+            return
         want_a, want_b = int(sel[2].sum()), int(sel[3].sum())
         col_b = b[:, j0 + k]
         gb = _gather(col_b, ids_b[k], sel[0], want_b, nan_b)
@@ -472,11 +509,13 @@ def ks_table_block(a: np.ndarray | Sequence[Sample], b: np.ndarray, j0: int,
             ga = _sorted_slices(a[k].values, sel, 0) if a[k].is_sorted else None
             if ga is None:  # pragma: no cover - stored references are sorted
                 fallback(k)
-                continue
+                return
         st = np.array([-np.inf, -np.inf, np.inf, np.inf])
         locs = np.zeros(4, dtype=b.dtype)
         _merge_selected(ga, np.sort(gb), sel, n1, n2, st, locs)
         out[k] = ((st, locs), nan_a, nan_b)
+
+    _map(refine, range(w), (n_b + (a.shape[0] if is_table else 0)) * w)
     return out
 
 

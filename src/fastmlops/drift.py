@@ -460,16 +460,13 @@ class DriftReference:
 
     def _count(self, cols: Any, alternative: str, binned: bool) -> list[dict]:
         """One pass over each current column: the per-column partial results."""
-        from fastmlops._parallel import balanced_blocks, parallel_map
+        from fastmlops._parallel import parallel_map
 
         m = len(self.columns)
         parts: list[Any] = [None] * m
         rows = self._row_major(cols)
-        if rows is not None:
-            # one block per thread: each block reads the rows once, in place
-            parallel_map(lambda block: self._count_rows(rows, *block, parts, alternative,
-                                                        binned),
-                         balanced_blocks(m, max_block=max(1, (32 << 20) // rows.shape[0])))
+        if rows is not None:  # read in place: row chunks, then columns, on the threads
+            self._count_rows(rows, 0, m, parts, alternative, binned)
             return parts
 
         def work(block: tuple[int, int]) -> None:

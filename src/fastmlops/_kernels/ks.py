@@ -110,22 +110,24 @@ def bucket_counts(values, lo, scale, top, counts, ids):
     return nan
 
 
-@kernel(*_sigs("int64({d}[:, :], int64, float64[::1], float64[::1], float64[::1],"
-               " uint16[:, ::1], int64[:, ::1], int64[::1], uint8[::1], uint8[:, ::1],"
-               " float64[::1], int64[::1], int64[:, ::1])"))
-def rows_bucket_counts(table, j0, los, scales, tops, ids, counts, nans, use_split, split,
-                       edges, edge_at, split_counts):
-    """``bucket_counts`` for columns ``j0 .. j0 + w - 1`` of a 2-D table read
-    row by row (any strides; meant for row-major tables, whose rows are then
-    read as they lie instead of being copied out column by column).
+@kernel(*_sigs("int64({d}[:, :], int64, int64, int64, float64[::1], float64[::1],"
+               " float64[::1], uint16[:, ::1], int64[:, ::1], int64[::1], uint8[::1],"
+               " uint8[:, ::1], float64[::1], int64[::1], int64[:, ::1])"))
+def rows_bucket_counts(table, r0, r1, j0, los, scales, tops, ids, counts, nans, use_split,
+                       split, edges, edge_at, split_counts):
+    """``bucket_counts`` for rows ``r0 .. r1 - 1`` and columns
+    ``j0 .. j0 + w - 1`` of a 2-D table read row by row (any strides; meant
+    for row-major tables, whose rows are then read as they lie instead of
+    being copied out column by column).  Threads count chunks of rows, each
+    reading whole rows once, into counts of their own.
 
-    Column ``k`` has its own map (``los[k]``, ``scales[k]``, ``tops[k]``); its
-    buckets go to ``ids[k, :]``, its non-NaN counts are added to
-    ``counts[k, :]`` and its NaN count to ``nans[k]``.  Returns 0, or -1
-    (nothing written) when the shapes do not fit: ``w = ids.shape[0]`` columns
-    from ``j0`` must exist, ``ids`` must have a row per column and a slot per
-    table row, and every ``tops[k] + 1`` bucket must fit in ``counts`` and in
-    a uint16 id.
+    Column ``k`` has its own map (``los[k]``, ``scales[k]``, ``tops[k]``); the
+    bucket of row ``i`` goes to ``ids[k, i]``, its non-NaN counts are added to
+    ``counts[k, :]`` and its NaN count is written to ``nans[k]``.  Returns 0,
+    or -1 (nothing written) when the shapes do not fit: ``w = ids.shape[0]``
+    columns from ``j0`` must exist, ``0 <= r0 <= r1 <=`` the table's rows,
+    ``ids`` must have a row per column and a slot per table row, and every
+    ``tops[k] + 1`` bucket must fit in ``counts`` and in a uint16 id.
 
     Two passes, as in ``bucket_counts``.  First the buckets: the table is read
     in tiles of ``_ROW_TILE`` rows, each tile transposed into a small
@@ -147,7 +149,7 @@ def rows_bucket_counts(table, j0, los, scales, tops, ids, counts, nans, use_spli
     nb = counts.shape[1]
     if (j0 < 0 or j0 + w > table.shape[1] or ids.shape[1] < n or counts.shape[0] < w
             or los.size < w or scales.size < w or tops.size < w or nans.size < w
-            or use_split.size < w):
+            or use_split.size < w or r0 < 0 or r1 < r0 or r1 > n):
         return -1
     for k in range(w):
         if not (0.0 <= tops[k] < nb and tops[k] <= 65535.0):
@@ -161,38 +163,40 @@ def rows_bucket_counts(table, j0, los, scales, tops, ids, counts, nans, use_spli
     tile = np.empty((w, _ROW_TILE), table.dtype)
     for k in range(w):
         nans[k] = 0
-    for i0 in range(0, n, _ROW_TILE):
-        i1 = min(n, i0 + _ROW_TILE)
+    for i0 in range(r0, r1, _ROW_TILE):
+        i1 = min(r1, i0 + _ROW_TILE)
         for i in range(i0, i1):
             for k in range(w):
                 tile[k, i - i0] = table[i, j0 + k]
         for k in range(w):
             nans[k] += _tile_buckets(tile[k], i1 - i0, los[k], scales[k], tops[k],
                                      ids[k, i0:i1])
-            if use_split[k]:
-                e0 = edge_at[k]
-                ne = edge_at[k + 1] - e0
-                for t in range(i1 - i0):
-                    if split[k, ids[k, i0 + t]]:
-                        x = np.float64(tile[k, t])
-                        if x == x:
-                            lo = 0
-                            hi = ne
-                            while lo < hi:
-                                mid = (lo + hi) >> 1
-                                if edges[e0 + mid] <= x:
-                                    lo = mid + 1
-                                else:
-                                    hi = mid
-                            split_counts[k, lo] += 1
     small = np.zeros(nb, np.uint16)
+    no_split = np.zeros(nb, np.uint8)
     for k in range(w):
         row = ids[k]
-        for start in range(0, n, 65535):
-            stop = min(n, start + 65535)
+        sk = split[k] if use_split[k] else no_split
+        e0 = edge_at[k] if use_split[k] else 0
+        ne = edge_at[k + 1] - e0 if use_split[k] else 0
+        c = j0 + k
+        for start in range(r0, r1, 65535):
+            stop = min(r1, start + 65535)
             part = row[start:stop]
             for t in range(stop - start):
-                small[part[t]] += np.uint16(1)
+                b = part[t]
+                small[b] += np.uint16(1)
+                if sk[b]:  # a bucket that may hold an edge: find the value's bin
+                    x = np.float64(table[start + t, c])
+                    if x == x:
+                        lo = 0
+                        hi = ne
+                        while lo < hi:
+                            mid = (lo + hi) >> 1
+                            if edges[e0 + mid] <= x:
+                                lo = mid + 1
+                            else:
+                                hi = mid
+                        split_counts[k, lo] += 1
             for t in range(nb):
                 counts[k, t] += small[t]
                 small[t] = 0
