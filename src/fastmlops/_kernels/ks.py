@@ -188,15 +188,7 @@ def rows_bucket_counts(table, r0, r1, j0, los, scales, tops, ids, counts, nans, 
                 if sk[b]:  # a bucket that may hold an edge: find the value's bin
                     x = np.float64(table[start + t, c])
                     if x == x:
-                        lo = 0
-                        hi = ne
-                        while lo < hi:
-                            mid = (lo + hi) >> 1
-                            if edges[e0 + mid] <= x:
-                                lo = mid + 1
-                            else:
-                                hi = mid
-                        split_counts[k, lo] += 1
+                        split_counts[k, bin_right(edges, e0, ne, x)] += 1
             for t in range(nb):
                 counts[k, t] += small[t]
                 small[t] = 0
@@ -205,6 +197,20 @@ def rows_bucket_counts(table, r0, r1, j0, los, scales, tops, ids, counts, nans, 
 
 
 _ROW_TILE = 128
+
+
+@kernel()
+def bin_right(edges, e0, ne, x):
+    """``searchsorted(edges[e0:e0 + ne], x, side="right")`` for a non-NaN ``x``."""
+    lo = 0
+    hi = ne
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if edges[e0 + mid] <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 @kernel()

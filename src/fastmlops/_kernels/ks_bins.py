@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastmlops._kernels._jit import kernel
-from fastmlops._kernels.ks import _CHUNK, _bucket_chunk, _sigs
+from fastmlops._kernels.ks import _CHUNK, _bucket_chunk, _sigs, bin_right
 
 
 @kernel(*(_sigs("void({d}[::1], uint16[::1], uint8[::1], float64[::1], int64[::1])")
@@ -43,15 +43,7 @@ def split_counts(values, ids, split, edges, counts):
         if split[ids[t]]:
             x = np.float64(values[t])
             if x == x:
-                lo = 0
-                hi = ne
-                while lo < hi:
-                    mid = (lo + hi) >> 1
-                    if edges[mid] <= x:
-                        lo = mid + 1
-                    else:
-                        hi = mid
-                counts[lo] += 1
+                counts[bin_right(edges, 0, ne, x)] += 1
 
 
 @kernel("void(int64[::1], int64[::1], int64[::1])", "void(int32[::1], int64[::1], int64[::1])")
