@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import fastmlops
 from fastmlops._kernels import ks as _k
-from fastmlops._kernels.ks_bins import fold_buckets, gather_mapped, split_counts
+from fastmlops._kernels.ks_bins import bucket_split_counts, fold_buckets, gather_mapped
 
 
 def _ref_column(values: np.ndarray):
@@ -29,10 +29,13 @@ def _derived(col, values: np.ndarray, spec=None):
     nb = int(spec[2]) + 1
     counts = np.zeros(nb, np.int64)
     ids = np.empty(values.size, np.uint16)
-    _k.bucket_counts(values, *spec, counts, ids)
     split, _ = col.split_table(spec)
     sc = np.zeros(col.union_bins()[0].size + 1, np.int64)
-    split_counts(values, ids, split, col.union_bins()[0], sc)
+    nan = bucket_split_counts(values, *spec, counts, ids, split, col.union_bins()[0], sc)
+    # the bucket counts and ids are bucket_counts' own
+    counts2, ids2 = np.zeros(nb, np.int64), np.empty(values.size, np.uint16)
+    assert _k.bucket_counts(values, *spec, counts2, ids2) == nan
+    assert np.array_equal(counts, counts2) and np.array_equal(ids, ids2)
     return col.bins_from_buckets(spec, counts, sc)
 
 

@@ -141,15 +141,14 @@ class DriftState:
         reject_long_double(values, f"current column {name!r}")
         dtype = kernel_dtype(ref_col.sorted_values, values)
         values = np.ascontiguousarray(values, dtype=dtype)
-        from fastmlops._kernels import ks as _k
-        from fastmlops._kernels.ks_bins import split_counts
+        from fastmlops._kernels.ks_bins import bucket_split_counts
         from fastmlops._ks_engine import _arena
 
         spec, _ = _bucket_spec(ref_col)
         ids = _arena("state_ids", values.size, np.uint16)  # reused: no fresh pages per batch
-        nan = int(_k.bucket_counts(values, *spec, part.buckets, ids))
         split, _ = ref_col.split_table(spec)
-        split_counts(values, ids, split, ref_col.union_bins()[0], part.split)
+        nan = int(bucket_split_counts(values, *spec, part.buckets, ids, split,
+                                      ref_col.union_bins()[0], part.split))
         part.n_rows += values.size
         part.n_missing += nan
         if values.size:

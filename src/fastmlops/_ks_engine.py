@@ -219,12 +219,15 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
         else:
             counts = table32[slot[task]] if stop - start < 2**31 else table[slot[task]]
             counts[:] = 0
-            nan = _k.bucket_counts(s.values[start:stop], lo, scale, top, counts, ids_of(task))
-            if split is not None and which == 1:
-                from fastmlops._kernels.ks_bins import split_counts
+            if split is not None and which == 1 and split[0].size >= nb:
+                from fastmlops._kernels.ks_bins import bucket_split_counts
 
                 sc = splits[task] = np.zeros(split[1].size + 1, dtype=np.int64)
-                split_counts(s.values[start:stop], ids_of(task), split[0], split[1], sc)
+                nan = bucket_split_counts(s.values[start:stop], lo, scale, top, counts,
+                                          ids_of(task), split[0], split[1], sc)
+            else:
+                nan = _k.bucket_counts(s.values[start:stop], lo, scale, top, counts,
+                                       ids_of(task))
         nans[task] = int(nan)
         return which, counts, int(nan)
 

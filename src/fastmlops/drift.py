@@ -121,7 +121,7 @@ class _NumericRef:
                           split_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(PSI bin counts, grid bin counts) from the non-NaN counts per KS
         bucket of map ``spec`` and the union-bin counts of the values of its
-        split buckets (``_kernels.ks_bins.split_counts``)."""
+        split buckets (``_kernels.ks_bins.bucket_split_counts``)."""
         from fastmlops._kernels.ks_bins import fold_buckets
 
         _, bin_of = self.split_table(spec)
