@@ -149,8 +149,9 @@ def rows_bucket_counts(table, r0, r1, j0, los, scales, tops, ids, counts, nans, 
     in ``split[k]`` are also counted on the bins of its sorted edges
     ``edges[edge_at[k]:edge_at[k + 1]]`` into ``split_counts[k]``
     (``searchsorted(side="right")`` of ``float64(x)``, NaNs left out: see
-    :mod:`fastmlops._kernels.ks_bins`), while the tile is still in L1: a
-    separate pass over a row-major table read every value's row again.
+    :mod:`fastmlops._kernels.ks_bins`), in the loop of increments, which reads
+    every bucket id anyway and keeps the column's split table in L1 (testing
+    every value of the tile instead cost as much as a separate pass).
     """
     n = table.shape[0]
     w = ids.shape[0]
