@@ -222,6 +222,38 @@ def test_forked_workers_and_threads_count_exactly():
     assert m.totals() == (rows.shape[0], 0)
 
 
+def test_numpy_rows_of_any_numeric_dtype_count_like_lists():
+    """float64 rows are buffered as bytes, other numeric dtypes converted
+    first, lists and tuples converted at the flush: all count the same, and a
+    row the caller changes afterwards was copied."""
+    rng = np.random.default_rng(11)
+    ref = fastmlops.DriftReference(rng.normal(size=(4000, 3)), columns=["a", "b", "c"])
+    m = DriftMonitor(ref, registry=None, name=_name(), window=3600, bucket=3600)
+    rows = np.round(rng.normal(size=(600, 3)), 1)
+    rows[::11, 2] = np.nan
+    rows[5] = [np.inf, -np.inf, 0.0]
+    forms = [lambda r: r.copy(), lambda r: r.tolist(), lambda r: tuple(r.tolist()),
+             lambda r: r.astype(np.float32), lambda r: np.ascontiguousarray(r[::-1])[::-1],
+             lambda r: r.astype(">f8")]
+    for i, r in enumerate(rows):
+        row = forms[i % len(forms)](r)
+        m.observe(row)
+        if isinstance(row, np.ndarray):
+            row[...] = 99.0  # the monitor kept a copy
+    ints = rng.integers(-3, 4, size=(50, 3))
+    for r in ints:
+        m.observe(r)  # int64 rows
+    m.observe(np.array([True, False, True]))  # bools count as 0/1, as numpy converts them
+    counts = m.window_counts()
+    f32 = rows.copy()
+    f32[3::len(forms)] = rows[3::len(forms)].astype(np.float32)  # what the float32 rows hold
+    want = np.vstack([f32, ints.astype(float), [[1.0, 0.0, 1.0]]])
+    assert counts[0] == want.shape[0]
+    for j in range(3):
+        np.testing.assert_array_equal(_column_counts(m, counts, j),
+                                      _numpy_counts(m._layout.bins[j], want[:, j]))
+
+
 # ------------------------------------------------------------------ windows
 def test_rows_older_than_the_window_stop_counting():
     clock = Clock(600 * 1000.0)

@@ -178,8 +178,8 @@ def rows_bucket_counts(table, r0, r1, j0, los, scales, tops, ids, counts, nans, 
             for k in range(w):
                 tile[k, i - i0] = table[i, j0 + k]
         for k in range(w):
-            nans[k] += _tile_buckets(tile[k], i1 - i0, los[k], scales[k], tops[k],
-                                     ids[k, i0:i1])
+            nans[k] += bucket_ids(tile[k, :i1 - i0], los[k], scales[k], tops[k],
+                                  ids[k, i0:i1])
     small = np.zeros(nb, np.uint16)
     no_split = np.zeros(nb, np.uint8)
     for k in range(w):
@@ -220,20 +220,6 @@ def bin_right(edges, e0, ne, x):
         else:
             hi = mid
     return lo
-
-
-@kernel()
-def _tile_buckets(values, size, lo, scale, top, out):
-    """Buckets of values[:size] into out (uint16); return the NaN count."""
-    nan = 0
-    for t in range(size):
-        x = values[t]
-        u = (np.float64(x) - lo) * scale + 1.0
-        u = u if u > 0.0 else 0.0
-        u = u if u < top else top
-        nan += x != x
-        out[t] = np.uint16(np.int32(u))
-    return nan
 
 
 @kernel("void(int64[::1], int32[::1])", "void(int64[::1], int64[::1])")
