@@ -103,6 +103,38 @@ def test_files_and_datasets(tmp_path, ref_and_cur):
     _same(ref.check(dataset), expected)
 
 
+def test_local_parquet_is_read_one_row_group_per_memory_map(tmp_path, ref_and_cur):
+    import pyarrow.fs as pafs
+
+    from fastmlops import _drift_stream
+    from fastmlops._files import open_data
+
+    ref, cur = ref_and_cur
+    table = pa.Table.from_pandas(cur, preserve_index=False)
+    pq.write_table(table, tmp_path / "cur.parquet", row_group_size=700)
+    mapped = _drift_stream._mapped_row_groups(open_data(tmp_path / "cur.parquet"))
+    frags = list(mapped.get_fragments())
+    assert len(frags) == -(-len(cur) // 700) == pq.ParquetFile(tmp_path / "cur.parquet").num_row_groups
+    assert isinstance(mapped.filesystem, pafs.LocalFileSystem)
+    assert mapped.to_table().equals(table)
+    # hive partitions keep their column
+    part = tmp_path / "hive"
+    pq.write_to_dataset(table.append_column("day", pa.array(np.arange(len(cur)) % 3)),
+                        part, partition_cols=["day"])
+    hive = _drift_stream._mapped_row_groups(open_data(part))
+    assert sorted(hive.to_table().column("day").to_pylist()) == sorted(np.arange(len(cur)) % 3)
+    # other formats, and directories of many files, are read the ordinary way
+    feather.write_feather(table, tmp_path / "cur.feather")
+    ds = open_data(tmp_path / "cur.feather")
+    assert _drift_stream._mapped_row_groups(ds) is ds
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(_drift_stream._MAPPED_FILES_MAX + 1):
+        pq.write_table(table.slice(i, 1), many / f"p{i:03d}.parquet")
+    ds = open_data(many)
+    assert _drift_stream._mapped_row_groups(ds) is ds
+
+
 def test_npy_file(tmp_path):
     rng = np.random.default_rng(4)
     ref = fastmlops.DriftReference(rng.normal(size=(5000, 3)))

@@ -135,6 +135,11 @@ class _Spooled(_Source):
         self.dir.cleanup()
 
 
+#: Above this many files the footers are not read up front (one by one) to
+#: split the files into row groups: such a directory is read the ordinary way.
+_MAPPED_FILES_MAX = 64
+
+
 def _mapped_row_groups(data: Any) -> Any:
     """A local Parquet dataset as one fragment per row group, each read
     through its own memory map (unmapped when the row group is done).
@@ -152,7 +157,8 @@ def _mapped_row_groups(data: Any) -> Any:
 
         fmt = data.format
         if not isinstance(fmt, pads.ParquetFileFormat) or \
-                not isinstance(data.filesystem, pafs.LocalFileSystem):
+                not isinstance(data.filesystem, pafs.LocalFileSystem) or \
+                len(data.files) > _MAPPED_FILES_MAX:
             return data
         mapped = pafs.LocalFileSystem(use_mmap=True)
         frags = []
