@@ -254,6 +254,21 @@ def test_numpy_rows_of_any_numeric_dtype_count_like_lists():
                                       _numpy_counts(m._layout.bins[j], want[:, j]))
 
 
+def test_a_0d_array_is_not_a_row_of_a_mixed_monitor():
+    """A 0-d float64 array is refused, whatever the number of columns (its
+    8 bytes must never pass for a row of 8 columns)."""
+    import pandas as pd
+
+    cols = {f"x{j}": np.arange(50.0) for j in range(7)}
+    cols["c"] = ["a", "b"] * 25
+    ref = fastmlops.DriftReference(pd.DataFrame(cols))
+    m = DriftMonitor(ref, registry=None, name=_name())
+    with pytest.raises(ValueError, match="1-D"):
+        m.observe(np.array(1.0))
+    m.flush()
+    assert m.totals() == (0, 0)
+
+
 # ------------------------------------------------------------------ windows
 def test_rows_older_than_the_window_stop_counting():
     clock = Clock(600 * 1000.0)

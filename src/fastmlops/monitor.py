@@ -206,7 +206,8 @@ class DriftMonitor:
         self._rows = [self._segment.series_index((str(r),)) for r in range(n_rows)]
         self._buf: list[Any] = []
         # a float64 numpy row is buffered as its bytes when every column is numeric
-        self._row_shape = (self._m,) if self._layout.numeric_only else ()
+        # (None, which no array's shape equals, when a column is categorical)
+        self._row_shape = (self._m,) if self._layout.numeric_only else None
         self._lock = threading.Lock()
         self.rejected_rows = 0  # rows this process dropped (all processes: the metric)
         self._bounds: np.ndarray = np.full(self._m, np.nan)
