@@ -100,15 +100,15 @@ class _NumericRef:
         got = splits.get(spec)
         if got is not None:
             return got
+        from fastmlops._kernels import ks as _k
+
         lo, scale, top = spec
         nb = int(top) + 1
         union = self.union_bins()[0]
-        e = union[~np.isnan(union)]  # NaN edges hold no value (NaNs are counted apart)
-        with np.errstate(invalid="ignore", over="ignore"):
-            u = (e - lo) * scale + 1.0  # the kernels' map, in the same float64 steps
-        u = np.where(u > 0.0, u, 0.0)
-        u = np.where(u < top, u, top)
-        be = u.astype(np.int64)
+        e = np.ascontiguousarray(union[~np.isnan(union)])  # NaN edges hold no value
+        ids = np.empty(e.size, dtype=np.uint16)
+        _k.bucket_counts(e, lo, scale, top, np.zeros(nb, dtype=np.int64), ids)  # the kernels' map
+        be = ids.astype(np.int64)
         split = np.zeros(nb, dtype=np.uint8)
         for d in (-1, 0, 1):
             split[np.clip(be + d, 0, nb - 1)] = 1
