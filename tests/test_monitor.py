@@ -173,6 +173,42 @@ def test_verdicts_agree_with_the_exact_check():
     assert agree / total >= 0.97, agree / total
 
 
+def test_false_drift_rate_under_no_drift():
+    """Windows drawn from the reference's own distribution (numeric columns
+    with ties and missing values, a categorical column, small and large
+    windows): the monitor's "drift" verdicts stay at or below alpha within
+    binomial noise, and its "watch" at or below alpha / 2, as the check's do."""
+    import pandas as pd
+    from scipy.stats import binom
+
+    rng = np.random.default_rng(23)
+
+    def table(n):
+        return pd.DataFrame({
+            "x": rng.normal(size=n),
+            "t": np.where(rng.random(n) < 0.1, np.nan, np.round(rng.exponential(size=n), 1)),
+            "c": rng.choice(["a", "b", "c", "d"], n, p=[0.5, 0.3, 0.15, 0.05]),
+        })
+
+    ref = fastmlops.DriftReference(table(3000))
+    lay = Layout(ref, 512)
+    drift = watch = total = 0
+    for trial in range(300):
+        cur = table([30, 200, 1000][trial % 3])
+        out = np.zeros(lay.size, dtype=np.int64)
+        lay.count_table(np.ascontiguousarray(cur[["x", "t"]].to_numpy()), out)
+        lay.count_categorical(2, cur["c"], out)
+        out[0] = len(cur)
+        parts, n_rows, _ = lay.parts(out.astype(np.float64))
+        verdicts = ref._finish(parts, n_rows).column_verdict  # what report() returns
+        drift += verdicts.count("drift")
+        watch += verdicts.count("watch")
+        total += len(verdicts)
+    # one-sided binomial bounds at the 0.1 % level
+    assert drift <= binom.ppf(0.999, total, ref.alpha), (drift, total)
+    assert watch <= binom.ppf(0.999, total, ref.alpha / 2), (watch, total)
+
+
 # ------------------------------------------------------------------ processes and threads
 def _worker(m: DriftMonitor, rows: np.ndarray, n_threads: int) -> None:
     parts = np.array_split(rows, n_threads)
