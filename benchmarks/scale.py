@@ -104,7 +104,7 @@ def read_only(path: str) -> int:
     """What pyarrow needs just to read the file in batches."""
     import pyarrow.parquet as pq
 
-    from fastmlops._drift_stream import BATCH_ROWS
+    from fastmlops.drift._stream import BATCH_ROWS
 
     n = 0
     for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, use_threads=True):
@@ -125,7 +125,7 @@ def child(mode: str, path: str, ref_rows: int, cols: int) -> None:
     fastmlops.warmup()
     ref = _reference(ref_rows, cols)
     out: dict[str, Any] = {"rss_reference": _status("VmRSS"), "hwm_build": _status("VmHWM"),
-                           "reference_values": sum(c.sorted_values.nbytes for c in ref._cols)}
+                           "reference_values": sum(c.sorted_values.nbytes for c in ref.column_models)}
     if mode == "check":
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # reset VmHWM to the current RSS
@@ -166,8 +166,8 @@ def _pass(batches: Any, work: Any) -> tuple[float, float]:
 
 def profile(ref: Any, path: str) -> dict[str, float]:
     """Seconds per piece of one check of ``path`` (single runs: a shared host)."""
-    from fastmlops import _drift_stream
-    from fastmlops._drift_state import _bucket_spec
+    from fastmlops.drift import _stream as _drift_stream
+    from fastmlops.drift.state import _bucket_spec
     from fastmlops._kernels import ks as _k
     from fastmlops._kernels.ks_bins import bucket_split_counts, gather_mapped
 
@@ -201,11 +201,11 @@ def profile(ref: Any, path: str) -> dict[str, float]:
               "pass 2 gather of the selected buckets": 0.0}
     for b in batches:
         t0 = time.perf_counter()
-        cols = ref._current_columns(b, allow_empty=True)
+        cols = ref.current_columns(b, allow_empty=True)
         arrays = [np.ascontiguousarray(v) for v in cols.block(0, len(ref.columns))]
         t1 = time.perf_counter()
         pieces["arrow -> numpy columns"] += t1 - t0
-        for j, (col, v) in enumerate(zip(ref._cols, arrays)):
+        for j, (col, v) in enumerate(zip(ref.column_models, arrays)):
             spec, _ = _bucket_spec(col)
             if j == 0 and b is batches[0]:  # load the kernels before timing them
                 warm, ids0, u0 = v[:100], np.empty(100, np.uint16), col.union_bins()[0]
@@ -311,13 +311,13 @@ def main() -> None:
     import pyarrow.parquet  # noqa: F401 - pa.parquet
 
     import fastmlops
-    import fastmlops._parallel
+    import fastmlops._core.parallel
 
     rows, ref_rows = int(args.rows), int(args.ref_rows)
     fastmlops.warmup()
     print(f"# scale benchmark: {platform.node()} {os.cpu_count()} CPUs, Python "
           f"{platform.python_version()}, numpy {np.__version__}, pyarrow {pa.__version__}, "
-          f"fastmlops threads {fastmlops._parallel.n_workers()}")
+          f"fastmlops threads {fastmlops._core.parallel.n_workers()}")
     tmp = tempfile.TemporaryDirectory(prefix="fastmlops-scale-", dir=args.dir)
     try:
         path = args.file or os.path.join(tmp.name, "current.parquet")
@@ -369,7 +369,7 @@ def main() -> None:
                 print(f"  {k}: {v:.4f}" + ("" if "share" in k else " s"))
 
         if not args.no_dask:
-            from fastmlops._drift_stream import _worker_view
+            from fastmlops.drift._stream import _worker_view
 
             full = len(pickle.dumps(ref, protocol=pickle.HIGHEST_PROTOCOL))
             view = len(pickle.dumps(_worker_view(ref), protocol=pickle.HIGHEST_PROTOCOL))

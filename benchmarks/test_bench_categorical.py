@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from fastmlops._categories import CategoryMap, encode
+from fastmlops.drift.categories import CategoryMap, encode
 
 N = 1_000_000
 K = 1_000

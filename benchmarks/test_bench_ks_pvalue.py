@@ -3,7 +3,7 @@
 Run with ``python -m pytest benchmarks/test_bench_ks_pvalue.py --benchmark-enable``.
 scipy's side is ``scipy.stats._stats_py._attempt_exact_2kssamp`` (what
 ``ks_2samp`` calls once the statistic is known); ours is
-``fastmlops._ks_pvalue.ks_pvalue``, which includes the dispatch.  Statistics
+``fastmlops.drift._ks_pvalue.ks_pvalue``, which includes the dispatch.  Statistics
 are realistic values for samples with a small location shift.
 """
 
@@ -14,7 +14,7 @@ import warnings
 
 import pytest
 
-from fastmlops._ks_pvalue import ks_pvalue
+from fastmlops.drift._ks_pvalue import ks_pvalue
 
 CASES = [
     # id, n1, n2, d, alternative

@@ -25,7 +25,8 @@ pytest.importorskip("opentelemetry.trace")
 from opentelemetry import trace  # noqa: E402
 
 import fastmlops  # noqa: E402
-from fastmlops import _otel_trace, otel, telemetry  # noqa: E402
+from fastmlops import otel, telemetry
+from fastmlops.telemetry import _otel_bridge as _otel_trace  # noqa: E402
 from fastmlops.telemetry import Span, execute  # noqa: E402
 
 N = 1000

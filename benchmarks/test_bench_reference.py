@@ -28,7 +28,7 @@ def saved(tmp_path_factory):
     path = d / "ref.fmlref"
     ref.save(path)
     npy = d / "values.npy"
-    np.save(npy, np.stack([c.sorted_values for c in ref._cols]))
+    np.save(npy, np.stack([c.sorted_values for c in ref.column_models]))
     size = os.path.getsize(path)
     values = ROWS * COLS * 8
     print(f"\nfile {size / 1e6:.1f} MB for {values / 1e6:.1f} MB of values "

@@ -24,8 +24,8 @@ from scipy.special import chdtrc
 from scipy.stats import chi2_contingency
 
 import fastmlops
-from fastmlops import _categories
-from fastmlops._categories import (DEFAULT_MAX_CATEGORIES, MAX_EXAMPLES, CategoryCounts,
+from fastmlops.drift import categories as _categories
+from fastmlops.drift.categories import (DEFAULT_MAX_CATEGORIES, MAX_EXAMPLES, CategoryCounts,
                                    CategoryMap, Encoded, encode)
 from fastmlops._kernels.categories import chi2_2xk, code_counts, factorize_rows
 from fastmlops.categorical import Chi2Result, chi2_from_counts, chisquare_2samp

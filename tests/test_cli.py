@@ -519,7 +519,7 @@ def test_fingerprint_argument_combinations_are_usage_errors(argv, capsys):
 
 # ------------------------------------------------------ progress and compiling
 def test_progress_bar_uses_carriage_returns_only_on_a_terminal():
-    from fastmlops._progress import ProgressBar
+    from fastmlops._core.progress import ProgressBar
 
     log = io.StringIO()
     bar = ProgressBar("data", log, interval=0.0)
@@ -544,7 +544,7 @@ def test_progress_bar_uses_carriage_returns_only_on_a_terminal():
 def test_compile_heartbeat_speaks_during_a_long_compile():
     import numba
 
-    from fastmlops._warmup import compile_heartbeat
+    from fastmlops._core.warmup import compile_heartbeat
 
     stream = io.StringIO()
 
@@ -564,7 +564,7 @@ def test_compile_heartbeat_speaks_during_a_long_compile():
 
 
 def test_warmup_reports_each_family(capsys):
-    from fastmlops._warmup import warmup
+    from fastmlops._core.warmup import warmup
 
     stream = io.StringIO()
     info = warmup(verbose=True, stream=stream)

@@ -162,7 +162,7 @@ def test_bin_counts_chunked_parallel_matches_serial(n_edges, dtype, monkeypatch)
 
 def test_bin_counts_from_pool_thread_runs_serially(monkeypatch):
     monkeypatch.setenv("FASTMLOPS_NUM_THREADS", "2")
-    from fastmlops._parallel import parallel_map
+    from fastmlops._core.parallel import parallel_map
 
     rng = np.random.default_rng(8)
     columns = [rng.normal(size=50_000) for _ in range(4)]

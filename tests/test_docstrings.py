@@ -5,10 +5,10 @@ import importlib
 
 import pytest
 
-MODULES = ["fastmlops.drift", "fastmlops.divergence", "fastmlops._warmup",
+MODULES = ["fastmlops.drift", "fastmlops.divergence", "fastmlops._core.warmup",
            "fastmlops.fingerprint", "fastmlops.slo", "fastmlops.abtest", "fastmlops.canary",
            "fastmlops.losses", "fastmlops.quantiles", "fastmlops.telemetry",
-           "fastmlops.categorical", "fastmlops._categories", "fastmlops._html_report",
+           "fastmlops.categorical", "fastmlops.drift.categories", "fastmlops.drift._html_report",
            "fastmlops.monitor", "fastmlops.metrics", "fastmlops.mlflow", "fastmlops.otel"]
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastmlops
-from fastmlops import _ks_engine
+from fastmlops.drift import _ks_engine
 from tests.references import ks_2samp_reference, psi_reference, kl_reference, js_reference
 
 P_RTOL = 1e-10

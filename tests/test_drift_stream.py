@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastmlops
-from fastmlops._drift_state import DriftState
+from fastmlops.drift.state import DriftState
 
 
 def _frames(seed=0, n_ref=3000, n_cur=2500):
@@ -106,8 +106,8 @@ def test_files_and_datasets(tmp_path, ref_and_cur):
 def test_local_parquet_is_read_one_row_group_per_memory_map(tmp_path, ref_and_cur):
     import pyarrow.fs as pafs
 
-    from fastmlops import _drift_stream
-    from fastmlops._files import open_data
+    from fastmlops.drift import _stream as _drift_stream
+    from fastmlops.drift.files import open_data
 
     ref, cur = ref_and_cur
     table = pa.Table.from_pandas(cur, preserve_index=False)
@@ -185,7 +185,7 @@ def test_bad_batches_name_the_batch_and_column(ref_and_cur, tmp_path):
 
 def test_file_errors(tmp_path, ref_and_cur):
     ref, _ = ref_and_cur
-    from fastmlops._files import DataFileError
+    from fastmlops.drift.files import DataFileError
 
     with pytest.raises(DataFileError):
         ref.check(tmp_path / "missing.parquet")

@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 
 import fastmlops
-from fastmlops import _drift_rule as rule
+from fastmlops.drift import _rule as rule
 from fastmlops.categorical import chi2_from_counts
 
 
@@ -286,10 +286,10 @@ def test_damaged_files_are_refused(tmp_path):
 def test_self_consistent_but_unsorted_file_is_refused(tmp_path):
     """A file whose digests were recomputed after its values were changed is no
     longer "altered", but its values must still be what a reference holds."""
-    from fastmlops import _reference_file as rf
+    from fastmlops.drift import _reference_file as rf
 
     ref = fastmlops.DriftReference(np.arange(100.0))
-    ref._cols[0].sorted_values = ref._cols[0].sorted_values[::-1].copy()
+    ref.column_models[0].sorted_values = ref.column_models[0].sorted_values[::-1].copy()
     path = tmp_path / "unsorted.fmlref"
     rf.save(ref, path)
     with pytest.raises(ValueError, match="not sorted"):
@@ -369,7 +369,7 @@ def test_high_cardinality_keeps_the_most_frequent():
     rng = np.random.default_rng(42)
     ids = np.r_[np.repeat(["a", "b", "c"], 1000), [f"id{i}" for i in range(5000)]]
     ref = fastmlops.DriftReference({"user": ids}, max_categories=100)
-    cm = ref._cols[0].categories
+    cm = ref.column_models[0].categories
     assert cm.categories[:3] == ["a", "b", "c"] and len(cm.categories) == 100
     rep = ref.check({"user": np.r_[["a"] * 50, [f"new{i}" for i in range(50)]]})
     assert rep.other[0] is True

@@ -1,4 +1,4 @@
-"""Reading data files (``fastmlops._files``): every format, directories and
+"""Reading data files (``fastmlops.drift.files``): every format, directories and
 hive partitions, and a clear error for each way a file can be wrong."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from fastmlops._files import DataFileError, detect_format, open_data, read_table
+from fastmlops.drift.files import DataFileError, detect_format, open_data, read_table
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")

@@ -725,7 +725,7 @@ def test_cli_json_progress_and_errors(tmp_path, monkeypatch, capsys):
     m = Manifest.from_json(out)
     assert m == hash_tree("tree", "xxh3_128", ignore=["*.tmp"])
     # stderr is not a terminal here: no bar redrawn with carriage returns, and no
-    # periodic line for work this short (see fastmlops._progress)
+    # periodic line for work this short (see fastmlops._core.progress)
     assert "\r" not in err
     write("f.bin", b"f")
     status, out, err = run_cli(["fingerprint", "f.bin", "tree", "--json"], capsys)

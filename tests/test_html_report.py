@@ -1,4 +1,4 @@
-"""The HTML drift report (``fastmlops._html_report``), checked as text and in a
+"""The HTML drift report (``fastmlops.drift._html_report``), checked as text and in a
 real headless Chromium: no console errors, no network request, the pictures
 drawn (pixels of a screenshot), sorting and filtering, and the open time of a
 1,000-column report.
@@ -19,8 +19,8 @@ import re
 import numpy as np
 import pytest
 
-from fastmlops import _html_report
-from fastmlops._html_report import render
+from fastmlops.drift import _html_report
+from fastmlops.drift._html_report import render
 
 from ._browser import Browser, chromium_path
 

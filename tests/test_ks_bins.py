@@ -18,7 +18,7 @@ from fastmlops._kernels.ks_bins import bucket_split_counts, fold_buckets, gather
 
 def _ref_column(values: np.ndarray):
     ref = fastmlops.DriftReference({"x": values})
-    return ref, ref._cols[0]
+    return ref, ref.column_models[0]
 
 
 def _derived(col, values: np.ndarray, spec=None):
@@ -144,7 +144,7 @@ def test_row_major_check_equals_columns(seed, decimals, shift, dtype):
     cur[:7, 3] = np.inf
     ref = fastmlops.DriftReference(ref_data.astype(dtype))
     cur = cur.astype(dtype)
-    assert ref._row_major(ref._current_columns(cur)) is not None
+    assert ref._row_major(ref.current_columns(cur)) is not None
     assert ref.check(cur).to_json() == ref.check(np.asfortranarray(cur)).to_json()
 
 
@@ -152,5 +152,5 @@ def test_row_major_falls_back_for_other_dtypes():
     rng = np.random.default_rng(1)
     ref = fastmlops.DriftReference(rng.normal(size=(3000, 3)))
     cur = rng.normal(size=(5000, 3)).astype(np.float32)  # compared in float64
-    assert ref._row_major(ref._current_columns(cur)) is None
+    assert ref._row_major(ref.current_columns(cur)) is None
     assert ref.check(cur).to_json() == ref.check(np.asfortranarray(cur)).to_json()

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastmlops
-from fastmlops import _ks_engine as engine
+from fastmlops.drift import _ks_engine as engine
 from fastmlops._kernels import ks as kks
-from fastmlops._ks_2samp import _resolve
-from fastmlops._parallel import balanced_blocks
+from fastmlops.drift._ks import _resolve
+from fastmlops._core.parallel import balanced_blocks
 from tests.references import ks_2samp_reference
 
 SETTINGS = settings(deadline=None, max_examples=60)

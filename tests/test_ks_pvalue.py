@@ -1,4 +1,4 @@
-"""fastmlops._ks_pvalue against scipy.stats.ks_2samp (statistic and p-value).
+"""fastmlops.drift._ks_pvalue against scipy.stats.ks_2samp (statistic and p-value).
 
 Each case builds two samples, lets scipy compute (statistic, pvalue), computes
 the raw statistic the way scipy does before any rounding, and checks that
@@ -25,7 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.references import ks_2samp_reference, kstwo_sf_reference
 
-from fastmlops._ks_pvalue import MAX_AUTO_N, ks_pvalue, ks_pvalues
+from fastmlops.drift._ks_pvalue import MAX_AUTO_N, ks_pvalue, ks_pvalues
 
 RTOL = 1e-10
 P_FLOOR = 1e-307  # RTOL holds for p-values >= P_FLOOR (see the ks_2samp docstring)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import fastmlops
-from fastmlops import _ks_2samp
+from fastmlops.drift import _ks as _ks_2samp
 from tests.references import ks_2samp_reference
 
 P_RTOL = 1e-10

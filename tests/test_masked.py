@@ -1,6 +1,6 @@
 """Masked arrays (issue #17, item 1): a masked value is a missing value, exactly as NaN.
 
-The rule lives in ``fastmlops._validation`` (module docstring) and is applied
+The rule lives in ``fastmlops._core.validation`` (module docstring) and is applied
 once, in ``as_numeric_array``; every public function that takes arrays is
 checked here against the same call on the data with the masked entries set to
 NaN or removed.
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fastmlops import DriftReference, js_divergence, kl_divergence, ks_2samp, psi
-from fastmlops._validation import as_numeric_array
+from fastmlops._core.validation import as_numeric_array
 from fastmlops.divergence import bin_counts, edges_from_sorted
 from fastmlops.losses import bradley_terry_loss, dpo_loss
 from fastmlops.quantiles import Reservoir, SlidingWindow, histogram_quantile

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 import fastmlops
 from fastmlops import divergence
-from fastmlops._monitor_state import UNSEEN_BUCKETS, Layout, bucketed_ks
+from fastmlops.drift.judge import judge
+from fastmlops.monitor._layout import UNSEEN_BUCKETS, Layout, bucketed_ks
 from fastmlops.monitor import DriftMonitor
 
 _N = [0]
@@ -113,7 +114,7 @@ def test_bucketed_ks_within_1_over_b_under_no_drift():
     cur = rng.normal(size=50_000)
     m.observe(cur.reshape(-1, 1))
     rep = m.report()
-    exact = fastmlops.ks_2samp(ref._cols[0].sorted_values, cur).statistic
+    exact = fastmlops.ks_2samp(ref.column_models[0].sorted_values, cur).statistic
     assert rep.ks_statistic[0] <= exact <= m.ks_bounds()[0]
     assert exact - rep.ks_statistic[0] <= 1.5 / 512
 
@@ -145,7 +146,7 @@ def test_report_matches_check_except_ks():
     np.testing.assert_array_equal(got.n_current, want.n_current)
     assert got.ks_statistic[0] <= want.ks_statistic[0] <= m.ks_bounds()[0]
     # PSI equals psi_from_counts on numpy's counts of the same rows
-    c = ref._cols[0]
+    c = ref.column_models[0]
     counts, _ = divergence.bin_counts(cur["age"].to_numpy(), c.edges)
     assert got.psi[0] == divergence.psi_from_counts(c.counts, c.n, counts, counts.sum(),
                                                     ref.eps)
@@ -200,7 +201,7 @@ def test_false_drift_rate_under_no_drift():
         lay.count_categorical(2, cur["c"], out)
         out[0] = len(cur)
         parts, n_rows, _ = lay.parts(out.astype(np.float64))
-        verdicts = ref._finish(parts, n_rows).column_verdict  # what report() returns
+        verdicts = judge(ref.column_models, parts, n_rows, ref.settings()).column_verdict  # as report()
         drift += verdicts.count("drift")
         watch += verdicts.count("watch")
         total += len(verdicts)
@@ -251,7 +252,7 @@ def test_forked_workers_and_threads_count_exactly():
         np.testing.assert_array_equal(_column_counts(m, counts, j),
                                       _numpy_counts(m._layout.bins[j], rows[:, j]))
     rep = m.report()
-    c = ref._cols[1]
+    c = ref.column_models[1]
     col = rows[:, 1]
     k, _ = divergence.bin_counts(col, c.edges)
     assert rep.psi[1] == divergence.psi_from_counts(c.counts, c.n, k, k.sum(), ref.eps)
@@ -348,7 +349,7 @@ def test_categorical_rows_and_batches_count_the_same():
     np.testing.assert_allclose(rep.psi[0], want.psi[0], rtol=1e-12)
     assert rep.column_verdict[0] == want.column_verdict[0] == "drift"
     lay = m1._layout
-    k = len(ref._cols[0].categories.categories)
+    k = len(ref.column_models[0].categories.categories)
     unseen = a[lay.offsets[0] + k: lay.offsets[0] + k + UNSEEN_BUCKETS]
     assert unseen.sum() == 100 and np.count_nonzero(unseen) == 2
 

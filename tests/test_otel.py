@@ -34,7 +34,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E4
 from opentelemetry.trace import StatusCode  # noqa: E402
 
 import fastmlops  # noqa: E402
-from fastmlops import _otel_trace, otel, telemetry  # noqa: E402
+from fastmlops import otel, telemetry
+from fastmlops.telemetry import _otel_bridge as _otel_trace  # noqa: E402
 
 from ._otlp_receiver import Receiver, attrs, metrics, spans  # noqa: E402
 
@@ -702,7 +703,7 @@ def test_prometheus_client_families_are_encoded():
 
 
 def test_start_time_without_created_samples_is_first_seen_and_restarts_on_reset():
-    from fastmlops._otlp import _Series
+    from fastmlops.otel._otlp import _Series
     series = _Series()
     assert series.start(("c", "x"), None, 5.0, 100) == 100
     assert series.start(("c", "x"), None, 7.0, 200) == 100
@@ -840,7 +841,7 @@ def test_docs_example_runs(exported):
         root.context.span_id}
 
 
-@pytest.mark.parametrize("name", ["fastmlops.otel", "fastmlops._otlp"])
+@pytest.mark.parametrize("name", ["fastmlops.otel", "fastmlops.otel._otlp"])
 def test_docstring_examples(name):
     import doctest
     import importlib

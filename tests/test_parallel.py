@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from fastmlops._parallel import chunk_bounds, n_workers, parallel_map
+from fastmlops._core.parallel import chunk_bounds, n_workers, parallel_map
 
 
 def test_order_and_nesting():

@@ -23,9 +23,9 @@ _LAZY = {
     "kl_divergence": "fastmlops.divergence",
     "js_divergence": "fastmlops.divergence",
     "psi_verdict": "fastmlops.divergence",
-    "chisquare_2samp": "fastmlops.categorical",
-    "Chi2Result": "fastmlops.categorical",
-    "warmup": "fastmlops._warmup",
+    "chisquare_2samp": "fastmlops.drift.categorical",
+    "Chi2Result": "fastmlops.drift.categorical",
+    "warmup": "fastmlops._core.warmup",
     "hash_file": "fastmlops.fingerprint",
     "hash_tree": "fastmlops.fingerprint",
     "Manifest": "fastmlops.fingerprint",
@@ -47,8 +47,8 @@ _SUBMODULES = {"drift", "divergence", "fingerprint", "slo", "abtest", "canary", 
 __all__ = sorted(_LAZY) + sorted(_SUBMODULES) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fastmlops._warmup import warmup
-    from fastmlops.categorical import Chi2Result, chisquare_2samp
+    from fastmlops._core.warmup import warmup
+    from fastmlops.drift.categorical import Chi2Result, chisquare_2samp
     from fastmlops.divergence import js_divergence, kl_divergence, psi, psi_verdict
     from fastmlops.drift import DriftReference, DriftReport, KstestResult, ks_2samp
     from fastmlops.fingerprint import Manifest, ModelVersion, hash_file, hash_tree

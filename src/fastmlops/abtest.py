@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from fastmlops._core.results import TupleResult
+
 __all__ = [
     "sample_size", "power", "proportions_ztest", "ZTestResult", "lift_confint",
     "ConfidenceInterval", "simulate_power", "SimulatedPower", "sequential_test",
@@ -39,41 +41,6 @@ _SIZE_METHODS = ("arcsine", "pooled-z", "simple")
 _METHOD_ALIASES = {"seed": "simple", "cohen-h": "arcsine", "cohens-h": "arcsine"}
 _SIM_CHUNK = 1 << 16  # simulated experiments per seeded chunk
 _SQRT2 = math.sqrt(2.0)
-
-
-class _Result(tuple):
-    """A tuple of the first ``_n_unpack`` fields, with every field as an attribute."""
-
-    _fields: tuple[str, ...] = ()
-    _n_unpack = 2
-
-    def __new__(cls, **values: Any) -> "_Result":
-        missing = set(cls._fields) - set(values)
-        if missing:  # pragma: no cover - programming error
-            raise TypeError(f"missing fields {sorted(missing)}")
-        self = super().__new__(cls, tuple(values[f] for f in cls._fields[: cls._n_unpack]))
-        for name in cls._fields:
-            object.__setattr__(self, "_v_" + name, values[name])
-        return self
-
-    def __getattr__(self, name: str) -> Any:
-        if name in type(self)._fields:
-            return object.__getattribute__(self, "_v_" + name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    def _asdict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._fields}
-
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{k}={v!r}" for k, v in self._asdict().items())
-        return f"{type(self).__name__}({inner})"
-
-    def __reduce__(self) -> tuple:
-        return (_rebuild, (type(self), self._asdict()))
-
-
-def _rebuild(cls: type, values: dict[str, Any]) -> Any:
-    return cls(**values)
 
 
 # ------------------------------------------------------------------ validation
@@ -451,7 +418,7 @@ def power(p_baseline: float, mde: float, nobs: float, alpha: float = 0.05, ratio
 
 
 # ------------------------------------------------------------------ z-test
-class ZTestResult(_Result):
+class ZTestResult(TupleResult):
     """Result of :func:`proportions_ztest`; unpacks as ``(statistic, pvalue)``.
 
     Attributes: ``statistic`` (z of b minus a), ``pvalue``, ``p_a``, ``p_b``,
@@ -537,7 +504,7 @@ def proportions_ztest(count_a: Any, nobs_a: Any, count_b: Any, nobs_b: Any,
                        p_b=_scalar(pb), difference=_scalar(diff))
 
 
-class ConfidenceInterval(_Result):
+class ConfidenceInterval(TupleResult):
     """Result of :func:`lift_confint`; unpacks as ``(low, high)``.
 
     Attributes: ``low``, ``high``, ``difference`` (``p_b - p_a``), ``method``.
@@ -649,7 +616,7 @@ def _chunks(n: int, chunk: int, seed: Any) -> list[tuple[int, int]]:
     return list(zip(sizes, (int(s) for s in state)))
 
 
-class SimulatedPower(_Result):
+class SimulatedPower(TupleResult):
     """Result of :func:`simulate_power`; unpacks as ``(power, ci)``.
 
     Attributes: ``power`` (rejection rate), ``ci`` (95% Wilson interval of the
@@ -708,7 +675,7 @@ def simulate_power(p_a: float, p_b: float, nobs_a: int, nobs_b: int | None = Non
     crit = _crit(alpha, alternative)
     side = _ALTERNATIVES.index(alternative)
     from fastmlops._kernels import abtest as kern
-    from fastmlops._parallel import parallel_map
+    from fastmlops._core.parallel import parallel_map
 
     jobs = _chunks(n_sims, _SIM_CHUNK, seed)
     if max(n_a, n_b) <= _TABLE_MAX_N:
@@ -751,7 +718,7 @@ def _wilson_scalar(k: int, n: int, z: float = 1.959963984540054) -> tuple[float,
 
 
 # ------------------------------------------------------------------ sequential
-class SequentialResult(_Result):
+class SequentialResult(TupleResult):
     """Result of :func:`sequential_test`; unpacks as ``(pvalues, reject)``.
 
     Attributes (arrays with one value per look): ``pvalues`` (always-valid
@@ -833,7 +800,7 @@ def sequential_test(count_a: Any, nobs_a: Any, count_b: Any, nobs_b: Any, alpha:
                             stopped_at=int(hits[0]) if hits.size else -1)
 
 
-class PeekingResult(_Result):
+class PeekingResult(TupleResult):
     """Result of :func:`simulate_peeking`; unpacks as ``(naive_rate, sequential_rate)``.
 
     Attributes: ``naive_rate`` (share of experiments in which a fixed-horizon
@@ -879,7 +846,7 @@ def simulate_peeking(p_a: float, p_b: float | None = None, batch: int = 200, loo
     tau = _check_positive(tau, "tau")
     seed = _check_seed(seed)
     from fastmlops._kernels.abtest import simulate_peeking_both
-    from fastmlops._parallel import parallel_map
+    from fastmlops._core.parallel import parallel_map
 
     # chunks of 1024 experiments; more for huge counts, so there are at most 65,536
     jobs = _chunks(n_experiments, max(1024, -(-n_experiments // 65536)), seed)

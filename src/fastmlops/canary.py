@@ -126,7 +126,7 @@ def _int_keys(keys: Any) -> np.ndarray:
 
 def _batch(keys: Any, fn_name: str, *args: Any) -> tuple[np.ndarray, tuple[int, ...]]:
     from fastmlops._kernels import canary as kc
-    from fastmlops._parallel import chunk_bounds, n_workers, parallel_map
+    from fastmlops._core.parallel import chunk_bounds, n_workers, parallel_map
 
     shape = np.shape(keys)
     flat = _int_keys(keys)

@@ -15,7 +15,7 @@ a *reference* sample, on bins taken from the reference:
 * proportions are bin counts divided by the number of non-NaN values; NaN
   values are left out of the counts and reported as a NaN share;
 * a masked value of a :class:`numpy.ma.MaskedArray` is missing, exactly as
-  NaN (the one rule for masked input, in ``fastmlops._validation``).
+  NaN (the one rule for masked input, in ``fastmlops._core.validation``).
 
 The public functions validate and convert their input; the building blocks
 :func:`edges_from_sorted`, :func:`bin_counts`, :func:`psi_from_counts`,
@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from fastmlops._parallel import chunk_bounds, n_workers, parallel_map
-from fastmlops._validation import as_numeric_array, reject_long_double
+from fastmlops._core.parallel import chunk_bounds, n_workers, parallel_map
+from fastmlops._core.validation import as_numeric_array, reject_long_double
 
 __all__ = [
     "PsiResult",

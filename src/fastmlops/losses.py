@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from fastmlops._validation import as_numeric_array
+from fastmlops._core.validation import as_numeric_array
 
 __all__ = ["dpo_loss", "bradley_terry_loss", "PreferenceLoss", "release_buffers"]
 
@@ -224,7 +224,7 @@ def _check_grad(grad: Any) -> bool:
 def _run(chunk_fn: Any, grad_fn: Any, inputs: list[np.ndarray], extra: tuple, dtype: np.dtype,
          grad: bool, out: np.ndarray | None = None
          ) -> tuple[np.ndarray, np.ndarray | None, float, float, int]:
-    from fastmlops._parallel import chunk_bounds, n_workers, parallel_map
+    from fastmlops._core.parallel import chunk_bounds, n_workers, parallel_map
 
     n = inputs[0].shape[0]
     losses = _output(n, dtype) if out is None else out

@@ -54,7 +54,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from fastmlops._kernels import quantiles as _k
-from fastmlops._validation import as_numeric_array
+from fastmlops._core.validation import as_numeric_array
 
 __all__ = ["SlidingWindow", "Reservoir", "histogram_quantile"]
 

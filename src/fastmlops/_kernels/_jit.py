@@ -17,7 +17,7 @@ Every kernel is declared with :func:`kernel`, which
 ``parallel=True`` is not used: Numba's default ``workqueue`` threading layer
 aborts the process when two Python threads launch parallel kernels at once,
 which a threaded server would do.  Parallelism comes from
-:mod:`fastmlops._parallel` instead (threads over nogil kernels, each thread
+:mod:`fastmlops._core.parallel` instead (threads over nogil kernels, each thread
 owning its own output).
 
 Each kernel lists the signatures it is used with; :func:`compile_all`

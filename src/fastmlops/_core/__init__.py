@@ -1,0 +1,1 @@
+"""The shared core: input checks, threads, progress, warm-up, the exit protocol of shared-memory writers and the Prometheus rule writer."""

@@ -1,0 +1,335 @@
+"""Process-wide machinery of :mod:`fastmlops.metrics`: the background
+flusher, :func:`flush`, and the hooks that flush a process's buffers before
+a fork, at interpreter exit, before ``multiprocessing``'s ``os._exit``, and
+on SIGTERM (:class:`_Terminator`)."""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import logging
+import os
+import signal
+import sys
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import fastmlops._core.parallel  # noqa: F401 - imported here, not in a hot path (see _before_fork)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fastmlops.metrics._base import _Metric
+
+_log = logging.getLogger("fastmlops.metrics")
+
+#: Seconds between two background flushes of a process's buffers.
+FLUSH_INTERVAL = 0.1
+
+class _State:
+    """Every family of this process, the flusher thread and the fork hooks."""
+
+    def __init__(self) -> None:
+        self.families: weakref.WeakSet[_Metric] = weakref.WeakSet()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.wake = threading.Event()
+        self.stop = False
+
+    def add(self, metric: _Metric) -> None:
+        with self.lock:
+            self.families.add(metric)
+            self.start()
+
+    def start(self) -> None:
+        if self.thread is None or not self.thread.is_alive():
+            self.stop = False
+            self.wake = threading.Event()
+            self.thread = threading.Thread(target=self.run, name="fastmlops-metrics-flush",
+                                           daemon=True)
+            self.thread.start()
+        _TERMINATOR.install()
+
+    def run(self) -> None:
+        wake = self.wake
+        while not self.stop:
+            wake.wait(FLUSH_INTERVAL)
+            wake.clear()  # set_flush_interval() wakes us once, not for ever
+            if self.stop:
+                break
+            try:
+                flush()
+            except Exception:  # pragma: no cover - a bug; keep serving
+                _log.exception("fastmlops.metrics: background flush failed")
+
+    def halt(self) -> None:
+        thread = self.thread
+        if thread is not None and thread.is_alive():
+            self.stop = True
+            self.wake.set()
+            if thread is not threading.current_thread():
+                thread.join()
+        self.thread = None
+
+
+_STATE = _State()
+
+
+def flush() -> None:
+    """Move this process's buffered observations into shared memory now.
+
+    Runs by itself every :data:`FLUSH_INTERVAL` seconds, before every scrape,
+    before a fork and at exit; call it to make values visible to other
+    processes at once (tests, a worker about to be killed)."""
+    with _STATE.lock:  # a WeakSet must not grow while it is iterated
+        metrics = list(_STATE.families)
+    error: BaseException | None = None
+    for metric in metrics:  # one metric's failure does not hold back the others
+        try:
+            metric._flush()
+        except Exception as exc:  # pragma: no cover - a bug; reported below
+            error = error or exc
+    if error is not None:  # pragma: no cover
+        raise error
+
+
+def set_flush_interval(seconds: float) -> None:
+    """Set :data:`FLUSH_INTERVAL` (0.01 to 1 s: at most 1 s keeps every
+    observation visible to a scrape within a second)."""
+    global FLUSH_INTERVAL
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or \
+            not 0.01 <= seconds <= 1.0:
+        raise ValueError(f"flush interval must be a number of seconds in [0.01, 1], "
+                         f"got {seconds!r}")
+    FLUSH_INTERVAL = float(seconds)
+    public = sys.modules.get("fastmlops.metrics")
+    if public is not None:  # the documented public name follows
+        public.FLUSH_INTERVAL = FLUSH_INTERVAL
+    _STATE.wake.set()
+
+
+def _before_fork() -> None:
+    _STATE.halt()
+    # A fork while another thread is importing a module leaves that module's
+    # import lock held for ever in the child, whose first use of it hangs.
+    # The cheap modules of the hot paths are imported with this one; for the
+    # two imported on first use, wait here for an import in progress (never
+    # start one: a module first imported inside a fork hook would register
+    # fork hooks of its own half-way through this fork).
+    for name in ("fastmlops._kernels.metrics", "prometheus_client"):
+        if name in sys.modules:
+            importlib.import_module(name)
+    try:
+        flush()
+    except Exception:  # pragma: no cover - never block a fork
+        _log.exception("fastmlops.metrics: flush before fork failed")
+
+
+def _after_fork_parent() -> None:
+    if _STATE.families:
+        _STATE.start()
+
+
+def _after_fork_child() -> None:
+    _STATE.lock = threading.Lock()
+    _STATE.thread = None
+    _TERMINATOR.after_fork()
+    for metric in list(_STATE.families):
+        metric._forget_parent()
+    if _STATE.families:
+        _STATE.start()
+
+
+def _mp_child(_: Any) -> None:
+    # multiprocessing clears its finalizers in a new worker, then runs these
+    # after-fork hooks: register the flush it runs before ``os._exit``.
+    import multiprocessing.util as mp_util
+    mp_util.Finalize(None, flush, exitpriority=-100)
+
+
+def _at_exit() -> None:
+    _STATE.halt()  # no background flush racing interpreter shutdown
+    flush()
+
+
+def _install_hooks() -> None:
+    atexit.register(_at_exit)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_parent,
+                            after_in_child=_after_fork_child)
+    import multiprocessing.util as mp_util
+    mp_util.register_after_fork(_STATE, _mp_child)
+    # In a process that multiprocessing started, register for this process too
+    # (metrics first imported inside a worker).
+    import multiprocessing
+    if multiprocessing.parent_process() is not None:
+        _mp_child(None)
+
+# ---------------------------------------------------------------- SIGTERM ----
+
+class _Terminator:
+    """Flush, then let SIGTERM's default action end the process.
+
+    Installed only where SIGTERM has its default action (a handler of the
+    application, or SIG_IGN, is left alone), from the main thread, when a
+    metric starts this process's flusher.  Two paths lead here, so that
+    neither a main thread busy in C code (a Python handler runs only between
+    bytecodes of the main thread) nor one interrupted while it holds a lock of
+    ours delays or deadlocks the end:
+
+    * a *watcher* thread blocked on a pipe that is also Python's signal
+      wakeup fd (written by the C-level handler at once, whatever the main
+      thread does; left alone when the application has set a wakeup fd);
+    * the Python handler, which writes to that pipe too and returns: the
+      interrupted code may hold a lock the flush needs, so the main thread
+      runs on (for the few milliseconds of the flush) until the watcher ends
+      the process.
+
+    The watcher flushes every metric, restores the default action and sends
+    SIGTERM again, so the process ends with the status SIGTERM gives.  A
+    handler the application installs later replaces this one (the watcher
+    then ignores SIGTERM)."""
+
+    def __init__(self) -> None:
+        self.pid = 0
+        self.read_fd = -1
+        self.write_fd = -1
+        self.thread: threading.Thread | None = None
+        self.once = threading.Lock()
+        self.done = threading.Event()
+
+    def install(self) -> None:
+        if sys.platform == "win32" or threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            current = signal.getsignal(signal.SIGTERM)
+            if current is not _on_sigterm:
+                if current != signal.SIG_DFL:
+                    return  # the application's handler (or SIG_IGN) stays
+                self._watch_here()
+                signal.signal(signal.SIGTERM, _on_sigterm)
+            else:
+                self._watch_here()
+        except (ValueError, OSError):  # pragma: no cover - not the main thread, no fds
+            return
+
+    def _watch_here(self) -> None:
+        """A pipe and a watcher thread of this process (after a fork, new ones:
+        the parent's stay the parent's)."""
+        pid = os.getpid()
+        if self.pid == pid and self.thread is not None and self.thread.is_alive():
+            return
+        inherited = (self.read_fd, self.write_fd) if self.pid != pid else (-1, -1)
+        r, w = os.pipe()
+        os.set_blocking(w, False)  # a wakeup fd must not block
+        try:
+            previous = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+            if previous not in (-1, self.write_fd):
+                signal.set_wakeup_fd(previous)  # the application's: keep it
+        except (ValueError, OSError):  # pragma: no cover
+            pass
+        for fd in inherited + ((self.read_fd, self.write_fd) if self.pid == pid else ()):
+            if fd >= 0:  # copies inherited through fork, or a dead watcher's
+                try:
+                    os.close(fd)
+                except OSError:  # pragma: no cover
+                    pass
+        self.pid, self.read_fd, self.write_fd = pid, r, w
+        self.once = threading.Lock()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._watch, args=(r,),
+                                       name="fastmlops-metrics-sigterm", daemon=True)
+        self.thread.start()
+
+    def after_fork(self) -> None:
+        """In a forked child: no watcher yet; :meth:`install` makes one."""
+        self.thread = None
+
+    def _watch(self, read_fd: int) -> None:
+        term = bytes([int(signal.SIGTERM)])
+        while True:
+            try:
+                data = os.read(read_fd, 256)
+            except OSError:  # pragma: no cover - closed
+                return
+            if not data:  # pragma: no cover
+                return
+            if term in data and signal.getsignal(signal.SIGTERM) is _on_sigterm \
+                    and os.getpid() == self.pid:
+                self.terminate()
+                return
+
+    def poke(self) -> bool:
+        """Wake the watcher; False if this process has none."""
+        if self.pid != os.getpid() or self.thread is None or not self.thread.is_alive():
+            return False
+        try:
+            os.write(self.write_fd, bytes([int(signal.SIGTERM)]))
+        except OSError:  # full (it has a byte to read already) or closed
+            pass
+        return True
+
+    def terminate(self) -> None:
+        if not self.once.acquire(blocking=False):
+            return
+        try:
+            flush()
+        except Exception:  # pragma: no cover - end the process all the same
+            _log.exception("fastmlops.metrics: flush on SIGTERM failed")
+        self.done.set()
+        _default_and_resend()
+        # still here (no ctypes): the main thread's handler resends
+        main = threading.main_thread()
+        if main.ident is not None:  # pragma: no cover
+            signal.pthread_kill(main.ident, signal.SIGTERM)
+
+
+def _default_and_resend() -> None:
+    """Restore SIGTERM's default action from any thread (``signal.signal``
+    only works in the main thread; ``PyOS_setsig`` is the C function behind
+    it) and send SIGTERM again: the process ends as SIGTERM ends it."""
+    try:
+        import ctypes
+        setsig = ctypes.pythonapi.PyOS_setsig
+        setsig.argtypes = [ctypes.c_int, ctypes.c_void_p]
+        setsig.restype = ctypes.c_void_p
+        setsig(int(signal.SIGTERM), None)  # SIG_DFL
+    except Exception:  # pragma: no cover - no ctypes: the main thread resends
+        return
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _ours(frame: Any) -> bool:
+    """Whether the interrupted code is in fastmlops.metrics (which may hold a
+    lock the flush needs) or in logging."""
+    while frame is not None:
+        if frame.f_code.co_filename in _LOCKING_FILES:
+            return True
+        frame = frame.f_back
+    return False
+
+
+_LOCKING_FILES: set[str] = {logging.__file__, __file__}
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM's Python handler (main thread).  It never waits for the flush:
+    the interrupted code may hold a lock the flush needs (ours, logging's,
+    an import's, Numba's compiler lock...), so it wakes the watcher and lets
+    the main thread run on until the watcher ends the process."""
+    term = _TERMINATOR
+    if not term.done.is_set():
+        if term.poke():
+            return
+        if not _ours(frame):  # no watcher (it could not be started): flush here
+            try:
+                flush()
+            except Exception:  # pragma: no cover
+                _log.exception("fastmlops.metrics: flush on SIGTERM failed")
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+_TERMINATOR = _Terminator()
+
+
+_install_hooks()

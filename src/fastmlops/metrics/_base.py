@@ -1,0 +1,644 @@
+"""Shared parts of :mod:`fastmlops.metrics`' Counter, Gauge and Histogram:
+argument checks, label handling (with prometheus_client's errors), removal
+of label sets, buffers, and the context managers / decorators behind
+``time()``, ``count_exceptions()`` and ``track_inprogress()``."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import keyword
+import logging
+import math
+import re
+import threading
+import time
+import weakref
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from fastmlops._core.flush import _STATE
+from fastmlops.metrics.segment import (
+    _EX_PAYLOAD,
+    _definition,
+    _directory,
+    _layout_hash,
+    _segment_for,
+)
+from fastmlops._core.validation import as_numeric_array
+
+_log = logging.getLogger("fastmlops.metrics")
+
+# ---------------------------------------------------------------- helpers ----
+
+_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_DEFAULT_REGISTRY: Any = object()
+
+
+def _full_name(name: Any, namespace: str, subsystem: str, unit: str,
+               counter: bool = False) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"metric name must be a str, got {type(name).__name__}")
+    full = "_".join(part for part in (namespace, subsystem, name) if part)
+    if counter and full.endswith("_total"):  # before the unit, as prometheus_client
+        full = full[:-6]
+    if unit and not full.endswith("_" + unit):
+        full += "_" + unit
+    if not _NAME_RE.match(full):
+        raise ValueError(f"invalid metric name {full!r}: use letters, digits, '_' and ':', "
+                         "not starting with a digit")
+    return full
+
+
+def _label_names(labelnames: Any, reserved: Iterable[str] = ()) -> tuple[str, ...]:
+    if isinstance(labelnames, str):
+        raise TypeError("labelnames must be a sequence of str, e.g. ('route',), not a str")
+    names = tuple(labelnames)
+    for label in names:
+        if not isinstance(label, str) or not _LABEL_RE.match(label):
+            raise ValueError(f"invalid label name {label!r}: use letters, digits and '_', "
+                             "not starting with a digit")
+        if label.startswith("__"):
+            raise ValueError(f"label name {label!r} is reserved (starts with '__')")
+        if label in reserved:
+            raise ValueError(f"label name {label!r} is reserved for this metric type")
+    if len(set(names)) != len(names):
+        raise ValueError(f"duplicate label names in {names!r}")
+    return names
+
+
+def _positive_int(value: Any, name: str, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or \
+            not 1 <= value <= high:
+        raise ValueError(f"{name} must be an integer in [1, {high}], got {value!r}")
+    return int(value)
+
+
+
+
+def _registry(registry: Any) -> Any:
+    if registry is _DEFAULT_REGISTRY:
+        try:
+            from prometheus_client import REGISTRY
+        except ImportError:
+            raise ImportError("fastmlops.metrics registers in prometheus_client's default "
+                              "registry: pip install prometheus_client (or "
+                              "fastmlops[prometheus]), or pass registry=None") from None
+        return REGISTRY
+    return registry
+
+
+def _float_text(x: float) -> str:
+    from prometheus_client.utils import floatToGoString
+    return floatToGoString(x)
+
+
+def _use_created() -> bool:
+    pc = _pc()
+    return True if pc is None else bool(getattr(pc.metrics, "_use_created", True))
+
+
+_KM: Any = None
+
+class _PrometheusParts:
+    """The prometheus_client names a scrape uses, looked up once."""
+
+    def __init__(self) -> None:
+        from prometheus_client import metrics
+        from prometheus_client.metrics_core import (
+            CounterMetricFamily,
+            GaugeMetricFamily,
+            HistogramMetricFamily,
+        )
+        from prometheus_client.samples import Sample
+        self.metrics = metrics
+        self.Sample = Sample
+        # Samples are built with tuple.__new__ from C (map/zip), 2-3x cheaper
+        # than the namedtuple's Python-level __new__; only while Sample is
+        # still (name, labels, value, <fields defaulting to None>...).
+        fields = Sample._fields
+        rest = fields[3:]
+        self.sample_rest = len(rest) if (
+            fields[:3] == ("name", "labels", "value")
+            and Sample._field_defaults == dict.fromkeys(rest)) else -1
+        self.CounterMetricFamily = CounterMetricFamily
+        self.GaugeMetricFamily = GaugeMetricFamily
+        self.HistogramMetricFamily = HistogramMetricFamily
+
+
+_PC: Any = None
+
+
+def _pc() -> Any:
+    """prometheus_client's parts (:class:`_PrometheusParts`), or None when it
+    is not installed."""
+    global _PC
+    if _PC is None:
+        try:
+            _PC = _PrometheusParts()
+        except ImportError:  # pragma: no cover
+            return None
+    return _PC
+
+
+# ---------------------------------------------------------------- metrics ----
+
+class _Metric:
+    """Shared parts of Counter, Gauge and Histogram (a prometheus_client Collector)."""
+
+    _kind = ""
+    _reserved: tuple[str, ...] = ()
+
+    def __init__(self, name: str, documentation: str, labelnames: Iterable[str], namespace: str,
+                 subsystem: str, unit: str, registry: Any, width: int, extra: Sequence[Any],
+                 max_series: int, max_processes: int, directory: Any,
+                 definition: dict[str, Any] | None = None, read_only: bool = False) -> None:
+        if not isinstance(documentation, str):
+            raise TypeError(f"documentation must be a str, got {type(documentation).__name__}")
+        self._name = name
+        self._documentation = documentation
+        self._unit = unit
+        self._labelnames = _label_names(labelnames, self._reserved)
+        self._max_series = _positive_int(max_series, "max_series", 1 << 20)
+        self._max_processes = _positive_int(max_processes, "max_processes", 1 << 16)
+        digest = _layout_hash(name, self._kind, [self._labelnames, *extra])
+        meta = _definition(name, self._kind, documentation, self._labelnames, unit,
+                           definition or {})
+        self._segment = _segment_for(name, self._kind, width, self._max_processes,
+                                     self._max_series, digest, _directory(directory), meta,
+                                     read_only)
+        self._children: dict[tuple[str, ...], Any] = {}
+        self._children_lock = threading.Lock()
+        # children removed while the application may still hold them: their
+        # values are dropped at each flush (prometheus_client's detached children)
+        self._detached: weakref.WeakSet[Any] = weakref.WeakSet()
+        # held while a batch is between its buffer and shared memory, so that a
+        # flush (e.g. before value() or a scrape) waits for one in flight
+        self._flush_lock = threading.Lock()
+        if read_only:  # a DirectoryCollector's view: never writes, owns no slot
+            return
+        if not self._labelnames:
+            child = self._child(())
+            self._bind(child)
+        _STATE.add(self)
+        registry = _registry(registry)
+        if registry is not None:
+            registry.register(self)
+
+    # -- labels
+    def labels(self, *labelvalues: Any, **labelkwargs: Any) -> Any:
+        """The child for one set of label values (positional or by name),
+        created on first use, as in prometheus_client."""
+        if not self._labelnames:
+            raise ValueError(f"No label names were set when constructing {self!r}: it has "
+                             "no labels, call its methods directly")
+        if labelvalues and labelkwargs:
+            raise ValueError(f"Can't pass both *args and **kwargs: give the label values of "
+                             f"{self._name!r} either by position or by name")
+        if labelkwargs:
+            if sorted(labelkwargs) != sorted(self._labelnames):
+                missing = [n for n in self._labelnames if n not in labelkwargs]
+                unknown = [n for n in labelkwargs if n not in self._labelnames]
+                raise ValueError(f"Incorrect label names for {self._name!r}: it takes "
+                                 f"{self._labelnames}; missing {missing}, unknown {unknown}")
+            key = tuple(str(labelkwargs[k]) for k in self._labelnames)
+        else:
+            if len(labelvalues) != len(self._labelnames):
+                raise ValueError(f"Incorrect label count for {self._name!r}: it takes "
+                                 f"{len(self._labelnames)} label values {self._labelnames}, "
+                                 f"got {len(labelvalues)}")
+            key = tuple(str(v) for v in labelvalues)
+        child = self._children.get(key)
+        if child is None:
+            child = self._child(key)
+        return child
+
+    def _child(self, key: tuple[str, ...]) -> Any:
+        with self._children_lock:
+            child = self._children.get(key)
+            if child is None:
+                row, state = self._segment.series_index(key)
+                child = self._make_child(key, row)
+                child._state = state
+                self._children[key] = child
+            return child
+
+    def _reattach(self, child: Any) -> None:
+        """``child``'s series was removed by another process while this one
+        still uses it: register the label set again and write there."""
+        with self._children_lock:
+            child._row, child._state = self._segment.series_index(child._key)
+
+    def _bind(self, child: Any) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _make_child(self, key: tuple[str, ...], row: int) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def _no_labels(self, *args: Any, **kwargs: Any) -> Any:
+        example = ", ".join(f"{n}=..." for n in self._labelnames)
+        raise ValueError(f"{self._kind} metric is missing label values: {self._name!r} has "
+                         f"labels {self._labelnames} and none were given; call "
+                         f".labels({example}) first")
+
+    # -- removal
+    def remove(self, *labelvalues: Any) -> None:
+        """Remove the series of these label values, in every process: it leaves
+        every scrape and its memory is reused (prometheus_client's ``remove``)."""
+        if not self._labelnames:
+            raise ValueError(f"No label names were set when constructing {self!r}")
+        if len(labelvalues) != len(self._labelnames):
+            raise ValueError(f"Incorrect label count (expected {len(self._labelnames)}, got "
+                             f"{labelvalues}): {self._name!r} takes {self._labelnames}")
+        key = tuple(str(v) for v in labelvalues)
+        self._remove(lambda k: k == key)
+
+    def remove_by_labels(self, labels: dict[str, Any]) -> None:
+        """Remove every series whose label values include ``labels`` (a dict of
+        some label names to values), in every process."""
+        if not self._labelnames:
+            raise ValueError(f"No label names were set when constructing {self!r}")
+        if not isinstance(labels, dict):
+            raise TypeError("labels must be a dict of {label_name: label_value}")
+        if not labels:
+            return
+        invalid = [k for k in labels if k not in self._labelnames]
+        if invalid:
+            raise ValueError(f"Unknown label names: {invalid}; expected {self._labelnames}")
+        want = [(self._labelnames.index(k), str(v)) for k, v in labels.items()]
+        self._remove(lambda k: all(k[i] == v for i, v in want))
+
+    def clear(self) -> None:
+        """Remove every series of this metric, in every process."""
+        if not self._labelnames:
+            return
+        self._remove(lambda k: True)
+
+    def _remove(self, match: Callable[[tuple[str, ...]], bool]) -> None:
+        with self._flush_lock, self._children_lock:
+            for key, child in list(self._children.items()):
+                if match(key):
+                    del self._children[key]
+                    child._detached = True  # before the shared removal (see _write)
+                    self._detached.add(child)
+                    child._reset()
+            self._segment.remove(match)
+            self._forget(match)
+
+    def _forget(self, match: Callable[[tuple[str, ...]], bool]) -> None:
+        """Drop caches of removed label sets (overridden)."""
+
+    # -- flushing
+    def _flush(self) -> None:
+        with self._flush_lock:
+            for child in list(self._children.values()):
+                child._flush()
+            if self._detached:
+                for child in list(self._detached):
+                    child._reset()
+
+    def _forget_parent(self) -> None:
+        """In a forked child: new locks, a slot of its own, and empty buffers
+        (the parent flushes what it buffered)."""
+        self._segment.after_fork()
+        self._children_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        for child in list(self._children.values()):
+            child._reset()
+
+    # -- collector
+    def describe(self) -> list[Any]:
+        return [self._family()]
+
+    def _family(self) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _rows(self) -> Iterator[tuple[tuple[str, ...], float, np.ndarray, int]]:
+        """(label values, created, summed values, record index) per label set,
+        all processes."""
+        self._flush()
+        seg = self._segment
+        data, rows = seg.live(seg.read_sum)
+        merged: dict[tuple[str, ...], list[Any]] = {}
+        for i, key, created in rows:
+            got = merged.get(key)
+            if got is None:
+                merged[key] = [created, data[i].copy(), i]
+            else:  # the same label set registered twice by two processes at once
+                got[0] = min(got[0], created)
+                got[1] += data[i]
+        for key, (created, row, index) in merged.items():
+            yield key, created, row, index
+
+    def __repr__(self) -> str:
+        return f"{type(self).__module__}.{type(self).__name__}({self._name!r})"
+
+
+class _Child:
+    """Shared parts of the children (one label set each)."""
+
+    __slots__ = ()
+
+    def labels(self, *labelvalues: Any, **labelkwargs: Any) -> Any:
+        labels = dict(zip(self._metric._labelnames, self._key))
+        raise ValueError(f"{self!r} already has labels set ({labels}); can not chain calls "
+                         "to .labels(): call .labels() once, on the metric")
+
+    def __repr__(self) -> str:
+        m = self._metric
+        return f"{type(m).__module__}.{type(m).__name__}({m._name!r}, {self._key})"
+
+    def _write(self, values: np.ndarray, setter: bool = False) -> None:
+        """Write ``values`` to this series' row of this process's slot.  A child
+        removed in this process drops them (as prometheus_client's detached
+        child); one removed by another process registers its label set again."""
+        metric = self._metric
+        seg = metric._segment
+        write = seg.set if setter else seg.add
+        while not self._detached:
+            if write(self._row, self._state, values):
+                return
+            metric._reattach(self)
+
+
+def _exemplar_payload(exemplar: Any) -> bytes:
+    """An exemplar's labels checked as prometheus_client checks them, encoded."""
+    if not isinstance(exemplar, dict):
+        raise TypeError(f"exemplar must be a dict of label names to values, got "
+                        f"{type(exemplar).__name__}")
+    runes = 0
+    for k, v in exemplar.items():
+        if not isinstance(k, str) or not k:
+            raise ValueError(f"Invalid label metric name: {k!r} (exemplar label names are "
+                             "non-empty str)")
+        if k.startswith("__"):
+            raise ValueError(f"Reserved label metric name: {k} (names starting with '__' "
+                             "are Prometheus's own)")
+        if not isinstance(v, str):
+            raise TypeError(f"exemplar label {k!r}: values must be str, got "
+                            f"{type(v).__name__}")
+        runes += len(k) + len(v)
+    if runes > 128:
+        raise ValueError(f"Exemplar labels have {runes} UTF-8 characters, exceeding the "
+                         "limit of 128")
+    payload = json.dumps(exemplar, ensure_ascii=False, separators=(",", ":")).encode()
+    if len(payload) > _EX_PAYLOAD:
+        raise ValueError(f"exemplar labels take {len(payload)} bytes encoded; at most "
+                         f"{_EX_PAYLOAD} fit (fewer characters outside ASCII)")
+    return payload
+
+
+def _exemplar_sample(got: Any) -> Any:
+    """A prometheus_client Exemplar from a stored one (or None)."""
+    if got is None:
+        return None
+    from prometheus_client.samples import Exemplar
+    return Exemplar(got[0], got[1], got[2])
+
+
+def _to_float(v: Any) -> float | None:
+    """``float(v)``, or None.  Beyond float64's range (an int such as
+    ``10**400``, a large Fraction) it is +-inf, where the comparison of the
+    hot path placed it; a one-element array is its element."""
+    try:
+        return float(v)
+    except OverflowError:
+        try:
+            return math.inf if v > 0 else -math.inf
+        except Exception:  # noqa: BLE001 - an exotic type: dropped
+            return None
+    except (TypeError, ValueError):
+        if isinstance(v, np.ndarray) and v.size == 1:
+            return _to_float(v.reshape(-1)[0])
+        return None
+
+
+def _floats(chunk: list[Any], name: str) -> np.ndarray:
+    """``chunk`` as float64, one value at a time; a value that ``inc``/``observe``
+    accepted but that does not convert (an object comparable with numbers but
+    without ``__float__``) is dropped and logged, never the others."""
+    out = []
+    bad = 0
+    for v in chunk:
+        x = _to_float(v)
+        if x is None:
+            bad += 1
+        else:
+            out.append(x)
+    if bad:
+        _log.error("fastmlops.metrics: %s: dropped %d value(s) that do not convert to float",
+                   name, bad)
+    return np.array(out, dtype=np.float64)
+
+
+def _drain(buf: list[Any], name: str) -> np.ndarray | None:
+    """Take the values buffered so far, as float64 (None if there were none);
+    values appended meanwhile stay.
+
+    ``buf[:n]`` and ``del buf[:n]`` are each atomic (GIL, or the list's own
+    lock in free-threaded Python) and appends only go to the end, so each
+    value is taken exactly once."""
+    n = len(buf)
+    if not n:
+        return None
+    chunk = buf[:n]
+    del buf[:n]
+    try:
+        return np.fromiter(chunk, np.float64, n)
+    except (TypeError, ValueError, OverflowError):  # exotic or huge numbers: one by one
+        return _floats(chunk, name)
+
+
+# -- counter
+
+def _child_value(metric: _Metric, key: tuple[str, ...]) -> Any:
+    for k, _, row, _i in metric._rows():
+        if k == key:
+            return metric._present(row)
+    return metric._present(np.zeros(metric._segment.layout.width))
+
+
+def _as_values(values: Any) -> np.ndarray:
+
+    arr = as_numeric_array(values, "observe_many() values")
+    if arr.ndim != 1:
+        if arr.ndim == 0:
+            raise ValueError("observe_many() needs a 1-D array; use observe() for one value")
+        arr = arr.reshape(-1)
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+# ---------------------------------------------- context managers, decorators ----
+
+class _Timer:
+    """``time()``: a context manager and decorator that passes the seconds a
+    block took to ``metric.<callback>`` (prometheus_client's ``Timer``; call
+    ``.labels(...)`` on it inside the block of a labelled metric)."""
+
+    __slots__ = ("_metric", "_callback", "_starts", "duration")
+
+    def __init__(self, metric: Any, callback: str) -> None:
+        self._metric = metric
+        self._callback = callback
+        self._starts: list[float] = []  # a stack: the same block may nest
+        self.duration: float | None = None
+
+    def _new(self) -> _Timer:
+        return type(self)(self._metric, self._callback)
+
+    def labels(self, *args: Any, **kwargs: Any) -> None:
+        self._metric = self._metric.labels(*args, **kwargs)
+
+    def __enter__(self) -> _Timer:
+        self._starts.append(time.perf_counter())
+        return self
+
+    def __exit__(self, typ: Any, value: Any, tb: Any) -> None:
+        # the clock can go backwards
+        self.duration = max(time.perf_counter() - self._starts.pop(), 0.0)
+        getattr(self._metric, self._callback)(self.duration)
+
+    def __call__(self, fn: Any) -> Any:
+        return _decorate(fn, self._new)
+
+
+class _ExceptionCounter:
+    """``count_exceptions()``: counts the exceptions of type ``exception``
+    raised in the block (they still propagate); ``.labels(...)`` inside the
+    block picks the series of a labelled counter."""
+
+    __slots__ = ("_counter", "_exception")
+
+    def __init__(self, counter: Any, exception: Any) -> None:
+        self._counter = counter
+        self._exception = exception
+
+    def labels(self, *args: Any, **kwargs: Any) -> None:
+        self._counter = self._counter.labels(*args, **kwargs)
+
+    def __enter__(self) -> _ExceptionCounter:
+        return self
+
+    def __exit__(self, typ: Any, value: Any, tb: Any) -> bool:
+        if typ is not None and issubclass(typ, self._exception):
+            self._counter.inc()
+        return False
+
+    def __call__(self, fn: Any) -> Any:
+        return _decorate(fn, lambda: _ExceptionCounter(self._counter, self._exception))
+
+
+class _InprogressTracker:
+    """``track_inprogress()``: +1 on the gauge while the block runs.  On a
+    labelled gauge the +1 waits for ``.labels(...)`` inside the block."""
+
+    __slots__ = ("_gauge", "_entered")
+
+    def __init__(self, gauge: Any) -> None:
+        self._gauge = gauge
+        self._entered = 0
+
+    def labels(self, *args: Any, **kwargs: Any) -> None:
+        self._gauge = self._gauge.labels(*args, **kwargs)
+        for _ in range(self._entered):
+            self._gauge.inc()
+        self._entered = 0
+
+    def __enter__(self) -> _InprogressTracker:
+        if isinstance(self._gauge, _Metric) and self._gauge._labelnames:
+            self._entered += 1  # a labelled gauge: +1 once labels() names the series
+        else:
+            self._gauge.inc()
+        return self
+
+    def __exit__(self, typ: Any, value: Any, tb: Any) -> None:
+        if self._entered:
+            self._entered -= 1
+            self._gauge._no_labels()  # never labelled: prometheus_client's error
+        self._gauge.dec()
+
+    def __call__(self, fn: Any) -> Any:
+        return _decorate(fn, lambda: _InprogressTracker(self._gauge))
+
+
+_CALL = "_fastmlops_call_"
+
+
+def _decorate(fn: Any, make: Callable[[], Any]) -> Any:
+    """``fn`` run inside a new context manager ``make()`` at each call (a
+    coroutine function: around its whole run), with ``fn``'s signature kept
+    for ``inspect.signature`` *and* ``inspect.getfullargspec``, as
+    prometheus_client's decorators do."""
+    if not callable(fn):
+        raise TypeError(f"can only decorate a callable, got {type(fn).__name__}")
+    if inspect.iscoroutinefunction(fn):
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            with make():
+                return await fn(*args, **kwargs)
+    else:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with make():
+                return fn(*args, **kwargs)
+    return _with_signature(fn, call)
+
+
+def _with_signature(fn: Any, call: Any) -> Any:
+    """A function with ``fn``'s parameters (names, kinds, defaults) that passes
+    them on to ``call``; ``functools.wraps`` where ``fn`` has no signature."""
+    try:
+        sig = inspect.signature(fn, follow_wrapped=False)
+    except (TypeError, ValueError):
+        return functools.wraps(fn)(call)
+    params, args = [], []
+    defaults: list[Any] = []
+    kwdefaults: dict[str, Any] = {}
+    star = False
+    P = inspect.Parameter
+    names = list(sig.parameters)
+    if _CALL in names or any(not n.isidentifier() or keyword.iskeyword(n) for n in names):
+        return functools.wraps(fn)(call)
+    last_positional_only = max((i for i, p in enumerate(sig.parameters.values())
+                                if p.kind is P.POSITIONAL_ONLY), default=-1)
+    for i, p in enumerate(sig.parameters.values()):
+        has_default = p.default is not P.empty
+        if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD):
+            params.append(p.name + ("=None" if has_default else ""))
+            args.append(p.name)
+            if has_default:
+                defaults.append(p.default)
+        elif p.kind is P.VAR_POSITIONAL:
+            params.append("*" + p.name)
+            args.append("*" + p.name)
+            star = True
+        elif p.kind is P.KEYWORD_ONLY:
+            if not star:
+                params.append("*")
+                star = True
+            params.append(p.name + ("=None" if has_default else ""))
+            args.append(f"{p.name}={p.name}")
+            if has_default:
+                kwdefaults[p.name] = p.default
+        else:
+            params.append("**" + p.name)
+            args.append("**" + p.name)
+        if i == last_positional_only:
+            params.append("/")
+    name = getattr(fn, "__name__", "wrapped")
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        name = "wrapped"
+    prefix = "async " if inspect.iscoroutinefunction(call) else ""
+    body = f"return await {_CALL}({', '.join(args)})" if prefix else \
+        f"return {_CALL}({', '.join(args)})"
+    source = f"{prefix}def {name}({', '.join(params)}):\n    {body}\n"
+    namespace: dict[str, Any] = {_CALL: call}
+    exec(compile(source, f"<fastmlops.metrics decorator of {name}>", "exec"), namespace)
+    made = namespace[name]
+    made.__defaults__ = tuple(defaults) or None
+    made.__kwdefaults__ = kwdefaults or None
+    functools.update_wrapper(made, fn)
+    if getattr(fn, "__signature__", None) is not None:
+        made.__signature__ = fn.__signature__
+    return made

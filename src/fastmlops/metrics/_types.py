@@ -1,0 +1,630 @@
+"""Counter, Histogram and Gauge of :mod:`fastmlops.metrics` and their
+children (one label set each)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from bisect import bisect_left
+from itertools import accumulate, repeat
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from fastmlops.metrics._base import (
+    _DEFAULT_REGISTRY,
+    _as_values,
+    _Child,
+    _child_value,
+    _drain,
+    _ExceptionCounter,
+    _exemplar_payload,
+    _exemplar_sample,
+    _float_text,
+    _full_name,
+    _InprogressTracker,
+    _Metric,
+    _pc,
+    _Timer,
+    _use_created,
+)
+from fastmlops.metrics.segment import _INF, _PARALLEL_MIN, DEFAULT_BUCKETS, _alive
+
+_log = logging.getLogger("fastmlops.metrics")
+
+
+class _CounterChild(_Child):
+    __slots__ = ("_buf", "_row", "_state", "_metric", "_key", "_detached", "_exemplar",
+                 "__weakref__")
+
+    def __init__(self, metric: Counter, key: tuple[str, ...], row: int) -> None:
+        self._buf: list[Any] = []
+        self._metric = metric
+        self._key = key
+        self._row = row
+        self._state = 0
+        self._detached = False
+        self._exemplar: tuple[bytes, float, float] | None = None
+
+    def value(self) -> float:
+        """This label set's total over all processes."""
+        return _child_value(self._metric, self._key)
+
+    def inc(self, amount: Any = 1, exemplar: dict[str, str] | None = None) -> None:
+        """Add ``amount`` (default 1; must be >= 0); ``exemplar``: labels (a
+        trace id...) shown with the counter in the OpenMetrics exposition."""
+        # the hot path: one comparison (False for NaN and negatives, TypeError
+        # for non-numbers) and one append, inlined on purpose
+        try:
+            if amount >= 0 and exemplar is None:
+                self._buf.append(amount)
+                return
+        except (TypeError, ValueError):  # ValueError: an array of several values
+            raise TypeError(f"Counter.inc() needs a real number, got "
+                            f"{type(amount).__name__}") from None
+        if not amount >= 0:
+            raise ValueError(f"counters only go up: inc() needs an amount >= 0, got "
+                             f"{amount!r}")
+        payload = _exemplar_payload(exemplar) if exemplar else None
+        self._buf.append(amount)
+        if payload is not None:
+            self._exemplar = (payload, float(amount), time.time())
+
+    def count_exceptions(self, exception: Any = Exception) -> Any:
+        """Context manager and decorator: count the exceptions of type
+        ``exception`` raised in the block (they still propagate)."""
+        return _ExceptionCounter(self, exception)
+
+    def _flush(self) -> None:
+        values = _drain(self._buf, self._metric._name)
+        if values is not None:
+            self._write(np.array([np.sum(values)]))
+        ex = self._exemplar
+        if ex is not None and not self._detached:
+            self._exemplar = None
+            self._metric._segment.write_exemplar(self._row, self._state, 0, *ex)
+
+    def _reset(self) -> None:
+        del self._buf[:]
+        self._exemplar = None
+
+
+class Counter(_Metric):
+    """A monotonic counter (prometheus_client's ``Counter`` API).
+
+    ``inc(amount=1)`` costs one list append; see the module documentation
+    for how values reach other processes.  A trailing ``_total`` is removed
+    from ``name`` and added back in the exposition, as prometheus_client does.
+    ``value()`` returns the total over all processes (flushing this one first).
+    """
+
+    _kind = "counter"
+
+    def __init__(self, name: str, documentation: str, labelnames: Iterable[str] = (),
+                 namespace: str = "", subsystem: str = "", unit: str = "",
+                 registry: Any = _DEFAULT_REGISTRY, *, max_series: int = 512,
+                 max_processes: int = 256, directory: Any = None,
+                 _read_only: bool = False) -> None:
+        full = _full_name(name, namespace, subsystem, unit, counter=True)
+        super().__init__(full, documentation, labelnames, namespace, subsystem, unit,
+                         registry, 1, (), max_series, max_processes, directory,
+                         read_only=_read_only)
+
+    def _make_child(self, key: tuple[str, ...], row: int) -> Any:
+        return _CounterChild(self, key, row)
+
+    def _present(self, row: np.ndarray) -> float:
+        return float(row[0])
+
+    def _bind(self, child: Any) -> None:
+        self.inc = child.inc
+        self.count_exceptions = child.count_exceptions
+
+    def inc(self, amount: Any = 1, exemplar: dict[str, str] | None = None) -> None:
+        """Add ``amount`` (>= 0); needs ``.labels(...)`` first if the counter has labels."""
+        self._no_labels()
+
+    def count_exceptions(self, exception: Any = Exception) -> Any:
+        """Count exceptions raised in a block or function; on a labelled counter,
+        call ``.labels(...)`` on what it returns, inside the block."""
+        return _ExceptionCounter(self, exception)
+
+
+    def value(self) -> float:
+        """Total over all processes (no labels); use ``.labels(...).value()`` otherwise."""
+        if self._labelnames:
+            self._no_labels()
+        return _child_value(self, ())
+
+    def _family(self) -> Any:
+        CounterMetricFamily = _pc().CounterMetricFamily
+        return CounterMetricFamily(self._name, self._documentation, labels=self._labelnames,
+                                   unit=self._unit)
+
+    def collect(self) -> list[Any]:
+        family = self._family()
+        created = _use_created()
+        seg = self._segment
+        for key, ts, row, index in self._rows():
+            ex = seg.exemplars(index)
+            family.add_metric(list(key), float(row[0]), created=ts if created else None,
+                              exemplar=_exemplar_sample(ex[0]) if ex else None)
+        return [family]
+
+
+
+class _HistogramChild(_Child):
+    __slots__ = ("_buf", "_metric", "_key", "_row", "_state", "_detached", "_exemplars",
+                 "__weakref__")
+
+    def __init__(self, metric: Histogram, key: tuple[str, ...], row: int) -> None:
+        self._buf: list[Any] = []
+        self._metric = metric
+        self._key = key
+        self._row = row
+        self._state = 0
+        self._detached = False
+        self._exemplars: dict[int, tuple[bytes, float, float]] = {}
+
+    def value(self) -> dict[str, Any]:
+        """This label set's cumulative buckets, count and sum over all processes."""
+        return _child_value(self._metric, self._key)
+
+    def observe(self, value: Any, exemplar: dict[str, str] | None = None) -> None:
+        """Record one value (any real number but NaN); ``exemplar``: labels (a
+        trace id...) shown with the value's bucket in the OpenMetrics exposition."""
+        # the hot path, inlined on purpose (see _CounterChild.inc); 1e999 is
+        # +inf as a constant, which saves a global lookup per call
+        try:
+            if value <= 1e999 and exemplar is None:
+                self._buf.append(value)
+                return
+        except (TypeError, ValueError):  # ValueError: an array of several values
+            raise TypeError(f"Histogram.observe() needs a real number, got "
+                            f"{type(value).__name__}; for an array use observe_many()") from None
+        if not value <= 1e999:
+            raise ValueError(f"cannot observe {value!r}: a histogram takes real numbers, "
+                             "not NaN")
+        payload = _exemplar_payload(exemplar) if exemplar else None
+        self._buf.append(value)
+        if payload is not None:
+            v = float(value)
+            self._exemplars[bisect_left(self._metric._upper, v)] = (payload, v, time.time())
+
+    def observe_many(self, values: Any) -> None:
+        """Record every value of an array-like at once (about 3 ns per value; an
+        N-D array counts all its values, a scalar is refused: use observe())."""
+        self._metric._add_array(self, _as_values(values))
+
+    def time(self) -> Any:
+        """Context manager and decorator observing the elapsed seconds."""
+        return _Timer(self, "observe")
+
+    def _flush(self) -> None:
+        values = _drain(self._buf, self._metric._name)
+        if values is not None:
+            self._metric._add_array(self, values, checked=True)
+        if self._exemplars and not self._detached:
+            pending, self._exemplars = self._exemplars, {}
+            seg = self._metric._segment
+            for bucket, ex in pending.items():
+                seg.write_exemplar(self._row, self._state, bucket, *ex)
+
+    def _reset(self) -> None:
+        del self._buf[:]
+        self._exemplars = {}
+
+
+
+def _check_buckets(buckets: Any) -> tuple[float, ...]:
+    if isinstance(buckets, (str, bytes)):
+        raise TypeError("buckets must be a sequence of numbers")
+    try:
+        bounds = [float(b) for b in buckets]
+    except (TypeError, ValueError):
+        raise TypeError(f"buckets must be numbers, got {buckets!r}") from None
+    if any(math.isnan(b) for b in bounds):
+        raise ValueError("buckets must not contain NaN")
+    if bounds and bounds[-1] != _INF:
+        bounds.append(_INF)
+    if bounds != sorted(bounds):
+        raise ValueError(f"buckets must be in increasing order, got {buckets!r}")
+    if len(bounds) != len(set(bounds)):
+        raise ValueError(f"buckets must not repeat a bound, got {buckets!r}")
+    if len(bounds) < 2:
+        raise ValueError("a histogram needs at least one finite bucket besides +Inf")
+    return tuple(bounds)
+
+
+class Histogram(_Metric):
+    """A histogram of observations (prometheus_client's ``Histogram`` API).
+
+    Buckets are validated as prometheus_client does (numbers in increasing
+    order; ``+Inf`` is appended when missing; at least one finite bound) and
+    default to its ``DEFAULT_BUCKETS``.  ``observe(value)`` costs one
+    comparison and one list append; ``observe_many(values)`` bins a numpy
+    array in a kernel.  ``value()`` returns ``{"buckets": cumulative counts,
+    "count", "sum"}`` over all processes.
+    """
+
+    _kind = "histogram"
+    _reserved = ("le",)
+    DEFAULT_BUCKETS = DEFAULT_BUCKETS
+
+    def __init__(self, name: str, documentation: str, labelnames: Iterable[str] = (),
+                 namespace: str = "", subsystem: str = "", unit: str = "",
+                 registry: Any = _DEFAULT_REGISTRY, buckets: Sequence[float] = DEFAULT_BUCKETS,
+                 *, max_series: int = 512, max_processes: int = 256,
+                 directory: Any = None, _read_only: bool = False) -> None:
+        full = _full_name(name, namespace, subsystem, unit)
+        self._upper = _check_buckets(buckets)
+        finite = np.array(self._upper[:-1], dtype=np.float64)
+        self._nb = len(finite)
+        if self._nb <= 16:
+            self._bounds = np.full(16, _INF)
+        else:
+            self._bounds = finite.copy()
+        self._bounds[:self._nb] = finite
+        self._le = [_float_text(b) for b in self._upper] if _has_prometheus() else \
+            [repr(b) for b in self._upper]
+        self._labels: dict[tuple[str, ...], tuple[dict[str, str], list[dict[str, str]]]] = {}
+        super().__init__(full, documentation, labelnames, namespace, subsystem, unit,
+                         registry, self._nb + 2, self._upper, max_series, max_processes,
+                         directory, {"buckets": [_bound_json(b) for b in self._upper]},
+                         read_only=_read_only)
+
+    def _make_child(self, key: tuple[str, ...], row: int) -> Any:
+        return _HistogramChild(self, key, row)
+
+    def _bind(self, child: Any) -> None:
+        self.observe = child.observe
+        self.observe_many = child.observe_many
+        self.time = child.time
+
+    def observe(self, value: Any, exemplar: dict[str, str] | None = None) -> None:
+        """Record one value; needs ``.labels(...)`` first if the histogram has labels."""
+        self._no_labels()
+
+    def observe_many(self, values: Any) -> None:
+        """Record an array of values; needs ``.labels(...)`` first if labelled."""
+        self._no_labels()
+
+    def time(self) -> Any:
+        """Time a block or function; on a labelled histogram, call
+        ``.labels(...)`` on what it returns, inside the block."""
+        return _Timer(self, "observe")
+
+    def _add_array(self, child: Any, values: np.ndarray, checked: bool = False) -> None:
+        from fastmlops._kernels import metrics as k
+        delta = np.zeros(self._nb + 2)
+        if values.size == 0:
+            return
+        with np.errstate(over="ignore", invalid="ignore"):  # inf sums are legitimate
+            total = float(np.sum(values))
+        if math.isnan(total):
+            bad = np.flatnonzero(np.isnan(values))
+            if bad.size:
+                if checked:  # pragma: no cover - observe() rejects NaN
+                    values = values[~np.isnan(values)]
+                else:
+                    raise ValueError(f"observe_many(): values[{bad[0]}] is NaN; a histogram "
+                                     "takes real numbers (drop or impute NaN first)")
+        count = k.bucket_counts16 if self._nb <= 16 else k.bucket_counts_search
+        if values.size < _PARALLEL_MIN:
+            count(values, self._bounds, delta)
+        else:  # large arrays: the kernel releases the GIL, so chunks run on all cores
+            from fastmlops._core.parallel import chunk_bounds, n_workers, parallel_map
+
+            def part(bounds: tuple[int, int]) -> np.ndarray:
+                out = np.zeros(self._nb + 2)
+                count(values[bounds[0]:bounds[1]], self._bounds, out)
+                return out
+
+            for out in parallel_map(part, chunk_bounds(values.size, n_workers(),
+                                                       _PARALLEL_MIN // 2)):
+                delta += out
+        delta[self._nb + 1] = total
+        child._write(delta)
+
+    def _forget(self, match: Any) -> None:
+        for key in [k for k in self._labels if match(k)]:
+            del self._labels[key]
+
+
+    def _present(self, row: np.ndarray) -> dict[str, Any]:
+        cumulative = np.cumsum(row[:self._nb + 1])
+        return {"buckets": dict(zip(self._upper, cumulative.tolist())),
+                "count": float(cumulative[-1]), "sum": float(row[self._nb + 1])}
+
+    def value(self) -> dict[str, Any]:
+        """Buckets (cumulative), count and sum over all processes (no labels)."""
+        if self._labelnames:
+            self._no_labels()
+        return _child_value(self, ())
+
+    def _family(self) -> Any:
+        HistogramMetricFamily = _pc().HistogramMetricFamily
+        return HistogramMetricFamily(self._name, self._documentation,
+                                     labels=self._labelnames, unit=self._unit)
+
+    def collect(self) -> list[Any]:
+        # The samples prometheus_client's own Histogram yields, in its order
+        # (_bucket..., _count, _sum unless a bucket bound is negative,
+        # _created), built directly: HistogramMetricFamily.add_metric would
+        # cost several times our whole read of shared memory.
+        pc = _pc()
+        Sample = pc.Sample
+        rest = pc.sample_rest
+        family = self._family()
+        samples = family.samples
+        created = _use_created()
+        bucket, count, total, born = (self._name + s for s in ("_bucket", "_count", "_sum",
+                                                                "_created"))
+        with_sum = self._upper[0] >= 0
+        nb = self._nb
+        seg = self._segment
+        for key, ts, row, index in self._rows():
+            labels = self._labels.get(key)
+            if labels is None:
+                base = list(zip(self._labelnames, key))
+                labels = (dict(base), [dict(base + [("le", le)]) for le in self._le])
+                self._labels[key] = labels
+            cumulative = list(accumulate(row[:nb + 1].tolist()))  # np.cumsum's order
+            ex = seg.exemplars(index)
+            if ex is not None and any(e is not None for e in ex):
+                for le_labels, value, e in zip(labels[1], cumulative, ex):
+                    samples.append(Sample(bucket, le_labels, value, None, _exemplar_sample(e)))
+            elif rest >= 0:
+                samples.extend(map(tuple.__new__, repeat(Sample),
+                                   zip(repeat(bucket), labels[1], cumulative,
+                                       *([repeat(None)] * rest))))
+            else:  # pragma: no cover - a prometheus_client with other Sample fields
+                for le_labels, value in zip(labels[1], cumulative):
+                    samples.append(Sample(bucket, le_labels, value))
+            samples.append(Sample(count, labels[0], cumulative[-1]))
+            if with_sum:
+                samples.append(Sample(total, labels[0], float(row[nb + 1])))
+            if created:
+                samples.append(Sample(born, labels[0], ts))
+        return [family]
+
+
+def _bound_json(b: float) -> Any:
+    return "+Inf" if b == _INF else b
+
+
+def _has_prometheus() -> bool:
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:  # pragma: no cover
+        return False
+    return True
+
+
+# -- gauge
+
+class _GaugeChild(_Child):
+    __slots__ = ("_value", "_lock", "_row", "_state", "_dirty", "_metric", "_key",
+                 "_detached", "_function", "__weakref__")
+
+    def __init__(self, metric: Gauge, key: tuple[str, ...], row: int) -> None:
+        self._value = 0.0
+        # True while this process's value is not in shared memory yet.  A series
+        # made in this process counts as this process's (value 0) from the start,
+        # as in prometheus_client; one inherited through fork only once the
+        # child changes it (see _reset).
+        self._dirty = True
+        self._lock = threading.Lock()
+        self._metric = metric
+        self._key = key
+        self._row = row
+        self._state = 0
+        self._detached = False
+        self._function: Any = None
+
+    def value(self) -> float:
+        """This label set's value combined over processes (see ``multiprocess_mode``)."""
+        return float(sum(v for k, _, v in self._metric._samples() if k == self._key))
+
+    def _number(self, x: Any, what: str) -> float:
+        try:
+            v = float(x)
+        except (TypeError, ValueError):
+            raise TypeError(f"Gauge.{what}() needs a real number, got {type(x).__name__}") from None
+        if math.isnan(v):
+            raise ValueError(f"Gauge.{what}() got NaN")
+        return v
+
+    def inc(self, amount: Any = 1) -> None:
+        v = self._number(amount, "inc")
+        with self._lock:
+            self._value += v
+            self._dirty = True
+
+    def dec(self, amount: Any = 1) -> None:
+        v = self._number(amount, "dec")
+        with self._lock:
+            self._value -= v
+            self._dirty = True
+
+    def set(self, value: Any) -> None:
+        v = self._number(value, "set")
+        with self._lock:
+            self._value = v
+            self._dirty = True
+
+    def set_to_current_time(self) -> None:
+        self.set(time.time())
+
+    def track_inprogress(self) -> Any:
+        """Context manager and decorator: +1 while the block runs."""
+        return _InprogressTracker(self)
+
+    def time(self) -> Any:
+        """Context manager and decorator: set the gauge to the block's seconds."""
+        return _Timer(self, "set")
+
+    def set_function(self, f: Any) -> None:
+        """Take the gauge's value from ``f()`` (a float) from now on; ``inc``,
+        ``dec`` and ``set`` no longer change what is exposed.
+
+        ``f`` runs in this process, in its flusher thread (every
+        ``FLUSH_INTERVAL``) and before each of its scrapes, so other
+        processes see its value as of this process's last flush; processes
+        forked later call their copy of ``f``.  A value is combined with the
+        other processes' by ``multiprocess_mode`` like any other.  When ``f``
+        raises or returns NaN the previous value stays and the error is
+        logged (``fastmlops.metrics`` logger)."""
+        if not callable(f):
+            raise TypeError(f"set_function() needs a callable, got {type(f).__name__}")
+        with self._lock:
+            self._function = f
+            self._dirty = True
+
+    def _flush(self) -> None:
+        # flushes of one metric are serialised (_Metric._flush_lock), so the
+        # value taken here is never overwritten by an older one
+        f = self._function
+        if f is not None:
+            try:
+                v = float(f())
+            except Exception:
+                _log.exception("fastmlops.metrics: %s: the set_function callable failed",
+                               self._metric._name)
+                return
+            if math.isnan(v):
+                _log.error("fastmlops.metrics: %s: the set_function callable returned NaN",
+                           self._metric._name)
+                return
+            self._write(np.array([v, 1.0]), setter=True)
+            return
+        with self._lock:
+            if not self._dirty:
+                return
+            value = self._value
+            self._dirty = False
+        self._write(np.array([value, 1.0]), setter=True)  # (value, 1): ours
+
+    def _reset(self) -> None:
+        """After a fork: the child starts at 0 and has no value for this series
+        until it sets one (the parent's stays the parent's)."""
+        self._lock = threading.Lock()
+        self._value = 0.0
+        self._dirty = False
+
+
+_GAUGE_MODES = ("all", "liveall", "sum", "livesum", "max", "livemax", "min", "livemin")
+
+
+class Gauge(_Metric):
+    """A value that goes up and down (prometheus_client's ``Gauge`` API).
+
+    Each process has its own value (``inc``/``dec``/``set`` take a short
+    per-series lock; gauges are not a hot path), written to its slot by the
+    flusher.  A scrape combines the processes by ``multiprocess_mode``, with
+    prometheus_client's names: ``all`` (one sample per process, with a
+    ``pid`` label), ``sum``, ``max``, ``min``, and their ``live...`` variants,
+    which leave out processes that have exited.  Default: ``livesum`` (in a
+    single process, simply the value).
+    """
+
+    _kind = "gauge"
+
+    def __init__(self, name: str, documentation: str, labelnames: Iterable[str] = (),
+                 namespace: str = "", subsystem: str = "", unit: str = "",
+                 registry: Any = _DEFAULT_REGISTRY, multiprocess_mode: str = "livesum", *,
+                 max_series: int = 512, max_processes: int = 256,
+                 directory: Any = None, _read_only: bool = False) -> None:
+        if multiprocess_mode not in _GAUGE_MODES:
+            raise ValueError(f"multiprocess_mode must be one of {_GAUGE_MODES}, "
+                             f"got {multiprocess_mode!r}")
+        self._mode = multiprocess_mode
+        full = _full_name(name, namespace, subsystem, unit)
+        reserved = ("pid",) if multiprocess_mode in ("all", "liveall") else ()
+        self._reserved = reserved
+        super().__init__(full, documentation, labelnames, namespace, subsystem, unit,
+                         registry, 2, (multiprocess_mode,), max_series, max_processes,
+                         directory, {"multiprocess_mode": multiprocess_mode},
+                         read_only=_read_only)
+
+    def _make_child(self, key: tuple[str, ...], row: int) -> Any:
+        return _GaugeChild(self, key, row)
+
+    def _bind(self, child: Any) -> None:
+        for method in ("inc", "dec", "set", "set_to_current_time", "track_inprogress", "time",
+                       "set_function"):
+            setattr(self, method, getattr(child, method))
+
+    def inc(self, amount: Any = 1) -> None:
+        self._no_labels()
+
+    def dec(self, amount: Any = 1) -> None:
+        self._no_labels()
+
+    def set(self, value: Any) -> None:
+        self._no_labels()
+
+    def set_to_current_time(self) -> None:
+        self._no_labels()
+
+    def track_inprogress(self) -> Any:
+        """+1 while a block or function runs; on a labelled gauge, call
+        ``.labels(...)`` on what it returns, inside the block."""
+        return _InprogressTracker(self)
+
+    def time(self) -> Any:
+        """Set the gauge to a block's seconds; on a labelled gauge, call
+        ``.labels(...)`` on what it returns, inside the block."""
+        return _Timer(self, "set")
+
+    def set_function(self, f: Any) -> None:
+        """Take the value from ``f()`` (see the child's ``set_function``)."""
+        self._no_labels()
+
+
+    def _samples(self) -> Iterator[tuple[tuple[str, ...], str | None, float]]:
+        self._flush()
+        seg = self._segment
+        got, records = seg.live(seg.read_slots)
+        if not records:
+            return
+        data, owners = got
+        claimed = np.flatnonzero(owners)
+        live_only = self._mode.startswith("live")
+        alive = {int(s): (_alive(int(owners[s])) if live_only else True) for s in claimed}
+        mode = self._mode[4:] if live_only else self._mode
+        seen: dict[tuple[str, ...], list[int]] = {}
+        for i, key, _ in records:
+            seen.setdefault(key, []).append(i)
+        for key, rows in seen.items():
+            # only the processes that have this series (wrote it at least once),
+            # as prometheus_client combines only the files holding the series
+            per_slot = {int(s): float(sum(data[s, r, 0] for r in rows if data[s, r, 1]))
+                        for s in claimed
+                        if (not live_only or alive[int(s)]) and any(data[s, r, 1] for r in rows)}
+            if mode == "all":
+                for s, v in per_slot.items():
+                    yield key, str(int(owners[s]) & 0xFFFFFFFF), v
+            elif per_slot:
+                vals = list(per_slot.values())
+                yield key, None, {"sum": sum, "max": max, "min": min}[mode](vals)
+
+    def value(self) -> float:
+        """The combined value (no labels; for ``all`` modes, the sum)."""
+        if self._labelnames:
+            self._no_labels()
+        return self._children[()].value()
+
+    def _family(self) -> Any:
+        GaugeMetricFamily = _pc().GaugeMetricFamily
+        names = list(self._labelnames) + (["pid"] if self._mode in ("all", "liveall") else [])
+        return GaugeMetricFamily(self._name, self._documentation, labels=names, unit=self._unit)
+
+    def collect(self) -> list[Any]:
+        family = self._family()
+        for key, pid, value in self._samples():
+            family.add_metric(list(key) + ([pid] if pid is not None else []), value)
+        return [family]
+

@@ -1,0 +1,519 @@
+"""Drift inside the inference server: :class:`DriftMonitor`.
+
+A monitor counts the features a server sees, per column, on the bins of a
+:class:`~fastmlops.DriftReference`, in shared memory summed over every worker
+process, over a sliding time window; a Prometheus scrape of any worker (or
+:meth:`DriftMonitor.report`) turns the window's counts into the figures and
+verdicts of :meth:`DriftReference.check`.
+
+>>> import numpy as np, fastmlops
+>>> rng = np.random.default_rng(0)
+>>> ref = fastmlops.DriftReference(rng.normal(size=(5000, 3)), columns=["a", "b", "c"])
+>>> monitor = fastmlops.DriftMonitor(ref, registry=None, name="doc_drift")
+>>> for row in rng.normal(size=(300, 3)).tolist():
+...     monitor.observe(row)                      # one request: one row
+>>> batch = rng.normal(size=(2000, 3))
+>>> batch[:, 2] += 1.0
+>>> monitor.observe(batch)                        # a batch: binned at once
+>>> report = monitor.report()                     # the last 10 minutes, every worker
+>>> report.n_rows, report.column_verdict
+(2300, ['ok', 'ok', 'drift'])
+
+How it works
+------------
+* **Hot path.** ``observe(row)`` of a list, tuple or dict checks the row's
+  length and appends it to a Python list (no lock: an append is atomic); the
+  metrics' background thread drains the list every
+  :data:`fastmlops.metrics.FLUSH_INTERVAL` (0.1 s), before a scrape, a fork
+  and at exit, converts the rows to one float64 table, bins it with a Numba
+  kernel and adds the counts to this process's row of shared memory.  A 1-D
+  numpy array is copied first (the caller may reuse it): a float64 one, when
+  every column is numeric, as its bytes, which the flush joins into a table
+  without converting a value (the cheapest row to pass).  A batch (2-D
+  array, DataFrame, Arrow table) is checked as :meth:`DriftReference.check`
+  checks it and binned at once.
+* **Bins.**  Numeric column: the union of ``ks_buckets`` reference-quantile
+  edges (default 512), the reference's PSI edges and its 24 picture points,
+  plus a missing bin: PSI, KL and JSD are then *exact* on the reference's PSI
+  bins.  Categorical column: the kept categories, 64 buckets for values the
+  reference never had (by a stable hash of the value; the binned test treats
+  each bucket as one unseen value), plus missing.
+* **KS from buckets.**  The window's KS statistic is the largest difference of
+  the two ECDFs at the bin edges, where both are exact: it is never above the
+  exact statistic, and the exact one is at most ``D + max share of either
+  sample in one bin`` (the bound is returned by :meth:`DriftMonitor.ks_bounds`):
+  with 512 reference-quantile buckets, about ``1/512 = 0.002`` when the
+  current values look like the reference.  Being a lower bound, the bucketed
+  statistic never adds false positives to the verdict rule's ``alpha``
+  promise; it may miss a drift whose exact KS p-value is just below the line
+  (``tests/test_monitor.py`` measures how often the verdicts agree with the
+  exact check of the same rows).
+* **Window.**  Counts are kept per time bucket (``bucket`` seconds, default
+  60) in a ring of ``window / bucket + 1`` buckets; the window is the current
+  bucket and the ``window / bucket - 1`` before it, so a row counts for
+  between ``window - bucket`` and ``window`` seconds, then stops counting.
+  Buffered rows take the time bucket of the flush that moves them (at most
+  0.1 s later).  The clock is ``time.time`` (shared by every process of a
+  host).
+* **Processes**, exactly as :mod:`fastmlops.metrics`: anonymous shared memory
+  inherited through ``fork`` (create the monitor before the workers fork), or
+  a file in ``<metrics directory>/drift-monitors/`` (``directory=`` or
+  ``FASTMLOPS_METRICS_DIR``) for processes started apart; each process writes
+  only its own slot, a reader sums the slots.
+* **Bad rows.**  A list, tuple or dict of the wrong length raises ValueError
+  in ``observe``.  Anything else wrong with a row (a string in a numeric
+  column, a number in a string column, a dict without a column) is found at
+  the flush: the whole row is dropped, never half counted, and counted in
+  ``<name>_rejected_rows_total`` and :attr:`DriftMonitor.rejected_rows`, with
+  a warning naming the first reason on the ``fastmlops.monitor`` logger.
+  ``None`` and NaN are missing values, as in the batch check.  A bad *batch*
+  raises at once (the errors of :meth:`DriftReference.check`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import dataclasses
+import threading
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from fastmlops.metrics._base import _DEFAULT_REGISTRY, _registry
+from fastmlops._core.flush import _STATE
+from fastmlops.metrics.segment import (_RECORD_WORDS, _R_STATE, _S_OWNER, _S_SEQ,
+                                        _SLOT_HEADER, _definition, _directory, _km,
+                                        _layout_hash, _segment_for)
+from fastmlops.drift.judge import judge
+from fastmlops.drift.report import DriftReport
+from fastmlops.monitor._layout import _TOTALS_TAG, Layout
+
+__all__ = ["DriftMonitor", "VERDICT_CODES"]
+
+_log = logging.getLogger("fastmlops.monitor")
+_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+#: Values of the ``<name>_verdict`` gauges.
+VERDICT_CODES = {"ok": 0, "watch": 1, "drift": 2}
+_SUBDIR = "drift-monitors"
+_F8 = np.dtype(np.float64)
+
+
+def _seconds(value: Any, name: str) -> float:
+    if hasattr(value, "total_seconds"):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds or a timedelta, "
+                         f"got {value!r}")
+    return float(value)
+
+
+class DriftMonitor:
+    """Per-column drift of the features a server sees, over a sliding window,
+    shared by every worker process and exported to Prometheus.
+
+    Parameters
+    ----------
+    reference : DriftReference or path
+        The reference (or a file saved with :meth:`DriftReference.save`); its
+        bins, ``alpha``, ``eps``, correction and verdict rule are used.
+    window : float or timedelta, default 600
+        Seconds of the sliding window (a multiple of ``bucket``).
+    bucket : float or timedelta, default 60
+        Seconds per time bucket: rows leave the window one bucket at a time.
+    name : str, default "fastmlops_drift"
+        Prefix of the exported metrics; also names the shared-memory file in a
+        metrics directory.  Two monitors in one registry need two names.
+    ks_buckets : int, default 512
+        Reference-quantile buckets per numeric column for the KS statistic
+        (16 to 4096): the bucketed statistic is within about ``1/ks_buckets``
+        of the exact one.  Memory per numeric column and time bucket is about
+        ``8 * (ks_buckets + 40)`` bytes per process.
+    registry : prometheus_client registry or None
+        Where the monitor registers as a collector (default: prometheus_client's
+        ``REGISTRY``; None: not registered).
+    directory : str or path, optional
+        Metrics directory for processes not related by ``fork`` (default:
+        ``FASTMLOPS_METRICS_DIR`` if set, else anonymous shared memory).
+    max_processes : int, default 64
+        Processes writing at once (each has a slot of shared memory).
+    clock : callable, optional
+        Seconds since the epoch (default ``time.time``); for tests.
+
+    Examples
+    --------
+    >>> import numpy as np, fastmlops
+    >>> ref = fastmlops.DriftReference({"age": np.arange(18.0, 80.0)})
+    >>> m = fastmlops.DriftMonitor(ref, registry=None, name="doc_age", window=300)
+    >>> m.observe({"age": 35.0})
+    >>> m.observe([None])                 # missing
+    >>> m.flush()
+    >>> report = m.report()
+    >>> report.n_rows, float(report.nan_share[0])
+    (2, 0.5)
+    """
+
+    def __init__(self, reference: Any, *, window: Any = 600.0, bucket: Any = 60.0,
+                 name: str = "fastmlops_drift", ks_buckets: int = 512,
+                 registry: Any = _DEFAULT_REGISTRY, directory: Any = None,
+                 max_processes: int = 64, clock: Callable[[], float] | None = None) -> None:
+        from fastmlops.drift import DriftReference
+
+        if not isinstance(reference, DriftReference):
+            if isinstance(reference, (str, bytes)) or hasattr(reference, "__fspath__"):
+                reference = DriftReference.load(reference)
+            else:
+                raise TypeError("reference must be a fastmlops.DriftReference (or the path of "
+                                f"a saved one), got {type(reference).__name__}")
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise ValueError(f"name must be a Prometheus metric name (letters, digits, '_', "
+                             f"':'), got {name!r}")
+        self.window = _seconds(window, "window")
+        self.bucket = _seconds(bucket, "bucket")
+        steps = self.window / self.bucket
+        if abs(steps - round(steps)) > 1e-9 or round(steps) < 1 or round(steps) > 10_000:
+            raise ValueError(f"window ({window!r}) must be 1 to 10,000 times bucket "
+                             f"({bucket!r})")
+        self._steps = int(round(steps))
+        if isinstance(ks_buckets, bool) or not isinstance(ks_buckets, (int, np.integer)) or \
+                not 16 <= ks_buckets <= 4096:
+            raise ValueError(f"ks_buckets must be an integer in [16, 4096], got {ks_buckets!r}")
+        if isinstance(max_processes, bool) or not isinstance(max_processes, (int, np.integer)) \
+                or not 1 <= max_processes <= 4096:
+            raise ValueError(f"max_processes must be an integer in [1, 4096], got "
+                             f"{max_processes!r}")
+        if clock is not None and not callable(clock):
+            raise TypeError("clock must be a callable returning seconds, like time.time")
+        self.reference = reference
+        self.name = name
+        self.ks_buckets = int(ks_buckets)
+        self._clock = clock or time.time
+        self._layout = Layout(reference, self.ks_buckets)
+        self._m = self._layout.m
+        self._width = 1 + self._layout.size  # tag, then the counts vector
+        n_rows = self._steps + 2  # the ring, the totals row
+        self._max_rows = 2 * n_rows  # room for a row registered twice by two processes
+        directory = _directory(directory)
+        if directory is not None:
+            import os
+            directory = os.path.join(directory, _SUBDIR)
+        digest = _layout_hash(name, "counter", ["drift-monitor", self._layout.digest(),
+                                                 self.bucket, self._steps])
+        meta = _definition(name, "counter", "fastmlops drift monitor", (), "",
+                           {"monitor": True})
+        self._segment = _segment_for(name, "counter", self._width, int(max_processes),
+                                     self._max_rows, digest, directory, meta, False)
+        self._rows = [self._segment.series_index((str(r),)) for r in range(n_rows)]
+        self._buf: list[Any] = []
+        # a float64 numpy row is buffered as its bytes when every column is numeric
+        # (None, which no array's shape equals, when a column is categorical)
+        self._row_shape = (self._m,) if self._layout.numeric_only else None
+        self._lock = threading.Lock()
+        self.rejected_rows = 0  # rows this process dropped (all processes: the metric)
+        self._bounds: np.ndarray = np.full(self._m, np.nan)
+        _STATE.add(self)
+        registry = _registry(registry)
+        if registry is not None:
+            registry.register(self)
+
+    # ------------------------------------------------------------ hot path
+    def observe(self, features: Any) -> None:
+        """Count one row or a batch.
+
+        One row: a list or tuple (values in the reference's column order), a
+        dict by column name, a 1-D numpy array or a pandas Series.  A batch:
+        a 2-D array (rows x columns), a DataFrame or an Arrow table (see
+        :meth:`observe_batch`, which also takes a dict of column arrays).  A
+        list, tuple or dict is always one row.  ``None`` and NaN are missing values.  A row is read at the next
+        flush: do not change a list after passing it (arrays are copied)."""
+        t = type(features)
+        if t is list or t is tuple or t is dict:
+            if len(features) != self._m:
+                self._wrong_length(features)
+            self._buf.append(features)
+        elif t is np.ndarray and features.dtype is _F8 and features.shape == self._row_shape:
+            self._buf.append(features.tobytes())  # a copy, 8 bytes a value, already checked
+        else:
+            self._observe_other(features)
+
+    def _wrong_length(self, row: Any) -> None:
+        raise ValueError(f"a row has {len(row)} value(s) but the reference has {self._m} "
+                         f"column(s) {self.reference.columns[:10]!r}; pass one value per "
+                         "column, in the reference's order (or a dict by column name)")
+
+    def _observe_other(self, features: Any) -> None:
+        if isinstance(features, np.ndarray):
+            if features.ndim == 1:
+                if features.shape[0] != self._m:
+                    self._wrong_length(features)
+                if self._row_shape and features.dtype.kind in "fiub" and \
+                        features.dtype.itemsize <= 8:  # numbers of a numeric-only layout
+                    self._buf.append(features.astype(np.float64).tobytes())
+                else:
+                    self._buf.append(features.tolist() if features.dtype.kind in "OUS"
+                                     else features.copy())
+                return
+            self.observe_batch(features)
+            return
+        if hasattr(features, "iloc") and hasattr(features, "dtype"):  # pandas Series: a row
+            row = {str(k): v for k, v in features.items()}
+            if len(row) != self._m:
+                self._wrong_length(row)
+            self._buf.append(row)
+            return
+        self.observe_batch(features)
+
+    def observe_batch(self, batch: Any) -> None:
+        """Count a batch at once (the forms :meth:`DriftReference.check` takes
+        in memory); errors are those of the check, and nothing is counted then."""
+        lay = self._layout
+        out = np.zeros(lay.size, dtype=np.int64)
+        arr = batch if isinstance(batch, np.ndarray) else None
+        if arr is not None and arr.ndim == 2 and lay.numeric_only and \
+                arr.shape[1] == self._m and arr.dtype.kind in "fiu" and arr.dtype.itemsize <= 8:
+            lay.count_table(np.asarray(arr, dtype=np.float64), out)
+            n = arr.shape[0]
+        else:
+            cols = self.reference.current_columns(batch, allow_empty=True)
+            n = cols.n_rows
+            i = 0
+            for j, values in zip(range(self._m), cols.block(0, self._m)):
+                if lay.kinds[j] == "numeric":
+                    from fastmlops._core.validation import reject_long_double
+                    reject_long_double(values, f"column {self.reference.columns[j]!r}")
+                    v = np.asarray(values, dtype=np.float64).reshape(-1, 1)
+                    lay.count_table(v, out, np.zeros(1, np.int64), slice(i, i + 1))
+                    i += 1
+                else:
+                    lay.count_categorical(j, values, out)
+        if n:
+            out[0] = n
+            self._write(out.astype(np.float64), 0)
+
+    # ------------------------------------------------------------ flushing
+    def flush(self) -> None:
+        """Move this process's buffered rows into shared memory now (the
+        metrics' background thread does it every 0.1 s)."""
+        self._flush()
+
+    def _flush(self) -> None:
+        buf = self._buf
+        n = len(buf)
+        if not n:
+            return
+        chunk = buf[:n]
+        del buf[:n]
+        out = np.zeros(self._layout.size, dtype=np.int64)
+        try:
+            bad, why = self._layout.count_rows(chunk, out)
+        except Exception:  # pragma: no cover - a bug: drop the rows, keep serving
+            _log.exception("fastmlops.monitor %s: %d buffered rows dropped", self.name, n)
+            bad, why, out[:] = n, "internal error", 0
+        if bad:
+            self.rejected_rows += bad
+            _log.warning("fastmlops.monitor %s: dropped %d row(s) (not counted): %s",
+                         self.name, bad, why)
+        if out[0] or bad:
+            self._write(out.astype(np.float64), bad)
+
+    def _write(self, counts: np.ndarray, rejected: int) -> None:
+        """Add ``counts`` to this process's row of the current time bucket, and
+        the row and rejected totals to its totals row."""
+        seg = self._segment
+        km = _km()
+        tag = float(math.floor(self._clock() / self.bucket) + 1)
+        ring = int(tag) % (self._steps + 1)
+        w = self._width
+        todo = []
+        if counts[0]:
+            todo.append((ring, counts, tag))
+        if counts[0] or rejected:
+            todo.append((self._steps + 1, np.array([counts[0], float(rejected)]), _TOTALS_TAG))
+        with seg.lock:
+            seg.ensure_slot()
+            for r, values, want in todo:
+                row, state = self._rows[r]
+                at = seg.data_at + row * w
+                if seg.vals[at] == want:
+                    full = np.concatenate([[0.0], values])
+                    kern = km.slot_add
+                else:  # a stale bucket of this slot (or a new one): start it again
+                    full = np.zeros(w)
+                    full[0] = want
+                    full[1:values.size + 1] = values
+                    kern = km.slot_set
+                kern(seg.words, seg.vals, seg.seq_at, at, full,
+                     seg.layout.records_at + row * _RECORD_WORDS + _R_STATE, np.uint64(state))
+
+    def _forget_parent(self) -> None:
+        """In a forked child: new locks, a slot of its own, an empty buffer
+        (the parent flushed before the fork)."""
+        self._segment.after_fork()
+        self._lock = threading.Lock()
+        self._buf = []
+        self.rejected_rows = 0
+
+    # ------------------------------------------------------------ reading
+    def _sum(self, lo: float, hi: float, n: int) -> np.ndarray:
+        from fastmlops._kernels.monitor import window_sum
+
+        seg = self._segment
+        lay = seg.layout
+        rows = seg.n_series()
+        out = np.zeros(self._width - 1)
+        scratch = np.empty(rows * self._width)
+        stuck = np.zeros(lay.slots, dtype=np.int8)
+        window_sum(seg.words, seg.vals, lay.slots_at, lay.slot_words, lay.slots, _S_SEQ,
+                   _SLOT_HEADER, _S_OWNER, rows, self._width, lo, hi, scratch, out, stuck)
+        if stuck.any():
+            seg._repair(stuck)
+        return out[:n] if n else out
+
+    def window_counts(self) -> np.ndarray:
+        """The window's counts vector summed over every process (see
+        :mod:`fastmlops.monitor._layout` for its layout); flushes this process
+        first."""
+        self._flush()
+        tag = math.floor(self._clock() / self.bucket) + 1
+        return self._sum(float(tag - self._steps + 1), float(tag), 0)
+
+    def totals(self) -> tuple[int, int]:
+        """(rows counted, rows rejected) since the start, every process."""
+        self._flush()
+        t = self._sum(_TOTALS_TAG, _TOTALS_TAG, 2)
+        return int(t[0]), int(t[1])
+
+    def report(self) -> DriftReport:
+        """The :class:`~fastmlops.DriftReport` of the window, every process:
+        the figures and verdicts of :meth:`DriftReference.check` (PSI, KL, JSD,
+        the binned test and missing shares exact on the window's rows; the KS
+        statistic from the buckets, see the module docstring and
+        :meth:`ks_bounds`).  Raises ValueError while the window has no rows."""
+        parts, n_rows, uppers = self._layout.parts(self.window_counts())
+        if n_rows == 0:
+            raise ValueError(f"drift monitor {self.name!r}: no rows in the last "
+                             f"{self.window:g} s; observe() some first")
+        self._bounds = np.array(uppers, dtype=np.float64)
+        report = judge(self.reference.column_models, parts, n_rows, self.reference.settings())
+        return dataclasses.replace(report, ks_method="bucketed")
+
+    def ks_bounds(self) -> np.ndarray:
+        """Per column, the upper bound of the exact KS statistic for the window
+        of the last :meth:`report` (the report's ``ks_statistic`` is the lower
+        bound; NaN for categorical or empty columns)."""
+        return self._bounds.copy()
+
+    # ------------------------------------------------------------ Prometheus
+    _GAUGES = (("psi", "Population stability index over the window"),
+               ("kl", "KL divergence (current || reference) over the window"),
+               ("jsd", "Jensen-Shannon divergence over the window"),
+               ("ks_statistic", "KS statistic over the window, from reference-quantile "
+                                "buckets (a lower bound of the exact one)"),
+               ("ks_pvalue", "KS p-value of the bucketed statistic"),
+               ("pvalue", "The column's p-value of the verdict rule"),
+               ("nan_share", "Share of missing values over the window"),
+               ("verdict", "Column verdict: 0 ok, 1 watch, 2 drift"))
+
+    def describe(self) -> list[Any]:
+        from fastmlops.metrics._base import _pc
+
+        return list(self._families(None, _pc(), (0, 0)))
+
+    def collect(self) -> list[Any]:
+        from fastmlops.metrics._base import _pc
+
+        try:
+            report = self.report()
+        except ValueError:
+            report = None
+        return list(self._families(report, _pc(), self.totals()))
+
+    def _families(self, report: Any, pc: Any, totals: tuple[int, int]) -> Any:
+        n = self.name
+        gauges = {key: pc.GaugeMetricFamily(f"{n}_{key}", doc, labels=["column"])
+                  for key, doc in self._GAUGES}
+        rows_total, rejected = totals
+        window_rows = pc.GaugeMetricFamily(f"{n}_window_rows", "Rows in the window")
+        window_seconds = pc.GaugeMetricFamily(f"{n}_window_seconds", "Length of the window")
+        table = pc.GaugeMetricFamily(f"{n}_table_verdict", "Table verdict: 0 ok, 1 watch, "
+                                     "2 drift")
+        rows = pc.CounterMetricFamily(f"{n}_rows", "Rows observed (every process)")
+        bad = pc.CounterMetricFamily(f"{n}_rejected_rows", "Rows dropped as invalid")
+        window_seconds.add_metric([], self.window)
+        rows.add_metric([], rows_total)
+        bad.add_metric([], rejected)
+        if report is not None:
+            window_rows.add_metric([], report.n_rows)
+            table.add_metric([], VERDICT_CODES[report.verdict])
+            fields = {"psi": report.psi, "kl": report.kl, "jsd": report.jsd,
+                      "ks_statistic": report.ks_statistic, "ks_pvalue": report.ks_pvalue,
+                      "pvalue": report.pvalue, "nan_share": report.nan_share}
+            for j, col in enumerate(report.columns):
+                for key, arr in fields.items():
+                    v = float(arr[j])
+                    if not math.isnan(v):
+                        gauges[key].add_metric([col], v)
+                gauges["verdict"].add_metric([col], VERDICT_CODES[report.column_verdict[j]])
+        else:
+            window_rows.add_metric([], 0)
+        yield from gauges.values()
+        yield from (window_rows, window_seconds, table, rows, bad)
+
+    def prometheus_rules(self, *, pending: str = "5m", severity: str = "ticket",
+                         min_rows: int = 0, table: bool = True) -> str:
+        """Prometheus alerting rules for this monitor, as YAML text.
+
+        ``<Camel>FeatureDrift`` fires per column whose verdict is "drift" in
+        every evaluation for ``pending`` (a Prometheus duration), once the
+        window holds at least ``min_rows`` rows; ``<Camel>TableDrift`` when the
+        table's verdict is "drift".  Every worker answers for all, so the rules
+        take the ``max`` over the scraped instances.  ``promtool check rules``
+        accepts the text.
+
+        Examples
+        --------
+        >>> import numpy as np, fastmlops
+        >>> ref = fastmlops.DriftReference({"age": np.arange(100.0)})
+        >>> m = fastmlops.DriftMonitor(ref, registry=None, name="doc_rules")
+        >>> print(m.prometheus_rules(pending="10m").splitlines()[4])
+              - alert: "DocRulesFeatureDrift"
+        """
+        if not isinstance(pending, str) or not re.fullmatch(r"([0-9]+(ms|s|m|h|d|w|y))+",
+                                                            pending):
+            raise ValueError(f"pending must be a Prometheus duration such as '5m', got "
+                             f"{pending!r}")
+        if not isinstance(severity, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", severity):
+            raise ValueError(f"severity must be a word such as 'ticket', got {severity!r}")
+        if isinstance(min_rows, bool) or not isinstance(min_rows, (int, np.integer)) or \
+                min_rows < 0:
+            raise ValueError(f"min_rows must be a non-negative integer, got {min_rows!r}")
+        n = self.name
+        camel = "".join(p[:1].upper() + p[1:] for p in re.split(r"[_:]+", n) if p)
+        guard = f" and on() max({n}_window_rows) >= {int(min_rows)}" if min_rows else ""
+        lines = ["# Generated by fastmlops.monitor.DriftMonitor.prometheus_rules", "groups:",
+                 f'  - name: "drift-{n}"', "    rules:",
+                 f'      - alert: "{camel}FeatureDrift"',
+                 f'        expr: "max by (column) ({n}_verdict) >= 2{guard}"',
+                 f"        for: {pending}",
+                 "        labels:", f'          severity: "{severity}"',
+                 f'          monitor: "{n}"',
+                 "        annotations:",
+                 '          summary: "Feature {{ $labels.column }} drifted (monitor ' + n + ')"',
+                 '          description: "The drift verdict of column {{ $labels.column }} '
+                 f'has been drift for {pending}; see {n}_psi and {n}_ks_pvalue."']
+        if table:
+            lines += [f'      - alert: "{camel}TableDrift"',
+                      f'        expr: "max({n}_table_verdict) >= 2{guard}"',
+                      f"        for: {pending}",
+                      "        labels:", f'          severity: "{severity}"',
+                      f'          monitor: "{n}"',
+                      "        annotations:",
+                      f'          summary: "The features of {n} drifted as a whole"']
+        return "\n".join(lines) + "\n"
+
+    def __repr__(self) -> str:
+        return (f"DriftMonitor({self.name!r}, {self._m} columns, window={self.window:g}s, "
+                f"bucket={self.bucket:g}s)")
