@@ -111,7 +111,7 @@ def count_numeric(ref: NumericColumn, values: np.ndarray, name: str, alternative
                 if binned and spec is not None else None)
     sb = Sample(np.ascontiguousarray(values, dtype=dtype))
     res = ks_statistic(sa, sb)
-    part = NumericCounts(n_rows=int(values.size), n_missing=int(sb.nan), n=int(sb.n))
+    part = NumericCounts(n_rows=int(values.size), n_missing=sb.n_missing, n=int(sb.n))
     if res is not None:
         part.ks = ks_figures(res[0], res[1], alternative)
     if binned:

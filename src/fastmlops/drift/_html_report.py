@@ -49,7 +49,7 @@ PAGE_ROWS = 200
 
 
 def _asset(name: str) -> str:
-    return resources.files("fastmlops").joinpath("_report_assets", name) \
+    return resources.files("fastmlops.drift").joinpath("_report_assets", name) \
         .read_text(encoding="utf-8")
 
 
@@ -151,7 +151,7 @@ def worst_first(columns: list[Mapping[str, Any]]) -> list[int]:
         c = columns[j]
         p = _finite(c.get("pvalue"))
         psi = _finite(c.get("psi"))
-        return (_VERDICT_RANK.get(c.get("verdict"), 3), 2.0 if p is None else p,
+        return (_VERDICT_RANK.get(str(c.get("verdict")), 3), 2.0 if p is None else p,
                 -(psi if psi is not None else -1.0), j)
     return sorted(range(len(columns)), key=key)
 

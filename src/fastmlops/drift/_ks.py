@@ -68,8 +68,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class _AxisTypeError(np.exceptions.AxisError if hasattr(np, "exceptions")
-                     else np.AxisError, TypeError):  # type: ignore[misc]
+class _AxisTypeError(np.exceptions.AxisError, TypeError):
     """A non-integer ``axis``: scipy raises AxisError (a ValueError); earlier
     fastmlops raised TypeError.  This is both."""
 
@@ -134,8 +133,7 @@ def _check_options(alternative: Any, method: Any, nan_policy: Any) -> tuple[str,
 
 
 def _axis_error(message: str) -> Exception:
-    axis_error = np.exceptions.AxisError if hasattr(np, "exceptions") else np.AxisError
-    return axis_error(message)
+    return np.exceptions.AxisError(message)
 
 
 def _as_sample(x: Any, name: str) -> tuple[np.ndarray, np.dtype, np.ndarray | None]:
@@ -213,7 +211,7 @@ def _broadcast(arrays: list[np.ndarray | None], shapes_of: list[np.ndarray],
             f"(numpy's rules) once it is removed; got {shapes_of[0].shape} and "
             f"{shapes_of[1].shape} with axis={axes if len(axes) > 1 else axes[0]}. "
             "Pass matching columns, or the right axis=.") from None
-    out = []
+    out: list[np.ndarray | None] = []
     for x, base in zip(arrays, full * (len(arrays) // len(full))):
         if x is None:
             out.append(None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 import numpy as np
 
@@ -51,6 +51,12 @@ class Sample:
     def n(self) -> int:
         assert self.nan is not None
         return self.values.size - self.nan
+
+    @property
+    def n_missing(self) -> int:
+        """The NaN count (known once the sample has been through the engine)."""
+        assert self.nan is not None
+        return self.nan
 
 
 @dataclass(frozen=True)
@@ -422,24 +428,26 @@ def ks_table_block(a: np.ndarray | Sequence[Sample], b: np.ndarray, j0: int,
     that :func:`ks_statistic` would set on the column's :class:`Sample`.
     """
     w = j1 - j0
+    table_a = cast(np.ndarray, a)  # read only when is_table
+    samples = cast(Sequence[Sample], a)  # read only when not is_table
     if not (0 <= j0 <= j1 <= b.shape[1]) or b.ndim != 2:
         raise ValueError(f"columns {j0}..{j1} out of range for a table of shape {b.shape}")
     is_table = isinstance(a, np.ndarray)
-    if is_table and (a.ndim != 2 or a.shape[1] != b.shape[1] or a.dtype != b.dtype):
+    if is_table and (table_a.ndim != 2 or table_a.shape[1] != b.shape[1] or table_a.dtype != b.dtype):
         raise ValueError("a and b must be tables with the same columns and dtype; got "
-                         f"{a.shape} {a.dtype} and {b.shape} {b.dtype}")
+                         f"{table_a.shape} {table_a.dtype} and {b.shape} {b.dtype}")
     if not is_table and len(a) != w:
         raise ValueError(f"need {w} samples for columns {j0}..{j1}, got {len(a)}")
     group = max(1, min(_ROW_GROUP, _ROW_IDS_BYTES // (2 * max(b.shape[0],
-                                                           a.shape[0] if is_table else 0, 1))))
+                                                           table_a.shape[0] if is_table else 0, 1))))
     if w > group:  # columns in groups: the bucket ids of a group fit the scratch
         res: list = []
         for g0 in range(0, w, group):
             g1 = min(w, g0 + group)
-            sub_bins = None if bins is None else [None] * (g1 - g0)
-            res.extend(ks_table_block(a if is_table else a[g0:g1], b, j0 + g0, j0 + g1,
+            sub_bins: list | None = None if bins is None else [None] * (g1 - g0)
+            res.extend(ks_table_block(table_a if is_table else samples[g0:g1], b, j0 + g0, j0 + g1,
                                       sub_bins))
-            if bins is not None:
+            if bins is not None and sub_bins is not None:
                 bins[g0:g1] = sub_bins
         return res
     n_b = b.shape[0]
@@ -447,39 +455,40 @@ def ks_table_block(a: np.ndarray | Sequence[Sample], b: np.ndarray, j0: int,
 
     def fallback(k: int) -> None:
         if is_table:
-            sa = Sample(np.ascontiguousarray(a[:, j0 + k]))
+            sa = Sample(np.ascontiguousarray(table_a[:, j0 + k]))
         else:  # without its stored buckets: those are what failed
-            ref = a[k]
+            ref = samples[k]
             sa = Sample(ref.values, is_sorted=ref.is_sorted, nan=ref.nan)
         sb = Sample(np.ascontiguousarray(b[:, j0 + k]))
         res = ks_statistic(sa, sb)
         out[k] = (res, int(sa.nan or 0), int(sb.nan or 0))
 
     if is_table:
-        n_a = a.shape[0]
+        n_a = table_a.shape[0]
         if n_a + n_b < SORT_MERGE_BELOW:
             for k in range(w):
                 fallback(k)
             return out
-        maps = [_column_map(a[:, j0 + k], b[:, j0 + k], n_a + n_b) for k in range(w)]
+        maps = [_column_map(table_a[:, j0 + k], b[:, j0 + k], n_a + n_b) for k in range(w)]
     else:
         maps = [(s.buckets.lo, s.buckets.scale, s.buckets.top) if s.buckets is not None
-                else None for s in a]
+                else None for s in samples]
     if all(spec is None for spec in maps):
         for k in range(w):
             fallback(k)
         return out
-    splits = [s.split for s in a] if bins is not None and not is_table else None
+    splits = [s.split for s in samples] if bins is not None and not is_table else None
     ids_b, counts_b, nans_b, scounts, edge_at = _count_rows(b, j0, maps, "rows_b", splits)
     if scounts is not None:
         for k, spec in enumerate(maps):
             ne = int(edge_at[k + 1] - edge_at[k])
-            if spec is None or a[k].split is None or ne != a[k].split[1].size:
+            if bins is None or spec is None or samples[k].split is None or \
+                    ne != samples[k].split[1].size:
                 continue
             nb = int(spec[2]) + 1
             bins[k] = (counts_b[k, :nb].copy(), scounts[k, :ne + 1].copy())
     if is_table:
-        ids_a, counts_a, nans_a, _, _ = _count_rows(a, j0, maps, "rows_a")
+        ids_a, counts_a, nans_a, _, _ = _count_rows(table_a, j0, maps, "rows_a")
     def refine(k: int) -> None:
         spec = maps[k]
         if spec is None:
@@ -491,9 +500,10 @@ def ks_table_block(a: np.ndarray | Sequence[Sample], b: np.ndarray, j0: int,
         if is_table:
             ca, nan_a, n1 = counts_a[k, :nb], int(nans_a[k]), n_a - int(nans_a[k])
         else:
-            ref = a[k]
+            ref = samples[k]
             if ref.nan is None:
                 ref.nan = count_nan(ref.values)
+            assert ref.buckets is not None  # maps[k] is not None
             ca, nan_a, n1 = ref.buckets.counts, ref.nan, ref.n
         n2 = n_b - nan_b
         if n1 == 0 or n2 == 0:
@@ -507,18 +517,19 @@ def ks_table_block(a: np.ndarray | Sequence[Sample], b: np.ndarray, j0: int,
         col_b = b[:, j0 + k]
         gb = _gather(col_b, ids_b[k], sel[0], want_b, nan_b)
         if is_table:
-            ga = np.sort(_gather(a[:, j0 + k], ids_a[k], sel[0], want_a, nan_a))
+            ga = np.sort(_gather(table_a[:, j0 + k], ids_a[k], sel[0], want_a, nan_a))
         else:
-            ga = _sorted_slices(a[k].values, sel, 0) if a[k].is_sorted else None
-            if ga is None:  # pragma: no cover - stored references are sorted
+            got = _sorted_slices(samples[k].values, sel, 0) if samples[k].is_sorted else None
+            if got is None:  # pragma: no cover - stored references are sorted
                 fallback(k)
                 return
+            ga = got
         st = np.array([-np.inf, -np.inf, np.inf, np.inf])
         locs = np.zeros(4, dtype=b.dtype)
         _merge_selected(ga, np.sort(gb), sel, n1, n2, st, locs)
         out[k] = ((st, locs), nan_a, nan_b)
 
-    _map(refine, range(w), (n_b + (a.shape[0] if is_table else 0)) * w)
+    _map(refine, range(w), (n_b + (table_a.shape[0] if is_table else 0)) * w)
     return out
 
 

@@ -320,10 +320,10 @@ def _positional(current: Any, names: list[str], categorical: list[str]) -> Colum
             current = current if isinstance(current, np.ndarray) else np.asarray(current)
         except Exception as exc:
             raise TypeError(f"current could not be converted to an array: {exc}") from None
-        n = 1 if current.ndim == 1 else current.shape[1] if current.ndim == 2 else None
-        if n is None:
+        if current.ndim not in (1, 2):
             raise ValueError("current must be 1-D (one column) or 2-D (rows x columns); "
                              f"got shape {current.shape}")
+        n = 1 if current.ndim == 1 else current.shape[1]
     if n != len(names):
         raise ValueError(
             f"current has {n} column(s), the reference {len(names)}; "

@@ -45,7 +45,8 @@ MAGIC = b"FMLDREF\n"
 VERSION = 1
 _PREFIX = struct.Struct("<8sIIQ")
 _ALIGN = 64
-_DTYPES = {"<f8": np.float64, "<f4": np.float32, "<i8": np.int64, "<u8": np.uint64}
+_DTYPES: dict[str, np.dtype[Any]] = {"<f8": np.dtype(np.float64), "<f4": np.dtype(np.float32),
+                                     "<i8": np.dtype(np.int64), "<u8": np.dtype(np.uint64)}
 _MAX_HEADER = 1 << 31
 
 
@@ -104,7 +105,7 @@ def _hash_all(buffers: list[Any], algorithm: str = "sha256") -> list[str]:
 
 
 def _digests(arrays: list[np.ndarray]) -> list[tuple[str, str]]:
-    views = [memoryview(a).cast("B") for a in arrays]
+    views = [a.data.cast("B") for a in arrays]
     return list(zip(_hash_all(views, "sha256"), _hash_all(views, "xxh3")))
 
 
@@ -166,7 +167,7 @@ def save(ref: Any, path: Any) -> str:
             fh.write(raw)
             for a, s in zip(arrays, parsed["sections"]):
                 fh.write(b"\0" * (s["offset"] - fh.tell()))
-                fh.write(memoryview(a).cast("B"))
+                fh.write(a.data.cast("B"))
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -239,7 +240,7 @@ def load(cls: Any, path: Any, expected_digest: str | None, verify: str | None = 
         if expected_digest is not None and digest != expected_digest:
             raise ValueError(f"{os.fspath(path)!s} holds reference {digest}, not the expected "
                              f"{expected_digest}")
-        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else None
+        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)  # size > 0: read a prefix
     arrays = [np.frombuffer(mm, dtype=_DTYPES[s["dtype"]], count=s["shape"][0],
                             offset=s["offset"]) for s in sections]
     key = "sha256" if verify == "sha256" else "xxh3_128"

@@ -198,9 +198,9 @@ def read_table(source: Any, columns: Sequence[str] | None = None, *,
         missing = [c for c in columns if c not in names]
         if missing:
             shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
-            raise DataFileError(f"{where}: no column {', '.join(map(repr, missing))}; "
+            raise DataFileError(f"{where!s}: no column {', '.join(map(repr, missing))}; "
                                 f"its columns are: {shown}")
     try:
         return data.to_table(columns=list(columns) if columns is not None else None)
     except (OSError, ValueError) as exc:
-        raise DataFileError(f"cannot read {where}: {_arrow_message(exc)}") from None
+        raise DataFileError(f"cannot read {where!s}: {_arrow_message(exc)}") from None

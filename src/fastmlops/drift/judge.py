@@ -132,12 +132,12 @@ def judge(models: Sequence[ColumnModel], counts: Sequence[ColumnCounts], n_rows:
     p_adj = rule.adjust(p_col, settings.correction)
     verdicts = []
     for j in range(m):
-        u = unseen[j]
+        new = unseen[j]
         verdicts.append(rule.judge(
             kinds[j], p_ks=p_ks[j], p_bin=f["p_bin"][j], p_col=p_col[j], p_adj=p_adj[j],
             alpha=settings.alpha, psi=f["psi"][j], nan_up=nan_share[j] - ref_nan[j],
             nan_increase=settings.nan_increase, n_current=int(n_cur[j]),
-            unseen=u["count"] if u else 0, unseen_share=u["share"] if u else 0.0))
+            unseen=new["count"] if new else 0, unseen_share=new["share"] if new else 0.0))
     tiers = [divergence.psi_verdict(v) if np.isfinite(v) else "n/a" for v in f["psi"]]
     return DriftReport(
         columns=list(settings.columns), n_rows=int(n_rows), ks_statistic=d, ks_pvalue=p_ks,

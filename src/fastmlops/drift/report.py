@@ -156,7 +156,7 @@ class DriftReport:
             "jsd": _num(self.jsd[j]),
             "nan_share": float(self.nan_share[j]),
             "reference_nan_share": float(self.reference_nan_share[j]),
-            "unseen": None if self.unseen[j] is None else dict(self.unseen[j]),
+            "unseen": None if (new := self.unseen[j]) is None else dict(new),
             "other": bool(self.other[j]),
             "plot": self.plots[j],
         }
