@@ -152,7 +152,7 @@ _VALUES = [0]  # bytes of sorted reference values in the ones it unpickled
 
 def _rebuild(cls, state):
     _UNPICKLES[0] += 1
-    _VALUES[0] += sum(c.sorted_values.nbytes for c in state["_cols"] if c.kind == "numeric")
+    _VALUES[0] += sum(c.sorted_values.nbytes for c in state["column_models"] if c.kind == "numeric")
     obj = cls.__new__(cls)
     obj.__dict__.update(state)
     return obj

@@ -34,12 +34,19 @@ import json
 import mmap
 import os
 import struct
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 import numpy as np
 
 from fastmlops.drift.categories import CategoryMap
 from fastmlops.drift.columns import CategoricalColumn, ColumnModel, NumericColumn
+
+if TYPE_CHECKING:
+    from fastmlops.drift._reference import DriftReference
+
+#: A file path as ``open`` takes it.
+Path = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+R = TypeVar("R", bound="DriftReference")
 
 MAGIC = b"FMLDREF\n"
 VERSION = 1
@@ -50,7 +57,7 @@ _DTYPES: dict[str, np.dtype[Any]] = {"<f8": np.dtype(np.float64), "<f4": np.dtyp
 _MAX_HEADER = 1 << 31
 
 
-def _not_a_reference(path: Any, why: str) -> ValueError:
+def _not_a_reference(path: Path, why: str) -> ValueError:
     return ValueError(f"{os.fspath(path)!s}: not a valid fastmlops drift reference ({why}); "
                       "write references with DriftReference.save")
 
@@ -60,7 +67,7 @@ def _le(a: np.ndarray) -> np.ndarray:
     return a.astype(a.dtype.newbyteorder("<"), copy=False)
 
 
-def _layout(ref: Any) -> tuple[dict, list[np.ndarray]]:
+def _layout(ref: DriftReference) -> tuple[dict[str, Any], list[np.ndarray]]:
     """The header (without digest, offsets and section digests) and the arrays."""
     arrays: list[np.ndarray] = []
 
@@ -71,7 +78,7 @@ def _layout(ref: Any) -> tuple[dict, list[np.ndarray]]:
     columns = []
     for name, kind, col in zip(ref.columns, ref.kinds, ref.column_models):
         entry: dict[str, Any] = {"name": name, "kind": kind, "n_missing": int(col.n_missing)}
-        if kind == "numeric":
+        if isinstance(col, NumericColumn):
             entry["sections"] = {"values": section(col.sorted_values),
                                  "edges": section(col.edges), "counts": section(col.counts),
                                  "grid": section(col.grid)}
@@ -92,7 +99,7 @@ def _layout(ref: Any) -> tuple[dict, list[np.ndarray]]:
     return header, arrays
 
 
-def _hash_all(buffers: list[Any], algorithm: str = "sha256") -> list[str]:
+def _hash_all(buffers: list[memoryview], algorithm: str = "sha256") -> list[str]:
     """SHA-256 or XXH3-128 of each buffer, on the worker threads (both release
     the GIL for large buffers)."""
     from fastmlops._core.parallel import parallel_map
@@ -126,7 +133,7 @@ def _sections(arrays: list[np.ndarray], digests: list[tuple[str, str]],
     return out
 
 
-def content_digest(ref: Any) -> str:
+def content_digest(ref: DriftReference) -> str:
     header, arrays = _layout(ref)
     header["sections"] = _sections(arrays, _digests(arrays), 0)
     for s in header["sections"]:  # offsets depend on the header's length: not content
@@ -155,11 +162,11 @@ def _final_header(header: dict, arrays: list[np.ndarray],
         guess = -(-(len(raw) + 256) // _ALIGN) * _ALIGN - _PREFIX.size
 
 
-def save(ref: Any, path: Any) -> str:
+def save(ref: DriftReference, path: Path) -> str:
     header, arrays = _layout(ref)
     raw = _final_header(header, arrays, _digests(arrays))
     parsed = json.loads(raw)
-    path = os.fspath(path)
+    path = os.fsdecode(path)
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
         with open(tmp, "wb") as fh:
@@ -180,16 +187,17 @@ def save(ref: Any, path: Any) -> str:
 
 
 # ------------------------------------------------------------------ loading
-def _expect(cond: bool, path: Any, why: str) -> None:
+def _expect(cond: bool, path: Path, why: str) -> None:
     if not cond:
         raise _not_a_reference(path, why)
 
 
-def _int(x: Any) -> bool:
+def _int(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool) and x >= 0
 
 
-def load(cls: Any, path: Any, expected_digest: str | None, verify: str | None = None) -> Any:
+def load(cls: type[R], path: Path, expected_digest: str | None,
+         verify: str | None = None) -> R:
 
     if expected_digest is not None and not isinstance(expected_digest, str):
         raise TypeError(f"expected_digest must be a 'sha256:<hex>' string, got {expected_digest!r}")
@@ -255,7 +263,7 @@ def load(cls: Any, path: Any, expected_digest: str | None, verify: str | None = 
         raise _not_a_reference(path, f"inconsistent header: {exc!r}") from None
 
 
-def _rebuild(cls: Any, header: dict, arrays: list[np.ndarray], path: Any) -> Any:
+def _rebuild(cls: type[R], header: dict[str, Any], arrays: list[np.ndarray], path: Path) -> R:
     params = header["params"]
     ref = object.__new__(cls)
     ref._set_params(**params)

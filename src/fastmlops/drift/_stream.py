@@ -12,9 +12,16 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Union
+
+if TYPE_CHECKING:
+    from fastmlops.drift._reference import DriftReference
+    from fastmlops.drift.report import DriftReport
+    from fastmlops.drift.state import DriftState
 
 import numpy as np
+
+from fastmlops.drift.columns import NumericColumn
 
 #: Rows per batch read from files and datasets.
 BATCH_ROWS = 1 << 17
@@ -108,7 +115,7 @@ class _Spooled(_Source):
     """A one-shot iterator: pass 1 reads it and writes each batch's numeric
     columns to a temporary directory; pass 2 memory-maps them back."""
 
-    def __init__(self, it: Iterator, ref: Any) -> None:
+    def __init__(self, it: Iterator[Any], ref: DriftReference) -> None:
         self.it = it
         self.ref = ref
         self.dir = tempfile.TemporaryDirectory(prefix="fastmlops-spool-")
@@ -174,7 +181,7 @@ def _mapped_row_groups(data: Any) -> Any:
         return data
 
 
-def _source(ref: Any, current: Any) -> _Source:
+def _source(ref: DriftReference, current: Any) -> _Source:
     if isinstance(current, (str, os.PathLike)):
         from fastmlops.drift.files import open_data
 
@@ -199,7 +206,8 @@ def _label(i: int, what: str, exc: BaseException) -> BaseException:
     return new
 
 
-def check(ref: Any, current: Any, progress: Callable[[int, int | None], Any] | None) -> Any:
+def check(ref: DriftReference, current: Any,
+          progress: Callable[[int, int | None], object] | None) -> DriftReport:
     """:meth:`DriftReference.check` for streamed data (see its docstring)."""
     if is_dask(current):
         return check_dask(ref, current)
@@ -232,18 +240,18 @@ def check(ref: Any, current: Any, progress: Callable[[int, int | None], Any] | N
 
 
 # ------------------------------------------------------------------ Dask
-def _count_part(ref: Any, part: Any) -> Any:
+def _count_part(ref: DriftReference, part: Any) -> DriftState:
     return ref.new_state().update(ref, part)
 
 
-def _merge_all(*states: Any) -> Any:
+def _merge_all(*states: DriftState) -> DriftState:
     first = states[0]
     for s in states[1:]:
         first.merge(s)
     return first
 
 
-def check_dask(ref: Any, data: Any, *, split_every: int = 8) -> Any:
+def check_dask(ref: DriftReference, data: Any, *, split_every: int = 8) -> DriftReport:
     """Check a ``dask.dataframe.DataFrame`` (columns by name) or a
     ``dask.array.Array`` (rows x columns, chunked along rows) against ``ref``.
 
@@ -295,7 +303,8 @@ def check_dask(ref: Any, data: Any, *, split_every: int = 8) -> Any:
     return state.finish(ref)
 
 
-def _gather_from_plan(ref: Any, part: Any, plan: Any) -> Any:
+def _gather_from_plan(ref: DriftReference, part: Any,
+                      plan: list[np.ndarray | None]) -> list[np.ndarray | None]:
     from fastmlops.drift.state import DriftState
 
     return DriftState.from_plan(ref, plan).gather(ref, part).gathered_values()
@@ -315,7 +324,7 @@ def _reference_node(ref: Any) -> Any:
     return dask.delayed(ref, pure=True, traverse=False)
 
 
-def _worker_view(ref: Any) -> Any:
+def _worker_view(ref: DriftReference) -> DriftReference:
     """What tasks need of ``ref``: everything but the numeric columns' sorted
     values (only ``finish``, on the client, reads them); the KS buckets are
     made here once (1e6 x 20 float64: 158 MB -> 5 MB sent to each worker)."""
@@ -325,7 +334,7 @@ def _worker_view(ref: Any) -> Any:
     view = copy.copy(ref)
     view.column_models = []
     for col in ref.column_models:
-        if col.kind == "numeric":
+        if isinstance(col, NumericColumn):
             col.buckets()
             # split tables are rebuilt on the worker in a millisecond: not sent
             col = dataclasses.replace(col, sorted_values=np.empty(0, col.sorted_values.dtype),
