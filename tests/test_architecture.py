@@ -29,11 +29,21 @@ SHARED = ("fastmlops._core", "fastmlops._kernels")
 #: Lines a module may have ("about 600"); the Numba kernels stay as they were.
 MAX_LINES = 650
 KERNEL_EXCEPTIONS = {"fastmlops._kernels.kstwo"}
+#: Imports allowed against the rules, each with its reason (the same list as the
+#: ``ignore_imports`` of the contract in pyproject.toml).
+ALLOWED = {
+    # fastmlops.fingerprint.add_cli stays at its public path, loaded on first use
+    # from the CLI package, where the command lives now.
+    ("fastmlops.fingerprint", "fastmlops.cli._fingerprint"),
+}
 
 
 @pytest.fixture(scope="module")
 def graph() -> grimp.ImportGraph:
-    return grimp.build_graph("fastmlops", exclude_type_checking_imports=True)
+    graph = grimp.build_graph("fastmlops", exclude_type_checking_imports=True, cache_dir=None)
+    for importer, imported in ALLOWED:
+        graph.remove_import(importer=importer, imported=imported)
+    return graph
 
 
 def _bin(name: str) -> str:

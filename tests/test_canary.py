@@ -334,15 +334,6 @@ def test_empty_keys_give_empty_results(keys):
     assert m.shape == shape and m.dtype == np.bool_
 
 
-def test_docstring_examples_run():
-    import doctest
-
-    import fastmlops.canary as module
-
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
-
-
 from hypothesis import given, strategies as st  # noqa: E402
 
 

@@ -21,6 +21,7 @@ import pytest
 import fastmlops
 from fastmlops import cli
 from fastmlops import fingerprint as fp_module
+from fastmlops.cli import _metrics as cli_metrics  # the metrics command: its _wait_forever
 
 pytest.importorskip("prometheus_client")
 
@@ -183,7 +184,7 @@ def _serve_and_fetch(monkeypatch, capsys, argv):
             fetched["body"] = response.read().decode()
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_wait_forever", wait, raising=False)
+    monkeypatch.setattr(cli_metrics, "_wait_forever", wait, raising=False)
     status = cli.main(argv)
     return status, fetched
 
@@ -228,7 +229,7 @@ def test_cli_serve_names_the_directory_from_the_environment(tmp_path, monkeypatc
         fetched["err"] = capsys.readouterr().err
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_wait_forever", wait, raising=False)
+    monkeypatch.setattr(cli_metrics, "_wait_forever", wait, raising=False)
     assert cli.main(["metrics", "--serve", "0"]) == 130
     assert str(tmp_path) in fetched["err"]
 

@@ -184,15 +184,6 @@ def test_bad_input(call, exc, match):
         call()
 
 
-def test_docstring_examples_run():
-    import doctest
-
-    import fastmlops.losses as module
-
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
-
-
 def test_out_array_is_filled_and_checked():
     pc, pr, rc, rr = _pairs(1000, 8)
     out = np.full(1000, -1.0)

@@ -32,6 +32,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from fastmlops._core.validation import (
+    as_real, check_choice, check_int, check_positive, check_probability,
+)
+
 __all__ = [
     "N_BUCKETS", "bucket", "in_canary", "buckets", "assign", "Stage", "CanaryPolicy",
     "Decision", "CanaryController", "DEFAULT_STAGES",
@@ -43,15 +47,11 @@ _U64 = 1 << 64
 
 
 # ------------------------------------------------------------------ assignment
-def _seed(seed: Any) -> int:
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer, got {seed!r}")
-    if not 0 <= int(seed) < _U64:
-        raise ValueError(f"seed must be in [0, 2**64), got {seed!r}")
-    return int(seed)
+def _seed(seed: object) -> int:
+    return check_int(seed, "seed", minimum=0, maximum=_U64 - 1, why=" (XXH64 seeds are 64-bit)")
 
 
-def _key_bytes(key: Any) -> bytes:
+def _key_bytes(key: object) -> bytes:
     if isinstance(key, str):
         return key.encode("utf-8")
     if isinstance(key, (bytes, bytearray, memoryview)):
@@ -68,11 +68,9 @@ def _key_bytes(key: Any) -> bytes:
                     "convert it, e.g. str(key)")
 
 
-def _threshold(percent: Any) -> int:
-    if isinstance(percent, (bool, np.bool_)) or not isinstance(percent, (int, float, np.number)):
-        raise TypeError(f"percent must be a number between 0 and 100, got {percent!r}")
-    p = float(percent)
-    if not 0.0 <= p <= 100.0:
+def _threshold(percent: object) -> int:
+    p = as_real(percent, "percent", "a number between 0 and 100")
+    if not 0.0 <= p <= 100.0:  # also refuses NaN
         raise ValueError(f"percent must be between 0 and 100 (5 means 5%), got {percent!r}")
     return int(round(p * N_BUCKETS / 100.0))
 
@@ -131,7 +129,7 @@ def _batch(keys: Any, fn_name: str, *args: Any) -> tuple[np.ndarray, tuple[int, 
     shape = np.shape(keys)
     flat = _int_keys(keys)
     dtype = np.int16 if fn_name == "buckets_into" else np.bool_
-    out = np.empty(flat.shape[0], dtype=dtype)
+    out: np.ndarray = np.empty(flat.shape[0], dtype=dtype)
     fn = getattr(kc, fn_name)
 
     def work(b: tuple[int, int]) -> None:
@@ -262,17 +260,13 @@ class CanaryPolicy:
                              "Stage(100), which would send all traffic to the new version "
                              "unwatched")
         object.__setattr__(self, "stages", stages)
-        if not (isinstance(self.alpha, (int, float)) and 0 < self.alpha < 1):
-            raise ValueError(f"alpha must be strictly between 0 and 1, got {self.alpha!r}")
-        if self.error_test not in ("ztest", "msprt"):
-            raise ValueError(f"error_test must be 'ztest' or 'msprt', got {self.error_test!r}")
-        if not (isinstance(self.msprt_tau, (int, float)) and self.msprt_tau > 0):
-            raise ValueError(f"msprt_tau must be positive, got {self.msprt_tau!r}")
+        object.__setattr__(self, "alpha", check_probability(self.alpha, "alpha"))
+        check_choice(self.error_test, "error_test", ("ztest", "msprt"))
+        object.__setattr__(self, "msprt_tau", check_positive(self.msprt_tau, "msprt_tau"))
         for name in ("max_p99_latency", "max_burn_rate"):
             v = getattr(self, name)
-            if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool)
-                                      and v > 0 and math.isfinite(v)):
-                raise ValueError(f"{name} must be a positive number or None, got {v!r}")
+            if v is not None:
+                object.__setattr__(self, name, check_positive(v, name))
 
 
 @dataclass(frozen=True)
@@ -294,20 +288,13 @@ class Decision:
     metrics: dict = field(default_factory=dict)
 
 
-def _count(value: Any, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer count, got {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must not be negative, got {value!r}")
-    return int(value)
+def _count(value: object, name: str) -> int:
+    return check_int(value, name, minimum=0, what="an integer count")
 
 
-def _measurement(value: Any, name: str) -> float:
+def _measurement(value: object, name: str) -> float:
     """A latency or burn rate passed to observe(): a real number >= 0 (inf allowed)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
-                                                                      np.floating)):
-        raise TypeError(f"{name} must be a number (or None), got {value!r}")
-    v = float(value)
+    v = as_real(value, name, "a number (or None)")
     if math.isnan(v):
         raise ValueError(f"{name} is NaN (a failed measurement?); the controller cannot tell "
                          f"whether the canary is healthy from it. Pass a real value, or None "
@@ -317,7 +304,7 @@ def _measurement(value: Any, name: str) -> float:
     return v
 
 
-def _p99_of(latencies: Any) -> float | None:
+def _p99_of(latencies: object) -> float | None:
     """p99 of an array of latencies (None when it is empty); NaN raises ValueError."""
     if isinstance(latencies, (str, bytes)):
         raise TypeError("canary_latencies must be an array of numbers, got a "
@@ -406,11 +393,12 @@ class CanaryController:
         self._reset_stage(self._now)
 
     @staticmethod
-    def _time(now: Any) -> float:
-        if isinstance(now, bool) or not isinstance(now, (int, float, np.number)) \
-                or not math.isfinite(float(now)):
-            raise TypeError(f"time must be a finite number of seconds, got {now!r}")
-        return float(now)
+    def _time(now: object) -> float:
+        what = "a finite number of seconds"
+        t = as_real(now, "time", what)
+        if not math.isfinite(t):  # a TypeError too: time is a number, never NaN or inf
+            raise TypeError(f"time must be {what}, got {now!r}")
+        return t
 
     def _reset_stage(self, now: float) -> None:
         self._stage_start = now

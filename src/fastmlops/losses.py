@@ -29,11 +29,11 @@ from __future__ import annotations
 import math
 import sys
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from fastmlops._core.validation import as_numeric_array
+from fastmlops._core.validation import as_numeric_array, check_bool, check_positive
 
 __all__ = ["dpo_loss", "bradley_terry_loss", "PreferenceLoss", "release_buffers"]
 
@@ -93,6 +93,9 @@ def _output(n: int, dtype: np.dtype) -> np.ndarray:
         return buf[:]
 
 
+_Rewards = tuple[np.ndarray, np.ndarray]  # (chosen, rejected)
+
+
 class PreferenceLoss(tuple):
     """Result of :func:`dpo_loss` and :func:`bradley_terry_loss`.
 
@@ -123,8 +126,14 @@ class PreferenceLoss(tuple):
     _fields = ("loss", "losses", "chosen_rewards", "rejected_rewards", "margins",
                "reward_margin", "accuracy", "grad_chosen", "grad_rejected")
 
+    reward_margin: float
+    accuracy: float
+    _rewards: _Rewards | Callable[[], _Rewards]
+    _grad: np.ndarray | None
+
     def __new__(cls, loss: float, losses: np.ndarray, reward_margin: float, accuracy: float,
-                rewards: Any, grad: np.ndarray | None) -> "PreferenceLoss":
+                rewards: _Rewards | Callable[[], _Rewards],
+                grad: np.ndarray | None) -> "PreferenceLoss":
         self = super().__new__(cls, (loss, losses))
         self.reward_margin = reward_margin
         self.accuracy = accuracy
@@ -215,12 +224,6 @@ def _out(out: Any, shape: tuple[int, ...], dtype: np.dtype,
     return flat
 
 
-def _check_grad(grad: Any) -> bool:
-    if not isinstance(grad, (bool, np.bool_)):
-        raise TypeError(f"grad must be True or False, got {grad!r}")
-    return bool(grad)
-
-
 def _run(chunk_fn: Any, grad_fn: Any, inputs: list[np.ndarray], extra: tuple, dtype: np.dtype,
          grad: bool, out: np.ndarray | None = None
          ) -> tuple[np.ndarray, np.ndarray | None, float, float, int]:
@@ -238,7 +241,7 @@ def _run(chunk_fn: Any, grad_fn: Any, inputs: list[np.ndarray], extra: tuple, dt
         parts = [x[a:b] for x in inputs]
         bits = np.empty(BLOCK, np.int64)
         scratch = (bits, bits.view(np.float64))
-        if grad:
+        if g is not None:  # grad=True
             return grad_fn(*parts, *extra, losses[a:b], g[a:b], scale, *scratch)
         return chunk_fn(*parts, *extra, losses[a:b], *scratch)
 
@@ -306,15 +309,8 @@ def dpo_loss(policy_chosen_logps: Any, policy_rejected_logps: Any,
     >>> float(dpo_loss([-1e4], [1e4], [0.0], [0.0], beta=1.0).loss)
     20000.0
     """
-    if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, (int, float, np.number)):
-        raise TypeError(f"beta must be a positive number, got {beta!r}")
-    try:
-        beta_f = float(beta)
-    except OverflowError:  # a huge int
-        beta_f = math.inf
-    if not (beta_f > 0 and math.isfinite(beta_f)):
-        raise ValueError(f"beta must be a positive finite number, got {beta!r}")
-    grad = _check_grad(grad)
+    beta_f = check_positive(beta, "beta")
+    grad = check_bool(grad, "grad")
     flat, shape, dtype = _inputs({
         "policy_chosen_logps": policy_chosen_logps,
         "policy_rejected_logps": policy_rejected_logps,
@@ -371,7 +367,7 @@ def bradley_terry_loss(chosen_rewards: Any, rejected_rewards: Any, *,
     >>> [round(float(x), 6) for x in res.losses]
     [0.126928, 1.313262]
     """
-    grad = _check_grad(grad)
+    grad = check_bool(grad, "grad")
     flat, shape, dtype = _inputs({"chosen_rewards": chosen_rewards,
                                   "rejected_rewards": rejected_rewards})
     from fastmlops._kernels.losses import bt_chunk, bt_grad_chunk

@@ -48,35 +48,31 @@ at all, return wrong quantiles (a readers-writer lock is not enough).
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any, Sequence
 
 import numpy as np
 
 from fastmlops._kernels import quantiles as _k
-from fastmlops._core.validation import as_numeric_array
+from fastmlops._core.validation import (
+    as_numeric_array, as_real, check_bool, check_int, check_seed,
+)
 
 __all__ = ["SlidingWindow", "Reservoir", "histogram_quantile"]
 
 
 # --------------------------------------------------------------------------- helpers
-def _check_q(q: Any) -> float:
+def _check_q(q: object) -> float:
     if type(q) is float and 0.0 <= q <= 1.0:  # the common case, fast
         return q
-    if isinstance(q, bool) or not isinstance(q, (Real, np.floating, np.integer)):
-        raise TypeError(f"q must be a number in [0, 1] (0.99 for p99), got "
-                        f"{type(q).__name__} {q!r}")
-    try:
-        qf = float(q)
-    except OverflowError:  # an int beyond float64
-        qf = math.inf
+    qf = as_real(q, "q", "a number in [0, 1] (0.99 for p99)")
     if not 0.0 <= qf <= 1.0:  # also rejects NaN
         hint = f" (write the {qf:g}th percentile as {qf / 100:g})" if 1 < qf <= 100 else ""
         raise ValueError(f"q must be in [0, 1] (0.99 for p99), got {q!r}{hint}")
     return qf
 
 
-def _check_qs(qs: Any) -> np.ndarray:
+def _check_qs(qs: object) -> np.ndarray:
     if type(qs) is not list and isinstance(qs, (Real, np.number)):
         raise TypeError("quantiles() takes a sequence such as [0.5, 0.95, 0.99]; "
                         "use quantile(q) for a single q")
@@ -173,14 +169,6 @@ class _QuantileQueries:
         return self._query(0.99)
 
 
-def _check_size(size: Any, name: str) -> int:
-    if isinstance(size, bool) or not isinstance(size, Integral):
-        raise TypeError(f"{name} must be a positive int, got {type(size).__name__} {size!r}")
-    if size < 1:
-        raise ValueError(f"{name} must be at least 1, got {size}")
-    return int(size)
-
-
 # --------------------------------------------------------------------------- window
 class SlidingWindow(_QuantileQueries):
     """The last ``size`` values of a stream, with exact quantiles.
@@ -230,7 +218,7 @@ class SlidingWindow(_QuantileQueries):
     """
 
     def __init__(self, size: int = 1000) -> None:
-        self.size = _check_size(size, "size")
+        self.size = check_int(size, "size", what="a positive int")
         self._buf = np.zeros(self.size)
         self._scratch = np.empty(self.size)
         self._pos = 0          # next slot to write
@@ -344,14 +332,9 @@ class Reservoir(_QuantileQueries):
     True
     """
 
-    def __init__(self, k: int, seed: Any = None) -> None:
-        self.k = _check_size(k, "k")
-        if seed is not None and not isinstance(seed, np.random.SeedSequence):
-            if isinstance(seed, bool) or not isinstance(seed, Integral):
-                raise TypeError(f"seed must be a non-negative int, a numpy SeedSequence or None, "
-                                f"got {seed!r}")
-            if seed < 0:
-                raise ValueError(f"seed must be a non-negative int, got {seed}")
+    def __init__(self, k: int, seed: int | np.random.SeedSequence | None = None) -> None:
+        self.k = check_int(k, "k", what="a positive int")
+        seed = check_seed(seed, allow_sequence=True)
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         state = ss.generate_state(4, dtype=np.uint64)
         if not state.any():  # xoshiro's one forbidden state
@@ -492,8 +475,7 @@ def histogram_quantile(q: Any, le: Any, counts: Any, *, cumulative: bool = True)
     >>> histogram_quantile(1.5, le, counts)
     inf
     """
-    if not isinstance(cumulative, (bool, np.bool_)):
-        raise TypeError(f"cumulative must be True or False, got {cumulative!r}")
+    check_bool(cumulative, "cumulative")
     if _is_bool(q):
         raise TypeError("q must be a number such as 0.99 (or numbers), got a bool")
     qarr = np.asarray(as_numeric_array(q, "q"), dtype=np.float64)

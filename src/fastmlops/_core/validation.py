@@ -4,6 +4,17 @@ Kernels never check anything; every public function passes its input through
 these helpers first, so bad input fails here with a message that says how to
 fix it.
 
+Scalar arguments
+----------------
+One function per shape, each naming the argument in its message:
+:func:`as_real` (a real number, bools refused, huge ints as inf),
+:func:`check_number` (inside an interval), :func:`check_probability`
+(strictly between 0 and 1), :func:`check_positive` (positive and finite),
+:func:`check_int` (an integer within bounds), :func:`check_seed` (None or a
+non-negative integer), :func:`check_choice` (one of some string options) and
+:func:`check_bool`.  A value of the wrong kind is a ``TypeError``, one out of
+range a ``ValueError``.
+
 Masked arrays: a masked value is a missing value
 ------------------------------------------------
 Every public function that takes arrays reads a :class:`numpy.ma.MaskedArray`
@@ -26,7 +37,11 @@ would be for a NaN input.  The data under the mask is never read.
 
 from __future__ import annotations
 
-from typing import Any
+import math
+import numbers
+from collections.abc import Mapping
+from fractions import Fraction
+from typing import Any, Literal, TypeGuard, Union, overload
 
 import numpy as np
 
@@ -125,16 +140,229 @@ def kernel_dtype(*arrays: np.ndarray) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def check_number(value: Any, name: str, low: float, high: float, low_open: bool = True,
+# ------------------------------------------------------------------- scalars
+# The scalar checks of every public module.  TypeError when the value is not of
+# the right kind (bools are never numbers here: ``True`` would pass for 1),
+# ValueError when it is out of range; every message names the argument and
+# shows the value it got.
+
+
+#: The real numbers :func:`as_real` takes (for the type checker, which does not
+#: know :class:`numbers.Real`; at run time any ``numbers.Real`` but a bool).
+RealNumber = Union[int, float, np.integer, np.floating, Fraction]
+
+
+def float_or_inf(value: RealNumber) -> float:
+    """``float(value)``, with a number beyond the float64 range (a huge Python
+    int or Fraction) as ``inf`` or ``-inf`` instead of an OverflowError."""
+    try:
+        return float(value)
+    except OverflowError:  # math.copysign(inf, value) would convert value too
+        return math.inf if value > 0 else -math.inf
+
+
+def _is_real(value: object) -> TypeGuard[RealNumber]:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def as_real(value: object, name: str, what: str = "a number") -> float:
+    """``value`` as a float: a real number (int, float, Fraction or a numpy
+    integer or float; not a bool), else TypeError ``"{name} must be {what},
+    got ..."``.  A number beyond the float64 range becomes ``inf`` or ``-inf``
+    (for the caller's range check to refuse); NaN is returned as it is.
+
+    Examples
+    --------
+    >>> from fastmlops._core.validation import as_real
+    >>> as_real(3, "x"), as_real(2 ** 2000, "x")
+    (3.0, inf)
+    >>> as_real("3", "x", "a number of seconds")
+    Traceback (most recent call last):
+    ...
+    TypeError: x must be a number of seconds, got '3'
+    """
+    if not _is_real(value):
+        raise TypeError(f"{name} must be {what}, got {value!r}")
+    return float_or_inf(value)
+
+
+def check_number(value: object, name: str, low: float, high: float, low_open: bool = True,
                  high_open: bool = True) -> float:
     """``value`` as a float inside the interval from ``low`` to ``high`` (open or
     closed at either end); TypeError for a non-number (bools included),
-    ValueError, naming the interval, outside it or for NaN."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-            value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    v = float(value)
+    ValueError, naming the interval, outside it or for NaN.
+
+    Examples
+    --------
+    >>> from fastmlops._core.validation import check_number
+    >>> check_number(1, "share", 0, 1, high_open=False)
+    1.0
+    >>> check_number(0.0, "eps", 0, 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: eps must be in (0, 1), got 0.0
+    """
+    v = as_real(value, name)
     if not ((low < v if low_open else low <= v) and (v < high if high_open else v <= high)):
         lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
         raise ValueError(f"{name} must be in {lo}{low:g}, {high:g}{hi}, got {value!r}")
     return v
+
+
+def check_probability(value: object, name: str) -> float:
+    """``value`` as a float strictly between 0 and 1 (a significance level, a
+    power, a proportion); TypeError for a non-number, ValueError otherwise.
+
+    Examples
+    --------
+    >>> from fastmlops._core.validation import check_probability
+    >>> check_probability(0.05, "alpha")
+    0.05
+    >>> check_probability(1, "alpha")
+    Traceback (most recent call last):
+    ...
+    ValueError: alpha must be strictly between 0 and 1, got 1
+    """
+    v = as_real(value, name, "a number strictly between 0 and 1")
+    if not 0.0 < v < 1.0:  # also refuses NaN
+        raise ValueError(f"{name} must be strictly between 0 and 1, got {value!r}")
+    return v
+
+
+def check_positive(value: object, name: str) -> float:
+    """``value`` as a positive finite float; TypeError for a non-number,
+    ValueError for zero, a negative number, an infinity or NaN.
+
+    Examples
+    --------
+    >>> from fastmlops._core.validation import check_positive
+    >>> check_positive(2, "ratio")
+    2.0
+    >>> check_positive(float("inf"), "tau")
+    Traceback (most recent call last):
+    ...
+    ValueError: tau must be a positive finite number, got inf
+    """
+    v = as_real(value, name, "a positive number")
+    if not (v > 0.0 and math.isfinite(v)):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return v
+
+
+def check_int(value: object, name: str, minimum: int | None = 1, maximum: int | None = None,
+              *, what: str = "an integer", why: str = "") -> int:
+    """``value`` as an int from ``minimum`` to ``maximum`` (either bound may be
+    None).  TypeError ``"{name} must be {what}"`` unless it is an integer (a
+    Python or numpy int; not a bool, not a float, even a whole one);
+    ValueError below ``minimum`` ("must not be negative" when it is 0) or
+    above ``maximum`` (the message adds ``why``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastmlops._core.validation import check_int
+    >>> check_int(np.int64(5), "n_sims")
+    5
+    >>> check_int(-1, "canary_requests", minimum=0, what="an integer count")
+    Traceback (most recent call last):
+    ...
+    ValueError: canary_requests must not be negative, got -1
+    >>> check_int(2 ** 40, "looks", maximum=1_000_000)
+    Traceback (most recent call last):
+    ...
+    ValueError: looks must be at most 1,000,000, got 1099511627776
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be {what}, got {value!r}")
+    v = int(value)
+    if minimum is not None and v < minimum:
+        if minimum == 0:
+            raise ValueError(f"{name} must not be negative, got {value!r}")
+        raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
+    if maximum is not None and v > maximum:
+        raise ValueError(f"{name} must be at most {maximum:,}{why}, got {value!r}")
+    return v
+
+
+@overload
+def check_seed(seed: object, name: str = ..., *,
+               allow_sequence: Literal[False] = ...) -> int | None: ...
+
+
+@overload
+def check_seed(seed: object, name: str = ..., *,
+               allow_sequence: Literal[True]) -> int | np.random.SeedSequence | None: ...
+
+
+def check_seed(seed: object, name: str = "seed", *,
+               allow_sequence: bool = False) -> int | np.random.SeedSequence | None:
+    """A seed for :class:`numpy.random.SeedSequence`: None (fresh entropy from
+    the operating system) or a non-negative integer of any size; with
+    ``allow_sequence``, a ``SeedSequence`` too (returned as it is).  Anything
+    else raises, with one message: TypeError (naming the type it got) for a
+    non-integer, ValueError for a negative integer.
+
+    Examples
+    --------
+    >>> from fastmlops._core.validation import check_seed
+    >>> check_seed(None), check_seed(2 ** 70)
+    (None, 1180591620717411303424)
+    >>> check_seed(-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: seed must be a non-negative integer or None (fresh entropy), got -1
+    """
+    if seed is None or (allow_sequence and isinstance(seed, np.random.SeedSequence)):
+        return seed
+    kinds = "a non-negative integer, a numpy SeedSequence" if allow_sequence \
+        else "a non-negative integer"
+    message = f"{name} must be {kinds} or None (fresh entropy), got {seed!r}"
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{message} ({type(seed).__name__})")
+    if seed < 0:
+        raise ValueError(message)
+    return int(seed)
+
+
+def check_choice(value: object, name: str, choices: tuple[str, ...], *,
+                 aliases: Mapping[str, str] | None = None, hint: str = "") -> str:
+    """``value`` if it is one of the string options ``choices`` (an alias in
+    ``aliases`` gives the option it stands for); ValueError otherwise, listing
+    the options (and ``hint``, e.g. what an option means).
+
+    Examples
+    --------
+    >>> from fastmlops._core.validation import check_choice
+    >>> check_choice("seed", "method", ("arcsine", "simple"), aliases={"seed": "simple"})
+    'simple'
+    >>> check_choice("score", "method", ("newcombe", "wald"))
+    Traceback (most recent call last):
+    ...
+    ValueError: method must be 'newcombe' or 'wald', got 'score'
+    """
+    if isinstance(value, str):
+        option = aliases.get(value, value) if aliases else value
+        if option in choices:
+            return option
+    if len(choices) == 2:
+        options = f"{choices[0]!r} or {choices[1]!r}"
+    else:
+        options = f"one of {choices!r}"
+    raise ValueError(f"{name} must be {options}{hint}, got {value!r}")
+
+
+def check_bool(value: object, name: str) -> bool:
+    """``value`` as a bool: ``True`` or ``False`` (or a numpy bool); TypeError
+    for anything else, 0 and 1 included.
+
+    Examples
+    --------
+    >>> from fastmlops._core.validation import check_bool
+    >>> check_bool(1, "grad")
+    Traceback (most recent call last):
+    ...
+    TypeError: grad must be True or False, got 1
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)

@@ -18,9 +18,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from fastmlops.cli._common import int_in_range, probability
 from fastmlops.drift.files import DataFileError
+
+if TYPE_CHECKING:
+    from fastmlops.cli._common import SubParsers
+    from fastmlops.drift import DriftReference
 
 #: The verdicts, from least to most severe.
 _SEVERITY = {"ok": 0, "watch": 1, "drift": 2, "never": 3}
@@ -82,7 +87,7 @@ def read_data(path: str, columns: list[str] | None, what: str) -> Any:
                              name=f"{what} {path}")
 
 
-def _build(args: argparse.Namespace, data: Any) -> Any:
+def _build(args: argparse.Namespace, data: Any) -> DriftReference:
     from fastmlops.drift import DriftReference
 
     columns = _names(args.columns)
@@ -97,7 +102,7 @@ def _build(args: argparse.Namespace, data: Any) -> Any:
     return DriftReference(data, columns=columns, categorical=categorical, **kwargs)
 
 
-def _reference(args: argparse.Namespace) -> Any:
+def _reference(args: argparse.Namespace) -> DriftReference:
     from fastmlops.drift import DriftReference
 
     if is_saved_reference(args.reference):
@@ -123,6 +128,7 @@ def _ensure_kernels() -> None:
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
+    """Handler of ``fastmlops drift``."""
     from fastmlops._core.warmup import compile_heartbeat
 
     _ensure_kernels()
@@ -159,6 +165,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 
 def cmd_reference_build(args: argparse.Namespace) -> int:
+    """Handler of ``fastmlops reference build``."""
     from fastmlops._core.warmup import compile_heartbeat
 
     _ensure_kernels()
@@ -177,31 +184,6 @@ def cmd_reference_build(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------ arguments
-def probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
-    return value
-
-
-def int_in_range(minimum: int, maximum: int | None = None) -> Any:
-    """An argparse type: an int in [minimum, maximum]."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-        if value < minimum or (maximum is not None and value > maximum):
-            raise argparse.ArgumentTypeError(
-                f"must be at least {minimum}, got {value}" if maximum is None
-                else f"must be in [{minimum}, {maximum}], got {value}")
-        return value
-    return parse
-
-
 def _build_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--columns", action="append", metavar="A,B,...",
                         help="columns to check, comma-separated or repeated (default: all "
@@ -216,7 +198,7 @@ def _build_options(parser: argparse.ArgumentParser) -> None:
                              "(default: 10)")
 
 
-def add_cli(sub: Any) -> None:
+def add_cli(sub: SubParsers) -> None:
     """Register ``drift`` and ``reference`` on the ``fastmlops`` subparsers."""
     drift = sub.add_parser(
         "drift", help="check data files for drift against a reference (CI gate)",

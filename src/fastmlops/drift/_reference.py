@@ -140,8 +140,8 @@ class DriftReference:
                     nan_increase: Any, correction: Any, max_categories: Any) -> None:
         from fastmlops import divergence
 
-        self.bins = divergence._check_bins(bins)
-        self.eps = divergence._check_eps(eps)
+        self.bins = divergence.check_bins(bins)
+        self.eps = divergence.check_eps(eps)
         self.alpha = check_number(alpha, "alpha", 0, 1)
         self.drift_share = check_number(drift_share, "drift_share", 0, 1, high_open=False)
         self.nan_increase = check_number(nan_increase, "nan_increase", 0, 1, False, False)

@@ -1,52 +1,16 @@
-"""Binned drift measures: population stability index, KL and JS divergence.
-
-All three compare the binned distribution of a *current* sample with that of
-a *reference* sample, on bins taken from the reference:
-
-* interior edges ``e = unique(quantile(reference, linspace(0, 1, bins + 1)[1:-1]))``
-  over the non-NaN reference values (numpy's default linear quantiles,
-  computed as numpy does for the reference's dtype: float32 in float32,
-  integers from their exact integer differences);
-* a value ``x`` falls in bin ``searchsorted(e, x, side="right")``, so values
-  below or above the reference range (including -inf and +inf) land in the
-  first or last bin and are never dropped; there are ``len(e) + 1`` bins
-  (fewer than ``bins`` when quantiles tie, a single bin for a constant
-  reference);
-* proportions are bin counts divided by the number of non-NaN values; NaN
-  values are left out of the counts and reported as a NaN share;
-* a masked value of a :class:`numpy.ma.MaskedArray` is missing, exactly as
-  NaN (the one rule for masked input, in ``fastmlops._core.validation``).
-
-The public functions validate and convert their input; the building blocks
-:func:`edges_from_sorted`, :func:`bin_counts`, :func:`psi_from_counts`,
-:func:`kl_from_counts` and :func:`js_from_counts` let a caller that keeps the
-reference edges and counts (``DriftReference``) score a new batch with a
-single pass over it.
-"""
+"""Reference bins and counting on them (see :mod:`fastmlops.divergence`)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from fastmlops._core.parallel import chunk_bounds, n_workers, parallel_map
-from fastmlops._core.validation import as_numeric_array, reject_long_double
-
-__all__ = [
-    "PsiResult",
-    "psi",
-    "kl_divergence",
-    "js_divergence",
-    "psi_verdict",
-    "edges_from_sorted",
-    "bin_counts",
-    "psi_from_counts",
-    "kl_from_counts",
-    "js_from_counts",
-]
+from fastmlops._core.validation import (
+    as_numeric_array, check_int, check_number, reject_long_double,
+)
 
 #: PSI below this is "none"; up to and including :data:`PSI_MAJOR` is "minor".
 PSI_MINOR = 0.1
@@ -62,26 +26,28 @@ MAX_BINS = 1_000_000
 
 
 # ----------------------------------------------------------------- validation
-def _check_bins(bins: Any) -> int:
-    if isinstance(bins, (bool, np.bool_)) or not isinstance(bins, (int, np.integer)):
-        raise TypeError(f"bins must be an integer, got {bins!r} ({type(bins).__name__})")
-    if bins < 1:
+# check_bins and check_eps are shared with fastmlops.drift (DriftReference
+# takes the same bins and eps): public to the package, not in __all__.
+def check_bins(bins: object) -> int:
+    """``bins`` as an int from 1 to :data:`MAX_BINS`; TypeError for a
+    non-integer, ValueError outside that range."""
+    n = check_int(bins, "bins", minimum=None)
+    if n < 1:
         raise ValueError(f"bins must be >= 1, got {bins}")
-    if bins > MAX_BINS:
+    if n > MAX_BINS:
         raise ValueError(
             f"bins must be <= {MAX_BINS}, got {bins}; quantile bins beyond that are "
             "not meaningful (ties merge them) and would exhaust memory"
         )
-    return int(bins)
+    return n
 
 
-def _check_eps(eps: Any) -> float:
-    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.integer, np.floating)):
-        raise TypeError(f"eps must be a number, got {eps!r} ({type(eps).__name__})")
-    value = float(eps)
-    if not 0.0 < value < 1.0:  # also rejects NaN
-        raise ValueError(f"eps must be in the open interval (0, 1), got {eps!r}")
-    return value
+def check_eps(eps: object) -> float:
+    """``eps``, the floor of the proportions, as a float in the open interval
+    (0, 1); TypeError for a non-number, ValueError outside it."""
+    return check_number(eps, "eps", 0.0, 1.0)
+
+
 
 
 def _sample(x: Any, name: str, keep_int: bool = False) -> np.ndarray:
@@ -136,7 +102,8 @@ def _check_counts(counts: Any, n: Any, name: str, n_name: str) -> np.ndarray:
     return np.asarray(arr, dtype=np.float64)
 
 
-def _proportion_pair(ref_counts: Any, ref_n: Any, cur_counts: Any, cur_n: Any):
+def _proportion_pair(ref_counts: Any, ref_n: Any, cur_counts: Any,
+                     cur_n: Any) -> tuple[np.ndarray, np.ndarray]:
     """Raw proportions ``(p, q)`` of validated, equally long count arrays."""
     if np.ndim(ref_counts) == np.ndim(cur_counts) == 1 and np.shape(ref_counts) != np.shape(cur_counts):
         raise ValueError(
@@ -214,7 +181,7 @@ def edges_from_sorted(sorted_values: np.ndarray, bins: int) -> np.ndarray:
     >>> edges_from_sorted(np.array([3.0, 3.0, 3.0]), 10)   # constant: one edge
     array([3.])
     """
-    bins = _check_bins(bins)
+    bins = check_bins(bins)
     values = as_numeric_array(sorted_values, "sorted_values")
     reject_long_double(values, "sorted_values")
     if values.ndim != 1:
@@ -363,10 +330,7 @@ def bin_counts(
     if edges.ndim != 1:
         raise ValueError(f"edges must be 1-D, got shape {edges.shape}")
     _check_sorted_edges(edges)
-    if isinstance(parallel_threshold, (bool, np.bool_)) or not isinstance(
-        parallel_threshold, (int, np.integer)
-    ):
-        raise TypeError(f"parallel_threshold must be an integer, got {parallel_threshold!r}")
+    parallel_threshold = check_int(parallel_threshold, "parallel_threshold", minimum=None)
     fn = _kernel_for(values, edges)
     n = values.size
     width = edges.size + 2
@@ -388,295 +352,3 @@ def bin_counts(
 
 
 # --------------------------------------------------------------- from counts
-def _proportions(counts: Any, n: int) -> np.ndarray:
-    return np.asarray(counts, dtype=np.float64) / n
-
-
-def _floored(ref_counts: Any, ref_n: Any, cur_counts: Any, cur_n: Any, eps: Any):
-    eps = _check_eps(eps)
-    p, q = _proportion_pair(ref_counts, ref_n, cur_counts, cur_n)
-    return np.maximum(p, eps), np.maximum(q, eps)
-
-
-def psi_from_counts(ref_counts: Any, ref_n: int, cur_counts: Any, cur_n: int, eps: float = 1e-4) -> float:
-    """PSI from bin counts: ``sum((q - p) * ln(q / p))``.
-
-    ``p = max(ref_counts / ref_n, eps)`` and ``q = max(cur_counts / cur_n,
-    eps)``, where ``ref_n`` and ``cur_n`` are the non-NaN totals.
-
-    Raises ``ValueError`` unless the counts are 1-D, of equal length, finite,
-    non-negative and sum to their ``n`` (as :func:`bin_counts` returns them),
-    and ``eps`` is in (0, 1); ``TypeError`` for a non-integer ``n``.
-
-    Examples
-    --------
-    >>> from fastmlops.divergence import psi_from_counts
-    >>> round(psi_from_counts([50, 50], 100, [40, 60], 100), 6)
-    0.040547
-    """
-    p, q = _floored(ref_counts, ref_n, cur_counts, cur_n, eps)
-    return float(np.sum((q - p) * np.log(q / p)))
-
-
-def kl_from_counts(ref_counts: Any, ref_n: int, cur_counts: Any, cur_n: int, eps: float = 1e-4) -> float:
-    """KL divergence D_KL(P || Q) from bin counts, natural log.
-
-    P is the reference, Q the current distribution, both floored at ``eps``
-    (not renormalised): ``sum(p * ln(p / q))``.  Counts are checked as in
-    :func:`psi_from_counts`.
-
-    Examples
-    --------
-    >>> from fastmlops.divergence import kl_from_counts
-    >>> round(kl_from_counts([50, 50], 100, [40, 60], 100), 6)
-    0.020411
-    """
-    p, q = _floored(ref_counts, ref_n, cur_counts, cur_n, eps)
-    return float(np.sum(p * np.log(p / q)))
-
-
-def _rel_entr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """scipy.special.rel_entr for x >= 0, y > 0 where x > 0: x ln(x/y), 0 ln 0 = 0."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = x * np.log(x / y)
-    return np.where(x > 0, terms, 0.0)
-
-
-def js_from_counts(ref_counts: Any, ref_n: int, cur_counts: Any, cur_n: int) -> float:
-    """Jensen-Shannon divergence from bin counts, natural log.
-
-    ``JSD = (KL(P || M) + KL(Q || M)) / 2`` with ``M = (P + Q) / 2`` on the raw
-    (unfloored) proportions, ``0 ln 0 = 0``; symmetric, between 0 and ``ln 2``.
-    This is the divergence, not its square root (the Jensen-Shannon
-    distance of :func:`scipy.spatial.distance.jensenshannon`).  Counts are
-    checked as in :func:`psi_from_counts`.
-
-    Examples
-    --------
-    >>> from fastmlops.divergence import js_from_counts
-    >>> round(js_from_counts([100, 0], 100, [0, 100], 100), 6)   # ln 2
-    0.693147
-    """
-    p, q = _proportion_pair(ref_counts, ref_n, cur_counts, cur_n)
-    # as scipy.spatial.distance.jensenshannon: renormalise, then relative entropies
-    p = p / np.sum(p)
-    q = q / np.sum(q)
-    m = (p + q) / 2.0
-    js = np.sum(_rel_entr(p, m)) + np.sum(_rel_entr(q, m))
-    return float(js / 2.0)
-
-
-# --------------------------------------------------------------------- public
-def psi_verdict(value: float) -> str:
-    """Conventional reading of a PSI value.
-
-    ``"none"`` below 0.1, ``"minor"`` from 0.1 to 0.25 inclusive, ``"major"``
-    above 0.25.
-
-    Examples
-    --------
-    >>> from fastmlops.divergence import psi_verdict
-    >>> psi_verdict(0.05), psi_verdict(0.1), psi_verdict(0.25), psi_verdict(0.3)
-    ('none', 'minor', 'minor', 'major')
-    """
-    try:
-        if isinstance(value, (str, bytes, bool, np.bool_)):
-            raise TypeError
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"value must be a real number, got {value!r}") from None
-    if math.isnan(v):
-        raise ValueError("value is NaN; a PSI value is needed")
-    if v < PSI_MINOR:
-        return "none"
-    if v <= PSI_MAJOR:
-        return "minor"
-    return "major"
-
-
-@dataclass(frozen=True, eq=False)
-class PsiResult:
-    """Result of :func:`psi`; ``float(result)`` is the PSI value.
-
-    Attributes
-    ----------
-    value : float
-        ``sum((q - p) * ln(q / p))``.
-    verdict : str
-        :func:`psi_verdict` of ``value``: ``"none"``, ``"minor"`` or ``"major"``.
-    edges : numpy.ndarray
-        The interior bin edges (``len(edges) + 1`` bins).
-    reference_proportions, current_proportions : numpy.ndarray
-        Per-bin proportions of the non-NaN values, floored at ``eps``, as used
-        in the sum.
-    reference_nan_share, current_nan_share : float
-        Fraction of each sample that was NaN (left out of the proportions).
-    """
-
-    value: float
-    verdict: str
-    edges: np.ndarray
-    reference_proportions: np.ndarray
-    current_proportions: np.ndarray
-    reference_nan_share: float
-    current_nan_share: float
-
-    def __float__(self) -> float:
-        return self.value
-
-    def __repr__(self) -> str:
-        return (
-            f"PsiResult(value={self.value!r}, verdict={self.verdict!r}, bins={self.edges.size + 1}, "
-            f"reference_nan_share={self.reference_nan_share!r}, "
-            f"current_nan_share={self.current_nan_share!r})"
-        )
-
-
-def _binned(reference: Any, current: Any, bins: Any):
-    bins = _check_bins(bins)
-    ref = _sample(reference, "reference", keep_int=True)
-    cur = _sample(current, "current")
-    edges, ref_counts, ref_nan = _reference_bins(ref, bins)
-    cur_counts, cur_nan = bin_counts(cur, edges)
-    if cur_nan == cur.size:
-        raise ValueError("current has no non-NaN values")
-    return edges, ref_counts, ref.size, ref_nan, cur_counts, cur.size, cur_nan
-
-
-def psi(reference: Any, current: Any, bins: int = 10, eps: float = 1e-4) -> PsiResult:
-    """Population stability index of ``current`` against ``reference``.
-
-    ``PSI = sum((q - p) * ln(q / p))`` over the bins, natural log, where ``p``
-    and ``q`` are the reference and current proportions of non-NaN values per
-    bin, each floored at ``eps``.  Bins are the reference quantiles (see the
-    module docstring): values outside the reference range count in the
-    outer bins, NaN values are left out and reported as a share.
-
-    Parameters
-    ----------
-    reference, current : array_like
-        1-D samples of numbers (int, float32, float64; any byte order or
-        stride).  NaN is ignored; +/-inf are ordinary values.
-    bins : int, default 10
-        Number of quantile bins requested (1 to :data:`MAX_BINS`); ties in
-        the reference quantiles merge bins.
-    eps : float, default 1e-4
-        Floor for the proportions, in (0, 1), so empty bins give a finite PSI.
-
-    Returns
-    -------
-    PsiResult
-        ``value``, ``verdict`` ("none" < 0.1 <= "minor" <= 0.25 < "major"),
-        ``edges``, the floored proportions and the NaN shares.
-
-    Raises
-    ------
-    TypeError
-        If a sample is not numeric, or ``bins`` is not an integer.
-    ValueError
-        If a sample is not 1-D, is empty or all NaN; if ``bins`` is not in
-        1 to :data:`MAX_BINS`; if ``eps`` is not in (0, 1).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fastmlops import psi
-    >>> reference = np.arange(100.0)
-    >>> result = psi(reference, reference + 10)
-    >>> round(float(result), 4), result.verdict
-    (0.7594, 'major')
-    >>> psi(reference, reference).verdict
-    'none'
-    """
-    eps = _check_eps(eps)
-    edges, ref_counts, ref_size, ref_nan, cur_counts, cur_size, cur_nan = _binned(
-        reference, current, bins
-    )
-    ref_n = ref_size - ref_nan
-    cur_n = cur_size - cur_nan
-    p = np.maximum(_proportions(ref_counts, ref_n), eps)
-    q = np.maximum(_proportions(cur_counts, cur_n), eps)
-    value = float(np.sum((q - p) * np.log(q / p)))
-    return PsiResult(
-        value=value,
-        verdict=psi_verdict(value),
-        edges=edges,
-        reference_proportions=p,
-        current_proportions=q,
-        reference_nan_share=ref_nan / ref_size,
-        current_nan_share=cur_nan / cur_size,
-    )
-
-
-def kl_divergence(reference: Any, current: Any, bins: int = 10, eps: float = 1e-4) -> float:
-    """Kullback-Leibler divergence D_KL(P || Q) of the binned samples.
-
-    Direction: P is the **reference** distribution, Q the **current** one:
-    ``sum(p * ln(p / q))``, natural log (nats).  Both proportions are floored
-    at ``eps`` (not renormalised), as in :func:`psi`; bins as in :func:`psi`.
-
-    Parameters
-    ----------
-    reference, current : array_like
-        1-D samples of numbers; NaN is ignored.
-    bins : int, default 10
-        Number of quantile bins requested.
-    eps : float, default 1e-4
-        Floor for the proportions, in (0, 1).
-
-    Returns
-    -------
-    float
-        The divergence in nats (>= 0 up to the effect of the floor).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fastmlops import kl_divergence
-    >>> reference = np.arange(100.0)
-    >>> round(kl_divergence(reference, reference + 10), 4)
-    0.6215
-    """
-    eps = _check_eps(eps)
-    edges, ref_counts, ref_size, ref_nan, cur_counts, cur_size, cur_nan = _binned(
-        reference, current, bins
-    )
-    return kl_from_counts(ref_counts, ref_size - ref_nan, cur_counts, cur_size - cur_nan, eps)
-
-
-def js_divergence(reference: Any, current: Any, bins: int = 10) -> float:
-    """Jensen-Shannon divergence of the binned samples, natural log.
-
-    ``(KL(P || M) + KL(Q || M)) / 2`` with ``M = (P + Q) / 2``, P the
-    reference and Q the current raw (unfloored) proportions, ``0 ln 0 = 0``.
-    Symmetric in P and Q, bounded by ``ln 2``; this is the divergence, not
-    the Jensen-Shannon *distance* (its square root).  Bins as in :func:`psi`:
-    they come from the reference, so swapping the two samples changes the
-    bins and, in general, the value.
-
-    Parameters
-    ----------
-    reference, current : array_like
-        1-D samples of numbers; NaN is ignored.
-    bins : int, default 10
-        Number of quantile bins requested.
-
-    Returns
-    -------
-    float
-        The divergence in nats, in ``[0, ln 2]``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fastmlops import js_divergence
-    >>> reference = np.arange(100.0)
-    >>> round(js_divergence(reference, reference + 10), 4)
-    0.0432
-    >>> js_divergence(reference, reference)
-    0.0
-    """
-    edges, ref_counts, ref_size, ref_nan, cur_counts, cur_size, cur_nan = _binned(
-        reference, current, bins
-    )
-    return js_from_counts(ref_counts, ref_size - ref_nan, cur_counts, cur_size - cur_nan)
