@@ -21,7 +21,6 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from fastmlops.cli._common import int_in_range, probability
-from fastmlops.drift.files import DataFileError
 
 if TYPE_CHECKING:
     from fastmlops.cli._common import SubParsers
