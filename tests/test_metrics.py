@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 import multiprocessing as mp
 import os
@@ -18,17 +17,14 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+import fastmlops._core.flush as core_flush
 import fastmlops.metrics as metrics_module
+import fastmlops.metrics._directory as metrics_directory
+import fastmlops.metrics.segment as metrics_segment
 from fastmlops.metrics import DEFAULT_BUCKETS, Counter, Gauge, Histogram, flush
 from tests import _metrics_workers as workers
 
 INF = float("inf")
-
-
-def test_docstring_examples():
-    result = doctest.testmod(metrics_module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0
-    assert result.failed == 0
 
 
 def _samples(registry, skip_created=True):
@@ -905,7 +901,7 @@ def test_a_slot_left_mid_update_by_a_dead_writer_is_read_and_repaired():
     lay = seg.layout
     owners = seg.words[lay.slots_at::lay.slot_words][:lay.slots]
     slot = int(np.flatnonzero(owners)[0])
-    seq_at = lay.slots_at + slot * lay.slot_words + metrics_module._metrics_segment._S_SEQ
+    seq_at = lay.slots_at + slot * lay.slot_words + metrics_segment._S_SEQ
     seg.words[seq_at] += np.uint64(1)  # as if killed between its two seq stores
     assert int(seg.words[seq_at]) % 2 == 1
     assert h.value()["count"] == 2  # read anyway: nothing lost, nothing doubled
@@ -964,7 +960,7 @@ def test_set_flush_interval_does_not_spin(monkeypatch):
         real_flush()
 
     Counter("spin_c", "d", registry=None).inc()  # a family: the flusher runs
-    monkeypatch.setattr(metrics_module._metrics_flush, "flush", counting_flush)
+    monkeypatch.setattr(core_flush, "flush", counting_flush)
     try:
         metrics_module.set_flush_interval(0.2)
         time.sleep(0.05)
@@ -1068,7 +1064,7 @@ def test_directory_collector_maps_files_read_only(tmp_path):
         reg = CollectorRegistry()
         metrics_module.DirectoryCollector(d, registry=reg)
         assert reg.get_sample_value("ro_c_total") == 3.0
-        view = metrics_module._metrics_directory._reader_for(path, d)
+        view = metrics_directory._reader_for(path, d)
         assert not view._segment.words.flags.writeable  # PROT_READ: cannot write
     finally:
         os.chmod(path, 0o644)
@@ -1128,9 +1124,10 @@ def test_a_large_batch_buffered_at_exit_is_flushed(tmp_path):
     import subprocess
     import sys
     code = f"""
+import fastmlops._core.flush as core_flush
 import fastmlops.metrics as fm
 h = fm.Histogram("exit_h", "d", registry=None, directory={str(tmp_path)!r})
-fm._STATE.halt()  # nothing flushes before exit
+core_flush._STATE.halt()  # nothing flushes before exit
 for _ in range(400_000):
     h.observe(0.5)
 """

@@ -1,7 +1,31 @@
-"""Process-wide machinery of :mod:`fastmlops.metrics`: the background
-flusher, :func:`flush`, and the hooks that flush a process's buffers before
-a fork, at interpreter exit, before ``multiprocessing``'s ``os._exit``, and
-on SIGTERM (:class:`_Terminator`)."""
+"""One flush/exit protocol for every writer of shared memory that buffers in
+the process (:mod:`fastmlops.metrics`' families, :class:`~fastmlops.DriftMonitor`):
+the background flusher, :func:`flush`, and the hooks that flush a process's
+buffers before a fork, at interpreter exit, before ``multiprocessing``'s
+``os._exit``, and on SIGTERM (:class:`_Terminator`).
+
+A writer implements :class:`Flushable` and calls :func:`register` once it
+is ready to be flushed; it is held weakly (a writer nobody uses any more
+leaves by itself).
+
+>>> from fastmlops._core import flush as core_flush
+>>> class Buffered:
+...     def __init__(self) -> None:
+...         self.buffer: list[float] = []
+...         self.shared: list[float] = []
+...     def _flush(self) -> None:
+...         n = len(self.buffer)
+...         self.shared += self.buffer[:n]
+...         del self.buffer[:n]
+...     def _after_fork_in_child(self) -> None:
+...         self.buffer = []
+>>> writer = Buffered()
+>>> core_flush.register(writer)
+>>> writer.buffer.append(1.5)
+>>> core_flush.flush()
+>>> writer.shared
+[1.5]
+"""
 
 from __future__ import annotations
 
@@ -13,31 +37,55 @@ import signal
 import sys
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any
+from types import FrameType, ModuleType
+from typing import Protocol
 
 import fastmlops._core.parallel  # noqa: F401 - imported here, not in a hot path (see _before_fork)
 
-if TYPE_CHECKING:  # pragma: no cover
-    from fastmlops.metrics._base import _Metric
+__all__ = ["FLUSH_INTERVAL", "Flushable", "add_locking_file", "export_interval", "flush",
+           "register", "set_flush_interval"]
 
 _log = logging.getLogger("fastmlops.metrics")
 
 #: Seconds between two background flushes of a process's buffers.
 FLUSH_INTERVAL = 0.1
 
+
+class Flushable(Protocol):
+    """What the flusher calls on a registered writer.
+
+    Both are hooks of the flusher, not user API (hence the underscores, as
+    IPython's ``_repr_html_``):
+
+    * ``_flush()`` moves this process's buffered values into shared memory.
+      It runs in the flusher thread, in :func:`flush` (any thread), before a
+      fork, at exit and on SIGTERM, so it must take only its own locks and
+      leave values appended meanwhile for the next call.
+    * ``_after_fork_in_child()`` runs in a forked child, before any other
+      code: new locks (the parent's may have been held by another thread at
+      the fork), no process slot yet (the parent's is the parent's), empty
+      buffers (the parent flushed them before the fork).
+    """
+
+    def _flush(self) -> None: ...
+
+    def _after_fork_in_child(self) -> None: ...
+
+
 class _State:
-    """Every family of this process, the flusher thread and the fork hooks."""
+    """Every registered writer of this process, the flusher thread and the
+    fork hooks."""
 
     def __init__(self) -> None:
-        self.families: weakref.WeakSet[_Metric] = weakref.WeakSet()
+        self.writers: weakref.WeakSet[Flushable] = weakref.WeakSet()
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
         self.wake = threading.Event()
         self.stop = False
 
-    def add(self, metric: _Metric) -> None:
+    def add(self, writer: Flushable) -> None:
         with self.lock:
-            self.families.add(metric)
+            self.writers.add(writer)
             self.start()
 
     def start(self) -> None:
@@ -74,6 +122,24 @@ class _State:
 _STATE = _State()
 
 
+def register(writer: Flushable) -> None:
+    """Flush ``writer`` with every other registered writer of this process,
+    from now on: every :data:`FLUSH_INTERVAL` seconds (starting the flusher
+    thread and the SIGTERM hooks if they are not running), in :func:`flush`,
+    before a fork, at exit and on SIGTERM; after a fork, its
+    ``_after_fork_in_child`` runs in the child.  Held weakly.  Register a
+    writer once it can be flushed (its buffers and shared memory exist)."""
+    _STATE.add(writer)
+
+
+def add_locking_file(path: str) -> None:
+    """Declare that code in the source file ``path`` may hold a lock that a
+    flush needs: a SIGTERM that interrupts the main thread there never
+    flushes from the interrupted thread (see :func:`_on_sigterm`).  A writer's
+    package declares its modules when it is imported."""
+    _LOCKING_FILES.add(path)
+
+
 def flush() -> None:
     """Move this process's buffered observations into shared memory now.
 
@@ -81,11 +147,11 @@ def flush() -> None:
     before a fork and at exit; call it to make values visible to other
     processes at once (tests, a worker about to be killed)."""
     with _STATE.lock:  # a WeakSet must not grow while it is iterated
-        metrics = list(_STATE.families)
+        writers = list(_STATE.writers)
     error: BaseException | None = None
-    for metric in metrics:  # one metric's failure does not hold back the others
+    for writer in writers:  # one writer's failure does not hold back the others
         try:
-            metric._flush()
+            writer._flush()
         except Exception as exc:  # pragma: no cover - a bug; reported below
             error = error or exc
     if error is not None:  # pragma: no cover
@@ -101,10 +167,21 @@ def set_flush_interval(seconds: float) -> None:
         raise ValueError(f"flush interval must be a number of seconds in [0.01, 1], "
                          f"got {seconds!r}")
     FLUSH_INTERVAL = float(seconds)
-    public = sys.modules.get("fastmlops.metrics")
-    if public is not None:  # the documented public name follows
-        public.FLUSH_INTERVAL = FLUSH_INTERVAL
+    for module in _INTERVAL_EXPORTS:  # the documented public names follow
+        setattr(module, "FLUSH_INTERVAL", FLUSH_INTERVAL)
     _STATE.wake.set()
+
+
+_INTERVAL_EXPORTS: list[ModuleType] = []
+
+
+def export_interval(module: ModuleType) -> None:
+    """Keep ``module.FLUSH_INTERVAL`` (a public re-export, such as
+    ``fastmlops.metrics.FLUSH_INTERVAL``) equal to :data:`FLUSH_INTERVAL`
+    after every :func:`set_flush_interval`."""
+    setattr(module, "FLUSH_INTERVAL", FLUSH_INTERVAL)
+    if module not in _INTERVAL_EXPORTS:
+        _INTERVAL_EXPORTS.append(module)
 
 
 def _before_fork() -> None:
@@ -125,7 +202,7 @@ def _before_fork() -> None:
 
 
 def _after_fork_parent() -> None:
-    if _STATE.families:
+    if _STATE.writers:
         _STATE.start()
 
 
@@ -133,13 +210,13 @@ def _after_fork_child() -> None:
     _STATE.lock = threading.Lock()
     _STATE.thread = None
     _TERMINATOR.after_fork()
-    for metric in list(_STATE.families):
-        metric._forget_parent()
-    if _STATE.families:
+    for writer in list(_STATE.writers):
+        writer._after_fork_in_child()
+    if _STATE.writers:
         _STATE.start()
 
 
-def _mp_child(_: Any) -> None:
+def _mp_child(_: object) -> None:
     # multiprocessing clears its finalizers in a new worker, then runs these
     # after-fork hooks: register the flush it runs before ``os._exit``.
     import multiprocessing.util as mp_util
@@ -159,7 +236,7 @@ def _install_hooks() -> None:
     import multiprocessing.util as mp_util
     mp_util.register_after_fork(_STATE, _mp_child)
     # In a process that multiprocessing started, register for this process too
-    # (metrics first imported inside a worker).
+    # (writers first imported inside a worker).
     import multiprocessing
     if multiprocessing.parent_process() is not None:
         _mp_child(None)
@@ -171,7 +248,7 @@ class _Terminator:
 
     Installed only where SIGTERM has its default action (a handler of the
     application, or SIG_IGN, is left alone), from the main thread, when a
-    metric starts this process's flusher.  Two paths lead here, so that
+    writer starts this process's flusher.  Two paths lead here, so that
     neither a main thread busy in C code (a Python handler runs only between
     bytecodes of the main thread) nor one interrupted while it holds a lock of
     ours delays or deadlocks the end:
@@ -184,7 +261,7 @@ class _Terminator:
       runs on (for the few milliseconds of the flush) until the watcher ends
       the process.
 
-    The watcher flushes every metric, restores the default action and sends
+    The watcher flushes every writer, restores the default action and sends
     SIGTERM again, so the process ends with the status SIGTERM gives.  A
     handler the application installs later replaces this one (the watcher
     then ignores SIGTERM)."""
@@ -298,9 +375,9 @@ def _default_and_resend() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _ours(frame: Any) -> bool:
-    """Whether the interrupted code is in fastmlops.metrics (which may hold a
-    lock the flush needs) or in logging."""
+def _ours(frame: FrameType | None) -> bool:
+    """Whether the interrupted code is in a file of :func:`add_locking_file`
+    (which may hold a lock the flush needs), this one or logging."""
     while frame is not None:
         if frame.f_code.co_filename in _LOCKING_FILES:
             return True
@@ -311,7 +388,7 @@ def _ours(frame: Any) -> bool:
 _LOCKING_FILES: set[str] = {logging.__file__, __file__}
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     """SIGTERM's Python handler (main thread).  It never waits for the flush:
     the interrupted code may hold a lock the flush needs (ours, logging's,
     an import's, Numba's compiler lock...), so it wakes the watcher and lets

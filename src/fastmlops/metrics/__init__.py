@@ -122,15 +122,14 @@ Differences from prometheus_client, each with its reason:
 
 from __future__ import annotations
 
-from fastmlops.metrics import _base as _metrics_base
-from fastmlops.metrics import _directory as _metrics_directory
-from fastmlops._core import flush as _metrics_flush
-from fastmlops.metrics import segment as _metrics_segment
-from fastmlops.metrics import _types as _metrics_types
+import sys as _sys
+
+from fastmlops._core import flush as _core_flush
+from fastmlops._core.flush import FLUSH_INTERVAL, flush, set_flush_interval
+from fastmlops.metrics import _base, _directory, _files, _types, exposition, segment
 from fastmlops.metrics._directory import DirectoryCollector
-from fastmlops._core.flush import _STATE, FLUSH_INTERVAL, flush, set_flush_interval  # noqa: F401
-from fastmlops.metrics.segment import DEFAULT_BUCKETS
 from fastmlops.metrics._types import Counter, Gauge, Histogram
+from fastmlops.metrics.segment import DEFAULT_BUCKETS
 
 __all__ = ["Counter", "Gauge", "Histogram", "DirectoryCollector", "DEFAULT_BUCKETS",
            "FLUSH_INTERVAL", "flush", "set_flush_interval"]
@@ -139,9 +138,11 @@ __all__ = ["Counter", "Gauge", "Histogram", "DirectoryCollector", "DEFAULT_BUCKE
 # and documentation tools see ``fastmlops.metrics.Counter``.
 for _cls in (Counter, Gauge, Histogram, DirectoryCollector):
     _cls.__module__ = __name__
-# Code in these files may hold a lock the SIGTERM flush needs (see _on_sigterm).
-for _mod in (_metrics_base, _metrics_directory, _metrics_flush, _metrics_segment,
-             _metrics_types):
-    _metrics_flush._LOCKING_FILES.add(_mod.__file__)
-_metrics_flush._LOCKING_FILES.add(__file__)
-del _cls, _mod
+# Code in these files may hold a lock the SIGTERM flush needs (see
+# fastmlops._core.flush.add_locking_file).
+for _mod in (_base, _directory, _files, _types, exposition, segment):
+    _core_flush.add_locking_file(_mod.__file__ or "")
+_core_flush.add_locking_file(__file__)
+# FLUSH_INTERVAL follows set_flush_interval().
+_core_flush.export_interval(_sys.modules[__name__])
+del _cls, _mod, _core_flush, _sys

@@ -15,19 +15,20 @@ import re
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
 
 import numpy as np
 
-from fastmlops._core.flush import _STATE
+from fastmlops._core import flush as core_flush
+from fastmlops._core.validation import as_numeric_array
+from fastmlops.metrics.exposition import prometheus_parts, resolve_registry
 from fastmlops.metrics.segment import (
     _EX_PAYLOAD,
-    _definition,
-    _directory,
-    _layout_hash,
-    _segment_for,
+    encode_definition,
+    layout_hash,
+    resolve_directory,
+    segment_for,
 )
-from fastmlops._core.validation import as_numeric_array
 
 _log = logging.getLogger("fastmlops.metrics")
 
@@ -35,7 +36,6 @@ _log = logging.getLogger("fastmlops.metrics")
 
 _NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_DEFAULT_REGISTRY: Any = object()
 
 
 def _full_name(name: Any, namespace: str, subsystem: str, unit: str,
@@ -77,71 +77,17 @@ def _positive_int(value: Any, name: str, high: int) -> int:
     return int(value)
 
 
-
-
-def _registry(registry: Any) -> Any:
-    if registry is _DEFAULT_REGISTRY:
-        try:
-            from prometheus_client import REGISTRY
-        except ImportError:
-            raise ImportError("fastmlops.metrics registers in prometheus_client's default "
-                              "registry: pip install prometheus_client (or "
-                              "fastmlops[prometheus]), or pass registry=None") from None
-        return REGISTRY
-    return registry
-
-
 def _float_text(x: float) -> str:
     from prometheus_client.utils import floatToGoString
     return floatToGoString(x)
 
 
 def _use_created() -> bool:
-    pc = _pc()
-    return True if pc is None else bool(getattr(pc.metrics, "_use_created", True))
-
-
-_KM: Any = None
-
-class _PrometheusParts:
-    """The prometheus_client names a scrape uses, looked up once."""
-
-    def __init__(self) -> None:
-        from prometheus_client import metrics
-        from prometheus_client.metrics_core import (
-            CounterMetricFamily,
-            GaugeMetricFamily,
-            HistogramMetricFamily,
-        )
-        from prometheus_client.samples import Sample
-        self.metrics = metrics
-        self.Sample = Sample
-        # Samples are built with tuple.__new__ from C (map/zip), 2-3x cheaper
-        # than the namedtuple's Python-level __new__; only while Sample is
-        # still (name, labels, value, <fields defaulting to None>...).
-        fields = Sample._fields
-        rest = fields[3:]
-        self.sample_rest = len(rest) if (
-            fields[:3] == ("name", "labels", "value")
-            and Sample._field_defaults == dict.fromkeys(rest)) else -1
-        self.CounterMetricFamily = CounterMetricFamily
-        self.GaugeMetricFamily = GaugeMetricFamily
-        self.HistogramMetricFamily = HistogramMetricFamily
-
-
-_PC: Any = None
-
-
-def _pc() -> Any:
-    """prometheus_client's parts (:class:`_PrometheusParts`), or None when it
-    is not installed."""
-    global _PC
-    if _PC is None:
-        try:
-            _PC = _PrometheusParts()
-        except ImportError:  # pragma: no cover
-            return None
-    return _PC
+    try:
+        pc = prometheus_parts()
+    except ImportError:  # pragma: no cover
+        return True
+    return bool(getattr(pc.metrics, "_use_created", True))
 
 
 # ---------------------------------------------------------------- metrics ----
@@ -164,12 +110,12 @@ class _Metric:
         self._labelnames = _label_names(labelnames, self._reserved)
         self._max_series = _positive_int(max_series, "max_series", 1 << 20)
         self._max_processes = _positive_int(max_processes, "max_processes", 1 << 16)
-        digest = _layout_hash(name, self._kind, [self._labelnames, *extra])
-        meta = _definition(name, self._kind, documentation, self._labelnames, unit,
-                           definition or {})
-        self._segment = _segment_for(name, self._kind, width, self._max_processes,
-                                     self._max_series, digest, _directory(directory), meta,
-                                     read_only)
+        digest = layout_hash(name, self._kind, [self._labelnames, *extra])
+        meta = encode_definition(name, self._kind, documentation, self._labelnames, unit,
+                                 definition or {})
+        self._segment = segment_for(name, self._kind, width, self._max_processes,
+                                    self._max_series, digest, resolve_directory(directory),
+                                    meta, read_only)
         self._children: dict[tuple[str, ...], Any] = {}
         self._children_lock = threading.Lock()
         # children removed while the application may still hold them: their
@@ -183,8 +129,8 @@ class _Metric:
         if not self._labelnames:
             child = self._child(())
             self._bind(child)
-        _STATE.add(self)
-        registry = _registry(registry)
+        core_flush.register(self)
+        registry = resolve_registry(registry)
         if registry is not None:
             registry.register(self)
 
@@ -300,7 +246,7 @@ class _Metric:
                 for child in list(self._detached):
                     child._reset()
 
-    def _forget_parent(self) -> None:
+    def _after_fork_in_child(self) -> None:
         """In a forked child: new locks, a slot of its own, and empty buffers
         (the parent flushes what it buffered)."""
         self._segment.after_fork()
@@ -314,6 +260,10 @@ class _Metric:
         return [self._family()]
 
     def _family(self) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _present(self, row: np.ndarray) -> Any:  # pragma: no cover - overridden
+        """A series' summed row as its ``value()``."""
         raise NotImplementedError
 
     def _rows(self) -> Iterator[tuple[tuple[str, ...], float, np.ndarray, int]]:
@@ -341,6 +291,12 @@ class _Child:
     """Shared parts of the children (one label set each)."""
 
     __slots__ = ()
+    # slots of every child class
+    _metric: _Metric
+    _key: tuple[str, ...]
+    _row: int
+    _state: int
+    _detached: bool
 
     def labels(self, *labelvalues: Any, **labelkwargs: Any) -> Any:
         labels = dict(zip(self._metric._labelnames, self._key))
@@ -522,7 +478,7 @@ class _ExceptionCounter:
     def __enter__(self) -> _ExceptionCounter:
         return self
 
-    def __exit__(self, typ: Any, value: Any, tb: Any) -> bool:
+    def __exit__(self, typ: Any, value: Any, tb: Any) -> Literal[False]:
         if typ is not None and issubclass(typ, self._exception):
             self._counter.inc()
         return False
@@ -574,14 +530,17 @@ def _decorate(fn: Any, make: Callable[[], Any]) -> Any:
     prometheus_client's decorators do."""
     if not callable(fn):
         raise TypeError(f"can only decorate a callable, got {type(fn).__name__}")
+    call: Callable[..., Any]
     if inspect.iscoroutinefunction(fn):
-        async def call(*args: Any, **kwargs: Any) -> Any:
+        async def call_async(*args: Any, **kwargs: Any) -> Any:
             with make():
                 return await fn(*args, **kwargs)
+        call = call_async
     else:
-        def call(*args: Any, **kwargs: Any) -> Any:
+        def call_sync(*args: Any, **kwargs: Any) -> Any:
             with make():
                 return fn(*args, **kwargs)
+        call = call_sync
     return _with_signature(fn, call)
 
 

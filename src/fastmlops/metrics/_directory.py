@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from fastmlops.metrics._base import _DEFAULT_REGISTRY, _Metric, _registry
+from fastmlops.metrics._files import check_directory, open_file
+from fastmlops.metrics._types import Counter, Gauge, Histogram
+from fastmlops.metrics.exposition import DEFAULT_REGISTRY, resolve_registry
 from fastmlops.metrics.segment import (
     _ENV_DIR,
     _H_MAGIC,
@@ -23,19 +25,16 @@ from fastmlops.metrics.segment import (
     _MAGIC,
     _META_AT,
     _VERSION,
-    _check_directory,
-    _directory,
-    _open_file,
+    resolve_directory,
 )
-from fastmlops.metrics._types import Counter, Gauge, Histogram
 
 _log = logging.getLogger("fastmlops.metrics")
 
 
-def _reader_for(path: str, directory: str) -> _Metric:
+def _reader_for(path: str, directory: str) -> Counter | Gauge | Histogram:
     """A read-only view of the metric stored in ``path``, from its own definition."""
     size = _HEADER_WORDS * 8
-    with os.fdopen(_open_file(path, read_only=True), "rb") as f:  # never through a link
+    with os.fdopen(open_file(path, read_only=True), "rb") as f:  # never through a link
         head = f.read(size)
     if len(head) < size:
         raise ValueError("not a fastmlops metrics file (too short)")
@@ -46,9 +45,9 @@ def _reader_for(path: str, directory: str) -> _Metric:
         raise ValueError(f"written by another fastmlops version (layout "
                          f"{int(words[_H_VERSION])}, this one reads {_VERSION})")
     meta = json.loads(head[_META_AT:_META_AT + int(words[_H_META_LEN])].decode("utf-8"))
-    common = {"registry": None, "max_series": int(words[_H_SERIES]),
-              "max_processes": int(words[_H_SLOTS]), "directory": directory,
-              "_read_only": True}
+    common: dict[str, Any] = {"registry": None, "max_series": int(words[_H_SERIES]),
+                              "max_processes": int(words[_H_SLOTS]), "directory": directory,
+                              "_read_only": True}
     args = (meta["name"], meta["help"], meta["labelnames"])
     kind = meta["type"]
     if kind == "counter":
@@ -78,18 +77,18 @@ class DirectoryCollector:
     in this process: the samples would appear twice.
     """
 
-    def __init__(self, directory: Any = None, registry: Any = _DEFAULT_REGISTRY) -> None:
-        path = _directory(directory)
+    def __init__(self, directory: Any = None, registry: Any = DEFAULT_REGISTRY) -> None:
+        path = resolve_directory(directory)
         if path is None:
             raise ValueError(f"DirectoryCollector needs a directory: pass directory= or set "
                              f"{_ENV_DIR}")
         if not os.path.isdir(path):
             raise ValueError(f"metrics directory {path!r} does not exist or is not a directory")
-        _check_directory(path)
+        check_directory(path)
         self._directory = path
-        self._readers: dict[str, tuple[tuple[int, int], _Metric]] = {}
+        self._readers: dict[str, tuple[tuple[int, int], Counter | Gauge | Histogram]] = {}
         self._lock = threading.Lock()
-        registry = _registry(registry)
+        registry = resolve_registry(registry)
         if registry is not None:
             registry.register(self)
 

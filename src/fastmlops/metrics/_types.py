@@ -14,7 +14,6 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from fastmlops.metrics._base import (
-    _DEFAULT_REGISTRY,
     _as_values,
     _Child,
     _child_value,
@@ -26,11 +25,12 @@ from fastmlops.metrics._base import (
     _full_name,
     _InprogressTracker,
     _Metric,
-    _pc,
     _Timer,
     _use_created,
 )
-from fastmlops.metrics.segment import _INF, _PARALLEL_MIN, DEFAULT_BUCKETS, _alive
+from fastmlops.metrics._files import alive as process_alive
+from fastmlops.metrics.exposition import DEFAULT_REGISTRY, prometheus_parts
+from fastmlops.metrics.segment import _INF, _PARALLEL_MIN, DEFAULT_BUCKETS
 
 _log = logging.getLogger("fastmlops.metrics")
 
@@ -104,7 +104,7 @@ class Counter(_Metric):
 
     def __init__(self, name: str, documentation: str, labelnames: Iterable[str] = (),
                  namespace: str = "", subsystem: str = "", unit: str = "",
-                 registry: Any = _DEFAULT_REGISTRY, *, max_series: int = 512,
+                 registry: Any = DEFAULT_REGISTRY, *, max_series: int = 512,
                  max_processes: int = 256, directory: Any = None,
                  _read_only: bool = False) -> None:
         full = _full_name(name, namespace, subsystem, unit, counter=True)
@@ -119,8 +119,9 @@ class Counter(_Metric):
         return float(row[0])
 
     def _bind(self, child: Any) -> None:
-        self.inc = child.inc
-        self.count_exceptions = child.count_exceptions
+        # no labels: the child's bound methods, one lookup less per call
+        self.inc = child.inc  # type: ignore[method-assign]
+        self.count_exceptions = child.count_exceptions  # type: ignore[method-assign]
 
     def inc(self, amount: Any = 1, exemplar: dict[str, str] | None = None) -> None:
         """Add ``amount`` (>= 0); needs ``.labels(...)`` first if the counter has labels."""
@@ -139,7 +140,7 @@ class Counter(_Metric):
         return _child_value(self, ())
 
     def _family(self) -> Any:
-        CounterMetricFamily = _pc().CounterMetricFamily
+        CounterMetricFamily = prometheus_parts().CounterMetricFamily
         return CounterMetricFamily(self._name, self._documentation, labels=self._labelnames,
                                    unit=self._unit)
 
@@ -158,6 +159,7 @@ class Counter(_Metric):
 class _HistogramChild(_Child):
     __slots__ = ("_buf", "_metric", "_key", "_row", "_state", "_detached", "_exemplars",
                  "__weakref__")
+    _metric: Histogram
 
     def __init__(self, metric: Histogram, key: tuple[str, ...], row: int) -> None:
         self._buf: list[Any] = []
@@ -255,7 +257,7 @@ class Histogram(_Metric):
 
     def __init__(self, name: str, documentation: str, labelnames: Iterable[str] = (),
                  namespace: str = "", subsystem: str = "", unit: str = "",
-                 registry: Any = _DEFAULT_REGISTRY, buckets: Sequence[float] = DEFAULT_BUCKETS,
+                 registry: Any = DEFAULT_REGISTRY, buckets: Sequence[float] = DEFAULT_BUCKETS,
                  *, max_series: int = 512, max_processes: int = 256,
                  directory: Any = None, _read_only: bool = False) -> None:
         full = _full_name(name, namespace, subsystem, unit)
@@ -279,9 +281,10 @@ class Histogram(_Metric):
         return _HistogramChild(self, key, row)
 
     def _bind(self, child: Any) -> None:
-        self.observe = child.observe
-        self.observe_many = child.observe_many
-        self.time = child.time
+        # no labels: the child's bound methods, one lookup less per call
+        self.observe = child.observe  # type: ignore[method-assign]
+        self.observe_many = child.observe_many  # type: ignore[method-assign]
+        self.time = child.time  # type: ignore[method-assign]
 
     def observe(self, value: Any, exemplar: dict[str, str] | None = None) -> None:
         """Record one value; needs ``.labels(...)`` first if the histogram has labels."""
@@ -345,7 +348,7 @@ class Histogram(_Metric):
         return _child_value(self, ())
 
     def _family(self) -> Any:
-        HistogramMetricFamily = _pc().HistogramMetricFamily
+        HistogramMetricFamily = prometheus_parts().HistogramMetricFamily
         return HistogramMetricFamily(self._name, self._documentation,
                                      labels=self._labelnames, unit=self._unit)
 
@@ -354,7 +357,7 @@ class Histogram(_Metric):
         # (_bucket..., _count, _sum unless a bucket bound is negative,
         # _created), built directly: HistogramMetricFamily.add_metric would
         # cost several times our whole read of shared memory.
-        pc = _pc()
+        pc = prometheus_parts()
         Sample = pc.Sample
         rest = pc.sample_rest
         family = self._family()
@@ -408,6 +411,7 @@ def _has_prometheus() -> bool:
 class _GaugeChild(_Child):
     __slots__ = ("_value", "_lock", "_row", "_state", "_dirty", "_metric", "_key",
                  "_detached", "_function", "__weakref__")
+    _metric: Gauge
 
     def __init__(self, metric: Gauge, key: tuple[str, ...], row: int) -> None:
         self._value = 0.0
@@ -534,7 +538,7 @@ class Gauge(_Metric):
 
     def __init__(self, name: str, documentation: str, labelnames: Iterable[str] = (),
                  namespace: str = "", subsystem: str = "", unit: str = "",
-                 registry: Any = _DEFAULT_REGISTRY, multiprocess_mode: str = "livesum", *,
+                 registry: Any = DEFAULT_REGISTRY, multiprocess_mode: str = "livesum", *,
                  max_series: int = 512, max_processes: int = 256,
                  directory: Any = None, _read_only: bool = False) -> None:
         if multiprocess_mode not in _GAUGE_MODES:
@@ -593,7 +597,8 @@ class Gauge(_Metric):
         data, owners = got
         claimed = np.flatnonzero(owners)
         live_only = self._mode.startswith("live")
-        alive = {int(s): (_alive(int(owners[s])) if live_only else True) for s in claimed}
+        alive = {int(s): (process_alive(int(owners[s])) if live_only else True)
+                 for s in claimed}
         mode = self._mode[4:] if live_only else self._mode
         seen: dict[tuple[str, ...], list[int]] = {}
         for i, key, _ in records:
@@ -609,7 +614,8 @@ class Gauge(_Metric):
                     yield key, str(int(owners[s]) & 0xFFFFFFFF), v
             elif per_slot:
                 vals = list(per_slot.values())
-                yield key, None, {"sum": sum, "max": max, "min": min}[mode](vals)
+                yield key, None, (sum(vals) if mode == "sum" else
+                                  max(vals) if mode == "max" else min(vals))
 
     def value(self) -> float:
         """The combined value (no labels; for ``all`` modes, the sum)."""
@@ -618,7 +624,7 @@ class Gauge(_Metric):
         return self._children[()].value()
 
     def _family(self) -> Any:
-        GaugeMetricFamily = _pc().GaugeMetricFamily
+        GaugeMetricFamily = prometheus_parts().GaugeMetricFamily
         names = list(self._labelnames) + (["pid"] if self._mode in ("all", "liveall") else [])
         return GaugeMetricFamily(self._name, self._documentation, labels=names, unit=self._unit)
 

@@ -16,6 +16,12 @@ A record's state word is ``generation << 2 | code`` (code 0: never used,
 1: being written, 2: ready, 3: removed, free for another label set); a
 writer checks, inside its slot's seqlock, that the word is still the one it
 saw ready, so a removed row is never written again by a process that held it.
+
+Other shared-memory writers (:class:`~fastmlops.DriftMonitor`) use the same
+segments through :func:`segment_for` (with :func:`resolve_directory`,
+:func:`layout_hash`, :func:`encode_definition`) and :class:`Segment`'s
+methods, never its word offsets: :meth:`Segment.add_tagged` and
+:meth:`Segment.sum_tagged` keep time-bucketed rows.
 """
 
 from __future__ import annotations
@@ -25,7 +31,6 @@ import json
 import logging
 import mmap
 import os
-import stat
 import tempfile
 import threading
 import time
@@ -33,6 +38,11 @@ import weakref
 from typing import Any, Sequence
 
 import numpy as np
+
+from fastmlops.metrics._files import alive, check_directory, open_file, owner_word, segment_path
+
+__all__ = ["DEFAULT_BUCKETS", "Segment", "encode_definition", "layout_hash",
+           "resolve_directory", "segment_for"]
 
 _log = logging.getLogger("fastmlops.metrics")
 
@@ -86,108 +96,14 @@ class _Layout:
         self.words = self.slots_at + slots * self.slot_words
 
 
-# ------------------------------------------------------- process identity ----
-
-def _start_time(pid: int) -> int:
-    """Start time of ``pid`` in clock ticks (Linux), 0 elsewhere, -1 if gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except FileNotFoundError:
-        return -1
-    except OSError:
-        return 0
-    return int(stat[stat.rindex(b")") + 2:].split()[19])
-
-
-def _owner_word(pid: int) -> int:
-    """A slot's owner: the PID in the low 32 bits, the low 32 bits of the
-    process start time above, so that a reused PID is not mistaken for the
-    process that held the slot."""
-    return ((max(_start_time(pid), 0) & 0xFFFFFFFF) << 32) | pid
-
-
-def _alive(owner: int) -> bool:
-    pid = owner & 0xFFFFFFFF
-    if pid == os.getpid():
-        return owner == _owner_word(pid)
-    start = _start_time(pid)
-    if start == -1:
-        return False
-    if start == 0 and not os.path.exists("/proc/self/stat"):  # no procfs: ask the kernel
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    return (start & 0xFFFFFFFF) == owner >> 32
-
-
 # --------------------------------------------------------------- segments ----
 
-def _layout_hash(name: str, kind: str, extra: Sequence[Any]) -> int:
+def layout_hash(name: str, kind: str, extra: Sequence[Any]) -> int:
+    """A 63-bit digest of a segment's definition (``extra``: whatever shapes its
+    rows, by ``repr``), stored in its header: a process that opens a metric
+    file with another definition is refused."""
     text = json.dumps([name, kind, [repr(x) for x in extra]])
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") >> 1
-
-
-def _segment_path(name: str, directory: str) -> str:
-    path = os.path.join(directory, f"{name}.fastmlops")
-    limit = _name_max(directory)
-    if len(os.fsencode(f"{name}.fastmlops")) > limit:
-        raise ValueError(
-            f"metric name {name[:40]!r}... is too long for a metrics directory: its file "
-            f"name would exceed the file system's {limit} bytes; use a name of at most "
-            f"{limit - len('.fastmlops')} bytes (or no directory)")
-    return path
-
-
-def _name_max(directory: str) -> int:
-    try:
-        return os.pathconf(directory, "PC_NAME_MAX")
-    except (OSError, ValueError, AttributeError):
-        return 255
-
-
-def _check_directory(directory: str) -> None:
-    """Refuse a metrics directory that other users may write to without the
-    sticky bit: any of them could replace a metric file between two opens."""
-    try:
-        st = os.stat(directory)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISDIR(st.st_mode):
-        raise ValueError(f"metrics directory {directory!r} is not a directory")
-    if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
-        raise ValueError(
-            f"metrics directory {directory!r} is writable by every user and has no sticky "
-            "bit, so any local user could replace its metric files; use a directory of "
-            f"your own (chmod o-w {directory}) or set its sticky bit (chmod +t)")
-
-
-def _open_file(path: str, read_only: bool) -> int:
-    """Open an existing metric file without following a symbolic link, and
-    only if it is a regular file of this user (or readable, for a view)."""
-    flags = (os.O_RDONLY if read_only else os.O_RDWR) | getattr(os, "O_NOFOLLOW", 0) | \
-        getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        if exc.errno == getattr(os, "ELOOP", -1) or os.path.islink(path):
-            raise ValueError(f"{path} is a symbolic link; metric files are never followed "
-                             "through links (delete it)") from None
-        raise
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        raise ValueError(f"{path} is not a regular file; delete it")
-    if not read_only and hasattr(os, "geteuid") and st.st_uid != os.geteuid():
-        os.close(fd)
-        raise ValueError(f"{path} belongs to another user (uid {st.st_uid}); a metric file "
-                         "is only written by its owner: delete it or use a directory of "
-                         "your own")
-    return fd
 
 
 def _open_segment(name: str, kind: str, layout: _Layout, digest: int,
@@ -197,13 +113,13 @@ def _open_segment(name: str, kind: str, layout: _Layout, digest: int,
         mm = mmap.mmap(-1, size, flags=mmap.MAP_SHARED)
         _write_header(mm, kind, layout, digest, meta)
         return mm
-    _check_directory(directory)
+    check_directory(directory)
     if not read_only:
         os.makedirs(directory, mode=0o700, exist_ok=True)
-    path = _segment_path(name, directory)
+    path = segment_path(name, directory)
     for _ in range(100):
         try:
-            fd = _open_file(path, read_only)
+            fd = open_file(path, read_only)
         except FileNotFoundError:
             if read_only:
                 raise
@@ -265,8 +181,8 @@ def _write_header(mm: mmap.mmap, kind: str, layout: _Layout, digest: int, meta: 
     del header
 
 
-def _definition(name: str, kind: str, documentation: str, labelnames: tuple[str, ...],
-                unit: str, extra: dict[str, Any]) -> bytes:
+def encode_definition(name: str, kind: str, documentation: str, labelnames: tuple[str, ...],
+                      unit: str, extra: dict[str, Any]) -> bytes:
     """The metric's definition as stored in its segment, so that a process that
     does not define it (``DirectoryCollector``) can expose it.  A help text too
     long for the header is shortened."""
@@ -282,7 +198,7 @@ def _definition(name: str, kind: str, documentation: str, labelnames: tuple[str,
         doc = doc[:len(doc) // 2]
 
 
-class _Segment:
+class Segment:
     """One metric family's shared memory and this process's slot in it."""
 
     def __init__(self, name: str, kind: str, width: int, max_processes: int, max_series: int,
@@ -324,7 +240,7 @@ class _Segment:
         km = _km()
         atomic_cas, atomic_load = km.atomic_cas, km.atomic_load
         lay = self.layout
-        me = np.uint64(_owner_word(pid))
+        me = np.uint64(owner_word(pid))
         zero = np.uint64(0)
         chosen = -1
         # A snapshot of the owner words, scanned with numpy: one kernel call per
@@ -345,7 +261,7 @@ class _Segment:
             for slot in np.flatnonzero(owners != me).tolist():
                 at = lay.slots_at + slot * lay.slot_words + _S_OWNER
                 owner = atomic_load(self.words, at)
-                if owner != me and not _alive(int(owner)) and \
+                if owner != me and not alive(int(owner)) and \
                         atomic_cas(self.words, at, owner, me) == owner:
                     chosen = slot
                     if self.kind == "gauge":  # a gauge is a value of the live process:
@@ -548,7 +464,7 @@ class _Segment:
         for slot in np.flatnonzero(stuck):
             base = lay.slots_at + int(slot) * lay.slot_words
             owner = atomic_load(self.words, base + _S_OWNER)
-            if not _alive(int(owner)):
+            if not alive(int(owner)):
                 seq = atomic_load(self.words, base + _S_SEQ)
                 if seq & np.uint64(1):
                     atomic_cas(self.words, base + _S_SEQ, seq, seq + np.uint64(1))
@@ -594,23 +510,67 @@ class _Segment:
                 rows.append((i, rec[0], rec[1]))
         return data, rows
 
+    # -- tagged rows: a row's first value (its tag) says which time bucket it holds
+    def add_tagged(self, row: int, state: int, tag: float, values: np.ndarray) -> bool:
+        """Add ``values`` (float64, at most ``width - 1``) to ``row`` of this
+        process's slot, after the row's tag, if that tag is ``tag``; otherwise
+        (a stale time bucket of a ring, or a row this slot never wrote) start
+        the row again: ``tag``, ``values``, zeros.  False (nothing written) if
+        the series is no longer in state ``state`` (see :meth:`series_index`).
+        Only this process writes its slot: the tag is read before the seqlock."""
+        width = self.layout.width
+        with self.lock:
+            self.ensure_slot()
+            at = self.data_at + row * width
+            if self.vals[at] == tag:
+                full = np.concatenate([[0.0], values])
+                kernel = _km().slot_add
+            else:
+                full = np.zeros(width)
+                full[0] = tag
+                full[1:values.size + 1] = values
+                kernel = _km().slot_set
+            return bool(kernel(self.words, self.vals, self.seq_at, at, full,
+                               self.layout.records_at + row * _RECORD_WORDS + _R_STATE,
+                               np.uint64(state)))
 
-_SEGMENTS: "weakref.WeakValueDictionary[str, _Segment]" = weakref.WeakValueDictionary()
+    def sum_tagged(self, lo: float, hi: float) -> np.ndarray:
+        """Sum, over every process's slot, of the rows whose tag lies in
+        ``[lo, hi]``, without the tag (``width - 1`` values); each slot is
+        copied consistently, as in :meth:`read_sum`."""
+        from fastmlops._kernels.monitor import window_sum
+
+        lay = self.layout
+        rows = self.n_series()
+        out = np.zeros(lay.width - 1)
+        scratch = np.empty(rows * lay.width)
+        stuck = np.zeros(lay.slots, dtype=np.int8)
+        window_sum(self.words, self.vals, lay.slots_at, lay.slot_words, lay.slots, _S_SEQ,
+                   _SLOT_HEADER, _S_OWNER, rows, lay.width, lo, hi, scratch, out, stuck)
+        if stuck.any():
+            self._repair(stuck)
+        return out
+
+
+_SEGMENTS: "weakref.WeakValueDictionary[str, Segment]" = weakref.WeakValueDictionary()
 _SEGMENTS_LOCK = threading.Lock()
 
 
-def _segment_for(name: str, kind: str, width: int, max_processes: int, max_series: int,
-                 digest: int, directory: str | None, meta: bytes,
-                 read_only: bool) -> _Segment:
-    """The segment of a metric.  In a metrics directory, every metric object of
-    one name in this process shares one segment, so one slot: a metric made
-    again (after ``unregister``, by an app factory, with ``registry=None``)
-    carries on from the first one's values, and a gauge has one value per
-    process, the last one set, as in prometheus_client's multiprocess mode."""
+def segment_for(name: str, kind: str, width: int, max_processes: int, max_series: int,
+                digest: int, directory: str | None, meta: bytes,
+                read_only: bool = False) -> Segment:
+    """The segment of a metric (``digest``: :func:`layout_hash`; ``meta``:
+    :func:`encode_definition`; ``directory``: :func:`resolve_directory`'s).
+
+    In a metrics directory, every metric object of one name in this process
+    shares one segment, so one slot: a metric made again (after
+    ``unregister``, by an app factory, with ``registry=None``) carries on from
+    the first one's values, and a gauge has one value per process, the last
+    one set, as in prometheus_client's multiprocess mode."""
     if directory is None or read_only:
-        return _Segment(name, kind, width, max_processes, max_series, digest, directory,
-                        meta, read_only)
-    key = os.path.realpath(_segment_path(name, directory))
+        return Segment(name, kind, width, max_processes, max_series, digest, directory,
+                       meta, read_only)
+    key = os.path.realpath(segment_path(name, directory))
     with _SEGMENTS_LOCK:
         seg = _SEGMENTS.get(key)
         if seg is not None:
@@ -623,12 +583,14 @@ def _segment_for(name: str, kind: str, width: int, max_processes: int, max_serie
                     "max_series or max_processes differ); give every metric of one name "
                     "the same definition")
             return seg
-        seg = _Segment(name, kind, width, max_processes, max_series, digest, directory, meta)
+        seg = Segment(name, kind, width, max_processes, max_series, digest, directory, meta)
         _SEGMENTS[key] = seg
         return seg
 
 
-def _directory(directory: Any) -> str | None:
+def resolve_directory(directory: str | os.PathLike[str] | None) -> str | None:
+    """The metrics directory: ``directory``, else ``FASTMLOPS_METRICS_DIR``
+    if set, else None (anonymous shared memory)."""
     if directory is None:
         directory = os.environ.get(_ENV_DIR) or None
     if directory is None:

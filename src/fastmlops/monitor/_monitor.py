@@ -78,15 +78,16 @@ import re
 import dataclasses
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from fastmlops.metrics._base import _DEFAULT_REGISTRY, _registry
-from fastmlops._core.flush import _STATE
-from fastmlops.metrics.segment import (_RECORD_WORDS, _R_STATE, _S_OWNER, _S_SEQ,
-                                        _SLOT_HEADER, _definition, _directory, _km,
-                                        _layout_hash, _segment_for)
+from fastmlops._core import flush as core_flush
+from fastmlops._core.rules import AlertingRule, RuleGroup, render_rule_file
+from fastmlops.metrics.exposition import (DEFAULT_REGISTRY, PrometheusParts, prometheus_parts,
+                                          resolve_registry)
+from fastmlops.metrics.segment import (Segment, encode_definition, layout_hash,
+                                       resolve_directory, segment_for)
 from fastmlops.drift.judge import judge
 from fastmlops.drift.report import DriftReport
 from fastmlops.monitor._layout import _TOTALS_TAG, Layout
@@ -158,7 +159,7 @@ class DriftMonitor:
 
     def __init__(self, reference: Any, *, window: Any = 600.0, bucket: Any = 60.0,
                  name: str = "fastmlops_drift", ks_buckets: int = 512,
-                 registry: Any = _DEFAULT_REGISTRY, directory: Any = None,
+                 registry: Any = DEFAULT_REGISTRY, directory: Any = None,
                  max_processes: int = 64, clock: Callable[[], float] | None = None) -> None:
         from fastmlops.drift import DriftReference
 
@@ -196,16 +197,16 @@ class DriftMonitor:
         self._width = 1 + self._layout.size  # tag, then the counts vector
         n_rows = self._steps + 2  # the ring, the totals row
         self._max_rows = 2 * n_rows  # room for a row registered twice by two processes
-        directory = _directory(directory)
+        directory = resolve_directory(directory)
         if directory is not None:
             import os
             directory = os.path.join(directory, _SUBDIR)
-        digest = _layout_hash(name, "counter", ["drift-monitor", self._layout.digest(),
-                                                 self.bucket, self._steps])
-        meta = _definition(name, "counter", "fastmlops drift monitor", (), "",
-                           {"monitor": True})
-        self._segment = _segment_for(name, "counter", self._width, int(max_processes),
-                                     self._max_rows, digest, directory, meta, False)
+        digest = layout_hash(name, "counter", ["drift-monitor", self._layout.digest(),
+                                               self.bucket, self._steps])
+        meta = encode_definition(name, "counter", "fastmlops drift monitor", (), "",
+                                 {"monitor": True})
+        self._segment: Segment = segment_for(name, "counter", self._width, int(max_processes),
+                                             self._max_rows, digest, directory, meta)
         self._rows = [self._segment.series_index((str(r),)) for r in range(n_rows)]
         self._buf: list[Any] = []
         # a float64 numpy row is buffered as its bytes when every column is numeric
@@ -214,8 +215,8 @@ class DriftMonitor:
         self._lock = threading.Lock()
         self.rejected_rows = 0  # rows this process dropped (all processes: the metric)
         self._bounds: np.ndarray = np.full(self._m, np.nan)
-        _STATE.add(self)
-        registry = _registry(registry)
+        core_flush.register(self)
+        registry = resolve_registry(registry)
         if registry is not None:
             registry.register(self)
 
@@ -320,35 +321,19 @@ class DriftMonitor:
             self._write(out.astype(np.float64), bad)
 
     def _write(self, counts: np.ndarray, rejected: int) -> None:
-        """Add ``counts`` to this process's row of the current time bucket, and
-        the row and rejected totals to its totals row."""
-        seg = self._segment
-        km = _km()
+        """Add ``counts`` to this process's row of the current time bucket (a
+        stale bucket of the ring starts again), and the row and rejected
+        totals to its totals row."""
+        add = self._segment.add_tagged
         tag = float(math.floor(self._clock() / self.bucket) + 1)
-        ring = int(tag) % (self._steps + 1)
-        w = self._width
-        todo = []
         if counts[0]:
-            todo.append((ring, counts, tag))
+            row, state = self._rows[int(tag) % (self._steps + 1)]
+            add(row, state, tag, counts)
         if counts[0] or rejected:
-            todo.append((self._steps + 1, np.array([counts[0], float(rejected)]), _TOTALS_TAG))
-        with seg.lock:
-            seg.ensure_slot()
-            for r, values, want in todo:
-                row, state = self._rows[r]
-                at = seg.data_at + row * w
-                if seg.vals[at] == want:
-                    full = np.concatenate([[0.0], values])
-                    kern = km.slot_add
-                else:  # a stale bucket of this slot (or a new one): start it again
-                    full = np.zeros(w)
-                    full[0] = want
-                    full[1:values.size + 1] = values
-                    kern = km.slot_set
-                kern(seg.words, seg.vals, seg.seq_at, at, full,
-                     seg.layout.records_at + row * _RECORD_WORDS + _R_STATE, np.uint64(state))
+            row, state = self._rows[self._steps + 1]
+            add(row, state, _TOTALS_TAG, np.array([counts[0], float(rejected)]))
 
-    def _forget_parent(self) -> None:
+    def _after_fork_in_child(self) -> None:
         """In a forked child: new locks, a slot of its own, an empty buffer
         (the parent flushed before the fork)."""
         self._segment.after_fork()
@@ -358,18 +343,9 @@ class DriftMonitor:
 
     # ------------------------------------------------------------ reading
     def _sum(self, lo: float, hi: float, n: int) -> np.ndarray:
-        from fastmlops._kernels.monitor import window_sum
-
-        seg = self._segment
-        lay = seg.layout
-        rows = seg.n_series()
-        out = np.zeros(self._width - 1)
-        scratch = np.empty(rows * self._width)
-        stuck = np.zeros(lay.slots, dtype=np.int8)
-        window_sum(seg.words, seg.vals, lay.slots_at, lay.slot_words, lay.slots, _S_SEQ,
-                   _SLOT_HEADER, _S_OWNER, rows, self._width, lo, hi, scratch, out, stuck)
-        if stuck.any():
-            seg._repair(stuck)
+        """The rows of every process tagged ``lo`` to ``hi``, summed (the first
+        ``n`` values; all when ``n`` is 0)."""
+        out = self._segment.sum_tagged(lo, hi)
         return out[:n] if n else out
 
     def window_counts(self) -> np.ndarray:
@@ -418,20 +394,17 @@ class DriftMonitor:
                ("verdict", "Column verdict: 0 ok, 1 watch, 2 drift"))
 
     def describe(self) -> list[Any]:
-        from fastmlops.metrics._base import _pc
-
-        return list(self._families(None, _pc(), (0, 0)))
+        return list(self._families(None, prometheus_parts(), (0, 0)))
 
     def collect(self) -> list[Any]:
-        from fastmlops.metrics._base import _pc
-
         try:
             report = self.report()
         except ValueError:
             report = None
-        return list(self._families(report, _pc(), self.totals()))
+        return list(self._families(report, prometheus_parts(), self.totals()))
 
-    def _families(self, report: Any, pc: Any, totals: tuple[int, int]) -> Any:
+    def _families(self, report: DriftReport | None, pc: PrometheusParts,
+                  totals: tuple[int, int]) -> Iterator[Any]:
         n = self.name
         gauges = {key: pc.GaugeMetricFamily(f"{n}_{key}", doc, labels=["column"])
                   for key, doc in self._GAUGES}
@@ -493,26 +466,22 @@ class DriftMonitor:
         n = self.name
         camel = "".join(p[:1].upper() + p[1:] for p in re.split(r"[_:]+", n) if p)
         guard = f" and on() max({n}_window_rows) >= {int(min_rows)}" if min_rows else ""
-        lines = ["# Generated by fastmlops.monitor.DriftMonitor.prometheus_rules", "groups:",
-                 f'  - name: "drift-{n}"', "    rules:",
-                 f'      - alert: "{camel}FeatureDrift"',
-                 f'        expr: "max by (column) ({n}_verdict) >= 2{guard}"',
-                 f"        for: {pending}",
-                 "        labels:", f'          severity: "{severity}"',
-                 f'          monitor: "{n}"',
-                 "        annotations:",
-                 '          summary: "Feature {{ $labels.column }} drifted (monitor ' + n + ')"',
-                 '          description: "The drift verdict of column {{ $labels.column }} '
-                 f'has been drift for {pending}; see {n}_psi and {n}_ks_pvalue."']
+        labels = {"severity": severity, "monitor": n}
+        rules = [AlertingRule(
+            f"{camel}FeatureDrift", f"max by (column) ({n}_verdict) >= 2{guard}", for_=pending,
+            labels=labels,
+            annotations={"summary": "Feature {{ $labels.column }} drifted (monitor " + n + ")",
+                         "description": "The drift verdict of column {{ $labels.column }} "
+                                        f"has been drift for {pending}; see {n}_psi and "
+                                        f"{n}_ks_pvalue."})]
         if table:
-            lines += [f'      - alert: "{camel}TableDrift"',
-                      f'        expr: "max({n}_table_verdict) >= 2{guard}"',
-                      f"        for: {pending}",
-                      "        labels:", f'          severity: "{severity}"',
-                      f'          monitor: "{n}"',
-                      "        annotations:",
-                      f'          summary: "The features of {n} drifted as a whole"']
-        return "\n".join(lines) + "\n"
+            rules.append(AlertingRule(
+                f"{camel}TableDrift", f"max({n}_table_verdict) >= 2{guard}", for_=pending,
+                labels=labels,
+                annotations={"summary": f"The features of {n} drifted as a whole"}))
+        return render_rule_file(
+            [RuleGroup(f"drift-{n}", rules)], quote_names=True,
+            header=["Generated by fastmlops.monitor.DriftMonitor.prometheus_rules"])
 
     def __repr__(self) -> str:
         return (f"DriftMonitor({self.name!r}, {self._m} columns, window={self.window:g}s, "
