@@ -206,7 +206,7 @@ class CategoryMap:
                    np.ascontiguousarray(kept, dtype=np.int64),
                    int(counts.sum() - kept.sum()), missing, len(values), max_categories)
 
-    def _check_kind(self, encoded: Encoded) -> None:
+    def check_kind(self, encoded: Encoded) -> None:
         if encoded.kind == "empty" or self.kind == "empty" or encoded.kind == self.kind:
             return
         raise TypeError(
@@ -216,7 +216,7 @@ class CategoryMap:
 
     def count(self, encoded: Encoded) -> CategoryCounts:
         """Count one batch (see :class:`CategoryCounts`)."""
-        self._check_kind(encoded)
+        self.check_kind(encoded)
         per, missing = encoded.value_counts()
         index = self._index
         lookup = np.fromiter((index.get(u, -1) for u in encoded.uniques), np.int64,

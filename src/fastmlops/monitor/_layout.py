@@ -26,12 +26,12 @@ import hashlib
 import logging
 import math
 import zlib
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
 from fastmlops.drift.categories import CategoryCounts
-from fastmlops.drift.columns import NumericColumn, label_hashes
+from fastmlops.drift.columns import CategoricalColumn, NumericColumn, label_hashes
 from fastmlops.drift.counts import CategoricalCounts, ColumnCounts, KsFigures, NumericCounts
 
 _log = logging.getLogger("fastmlops.monitor")
@@ -152,12 +152,12 @@ class Layout:
         self.m = len(ref.columns)
         self.kinds = list(ref.kinds)
         self.numeric_only = all(k == "numeric" for k in self.kinds)
-        self.bins: list[Any] = []
+        self.bins: list[NumericBins | None] = []
         self.offsets: list[int] = []  # of each column's first bin in the counts vector
         at = 1  # counts[0]: rows
         for col in ref.column_models:
             self.offsets.append(at)
-            if col.kind == "numeric":
+            if isinstance(col, NumericColumn):
                 nb = NumericBins(col, buckets)
                 self.bins.append(nb)
                 at += nb.width
@@ -167,7 +167,7 @@ class Layout:
         self.size = at
         num = [j for j, k in enumerate(self.kinds) if k == "numeric"]
         self.numeric = np.array(num, dtype=np.int64)
-        nbs = [self.bins[j] for j in num]
+        nbs = [b for b in self.bins if b is not None]
         self.edges = np.ascontiguousarray(np.concatenate([b.union for b in nbs])
                                           if nbs else np.zeros(0))
         self.edge_at = np.cumsum([0] + [b.union.size for b in nbs]).astype(np.int64)
@@ -178,16 +178,19 @@ class Layout:
         self.cell_bin = np.ascontiguousarray(np.concatenate([b.cell_bin for b in nbs])
                                              if nbs else np.zeros(0, np.int16), dtype=np.int16)
         self.count_at = np.array([self.offsets[j] for j in num], dtype=np.int64)
-        self.index = [col.categories.index if col.kind == "categorical" else None
-                      for col in ref.column_models]
+        #: kept category -> its bin, per column (empty for a numeric column)
+        self.index: list[Mapping[Any, int]] = [
+            col.categories.index if isinstance(col, CategoricalColumn) else {}
+            for col in ref.column_models]
 
     def digest(self) -> str:
         """A digest of the bins: processes sharing a monitor's memory must agree."""
         h = hashlib.blake2b(digest_size=8)
         for j, col in enumerate(self.ref.column_models):
             h.update(f"{self.ref.columns[j]}|{col.kind}|".encode())
-            if col.kind == "numeric":
-                h.update(self.bins[j].union.tobytes())
+            nb = self.bins[j]
+            if nb is not None:
+                h.update(nb.union.tobytes())
             else:
                 h.update(repr(col.categories.categories).encode("utf-8", "surrogatepass"))
         return h.hexdigest()
@@ -232,8 +235,10 @@ class Layout:
         from fastmlops.drift.categories import encode
 
         col = self.ref.column_models[j]
+        if not isinstance(col, CategoricalColumn):  # pragma: no cover - callers pick the kind
+            raise TypeError(f"column {self.ref.columns[j]!r} is not categorical")
         enc = encode(values, self.ref.columns[j])
-        col.categories._check_kind(enc)
+        col.categories.check_kind(enc)
         per, missing = enc.value_counts()
         k = len(col.categories.categories)
         at = self.offsets[j]
@@ -269,10 +274,10 @@ class Layout:
                         bad += 1
                         why = why or (f"row {d!r:.80} has no column {exc.args[0]!r} (a row "
                                       f"dict needs the keys {names!r:.120})")
-            table = _numeric_table(plain, self.m)
-            if table is not None:
-                self.count_table(table, out)
-                out[0] += table.shape[0]
+            fast = _numeric_table(plain, self.m)
+            if fast is not None:
+                self.count_table(fast, out)
+                out[0] += fast.shape[0]
                 return bad, why
             good = []
             for r in plain:
