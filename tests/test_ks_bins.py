@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import fastmlops
 from fastmlops._kernels import ks as _k
 from fastmlops._kernels.ks_bins import bucket_split_counts, fold_buckets, gather_mapped
+from fastmlops.drift._count import _row_major
 
 
 def _ref_column(values: np.ndarray):
@@ -144,7 +145,7 @@ def test_row_major_check_equals_columns(seed, decimals, shift, dtype):
     cur[:7, 3] = np.inf
     ref = fastmlops.DriftReference(ref_data.astype(dtype))
     cur = cur.astype(dtype)
-    assert ref._row_major(ref.current_columns(cur)) is not None
+    assert _row_major(ref.column_models, ref.current_columns(cur)) is not None
     assert ref.check(cur).to_json() == ref.check(np.asfortranarray(cur)).to_json()
 
 
@@ -152,5 +153,5 @@ def test_row_major_falls_back_for_other_dtypes():
     rng = np.random.default_rng(1)
     ref = fastmlops.DriftReference(rng.normal(size=(3000, 3)))
     cur = rng.normal(size=(5000, 3)).astype(np.float32)  # compared in float64
-    assert ref._row_major(ref.current_columns(cur)) is None
+    assert _row_major(ref.column_models, ref.current_columns(cur)) is None
     assert ref.check(cur).to_json() == ref.check(np.asfortranarray(cur)).to_json()

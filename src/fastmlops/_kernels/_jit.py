@@ -28,11 +28,24 @@ compiles (or loads from the on-disk cache) every one of them, which is what
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, Literal, TypedDict
 
 import numba
+from numba.core.dispatcher import Dispatcher
+from numba.core.typing.templates import Signature
 
-_OPTIONS: dict[str, Any] = {
+
+class _Options(TypedDict):
+    """The keyword arguments :func:`kernel` passes to ``numba.njit``."""
+
+    cache: bool
+    nogil: bool
+    fastmath: bool | set[str]
+    error_model: Literal["python", "numpy"]
+
+
+_OPTIONS: _Options = {
     "cache": True,
     "nogil": True,
     "fastmath": False,
@@ -40,10 +53,11 @@ _OPTIONS: dict[str, Any] = {
 }
 
 #: (dispatcher, signatures) for every kernel declared with :func:`kernel`.
-REGISTRY: list[tuple[Any, tuple[Any, ...]]] = []
+REGISTRY: list[tuple[Dispatcher, tuple[str | Signature, ...]]] = []
 
 
-def kernel(*signatures: Any, contract: bool = False) -> Callable[[Callable[..., Any]], Any]:
+def kernel(*signatures: str | Signature,
+           contract: bool = False) -> Callable[[Callable[..., object]], Any]:
     """Declare a Numba kernel with the project's options.
 
     ``signatures`` are Numba signature strings (``"f8(f8[::1], i8)"``), or
@@ -58,11 +72,14 @@ def kernel(*signatures: Any, contract: bool = False) -> Callable[[Callable[..., 
     for kernels whose documented accuracy is a tolerance, not bit-equality
     with numpy.
     """
-    options = dict(_OPTIONS)
+    options = _OPTIONS.copy()
     if contract:
         options["fastmath"] = {"contract"}
 
-    def decorate(fn: Callable[..., Any]) -> Any:
+    # The dispatcher stays ``Any``: Numba's stub types it ``Dispatcher[F]``,
+    # whose calls mypy checks against the Python annotations of ``fn``, while
+    # the compiled kernel takes whatever Numba can type (``np.int64`` for ``i8``).
+    def decorate(fn: Callable[..., object]) -> Any:
         dispatcher = numba.njit(**options)(fn)
         REGISTRY.append((dispatcher, tuple(signatures)))
         return dispatcher

@@ -22,29 +22,39 @@ is); ``fastmlops._kernels.metrics`` wraps the ones Python needs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from numba.core import cgutils, types
+from numba.core.typing.templates import Signature
 from numba.extending import intrinsic
 
 _WORD = (types.uint64, types.int64)
 
 
-def _check_array(arr: Any) -> None:
+def _check_array(arr: types.Type) -> None:
     if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.dtype in _WORD
             and arr.layout == "C"):
         raise TypeError(f"atomics need a C-contiguous 1-D uint64/int64 array, got {arr}")
 
 
-def _pointer(context: Any, builder: Any, arrty: Any, arr: Any, idxty: Any, idx: Any) -> Any:
+def _pointer(context: Any, builder: Any, arrty: types.Array, arr: Any, idxty: types.Type,
+             idx: Any) -> Any:
     ary = context.make_array(arrty)(context, builder, arr)
     index = context.cast(builder, idx, idxty, types.intp)
     return cgutils.get_item_pointer(context, builder, arrty, ary, [index])
 
 
+# ``Any`` below is Numba's compiler machinery.  The typing functions get the
+# typing context and the Numba types of the arguments, but Numba's stubs check
+# a kernel's call of an intrinsic against these same parameters with run-time
+# values (a ``uint64`` array, an ``int``), so no annotation fits both; the
+# lowering functions get the target context, an llvmlite builder and LLVM
+# values.  The factories return ``Any``, not Numba's ``_Intrinsic``, whose stub
+# types every call ``Never``: mypy would skip the rest of each kernel using it.
 def _load(ordering: str) -> Any:
     @intrinsic
-    def load(typingctx: Any, arr: Any, idx: Any) -> Any:
+    def load(typingctx: Any, arr: Any, idx: Any) -> tuple[Signature, Callable[..., Any]]:
         _check_array(arr)
         sig = arr.dtype(arr, idx)
 
@@ -59,7 +69,8 @@ def _load(ordering: str) -> Any:
 
 def _store(ordering: str) -> Any:
     @intrinsic
-    def store(typingctx: Any, arr: Any, idx: Any, value: Any) -> Any:
+    def store(typingctx: Any, arr: Any, idx: Any,
+              value: Any) -> tuple[Signature, Callable[..., Any]]:
         _check_array(arr)
         sig = types.void(arr, idx, value)
 
@@ -82,7 +93,8 @@ store_relaxed = _store("monotonic")
 
 
 @intrinsic
-def compare_exchange(typingctx: Any, arr: Any, idx: Any, expected: Any, new: Any) -> Any:
+def compare_exchange(typingctx: Any, arr: Any, idx: Any, expected: Any,
+                     new: Any) -> tuple[Signature, Callable[..., Any]]:
     _check_array(arr)
     sig = arr.dtype(arr, idx, expected, new)
 
@@ -98,7 +110,8 @@ def compare_exchange(typingctx: Any, arr: Any, idx: Any, expected: Any, new: Any
 
 
 @intrinsic
-def fetch_add(typingctx: Any, arr: Any, idx: Any, value: Any) -> Any:
+def fetch_add(typingctx: Any, arr: Any, idx: Any,
+              value: Any) -> tuple[Signature, Callable[..., Any]]:
     _check_array(arr)
     sig = arr.dtype(arr, idx, value)
 
@@ -113,7 +126,7 @@ def fetch_add(typingctx: Any, arr: Any, idx: Any, value: Any) -> Any:
 
 def _fence(ordering: str) -> Any:
     @intrinsic
-    def fence(typingctx: Any) -> Any:
+    def fence(typingctx: Any) -> tuple[Signature, Callable[..., Any]]:
         sig = types.void()
 
         def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:

@@ -6,14 +6,16 @@ LLVM from fusing the loops around it.  Usable only inside Numba functions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from numba.core import types
+from numba.core.typing.templates import Signature
 from numba.extending import intrinsic
 
 
 @intrinsic
-def i64_as_f64(typingctx: Any, value: Any) -> Any:
+def i64_as_f64(typingctx: Any, value: Any) -> tuple[Signature, Callable[..., Any]]:
     """The float64 whose IEEE-754 bits are the int64 ``value``."""
     if value != types.int64:
         raise TypeError(f"i64_as_f64 takes an int64, got {value}")

@@ -12,8 +12,6 @@ follow them.  Bounds are checked by the caller.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numba.core import types as _t
 
@@ -49,7 +47,7 @@ _SUM_SLOTS_RO = _t.int64(_RO_WORDS, _RO_VALS, _I8, _I8, _I8, _I8, _I8, _I8,
 
 
 @kernel("void(f8[::1], f8[::1], f8[::1])")
-def bucket_counts16(values: Any, bounds16: Any, out: Any) -> None:
+def bucket_counts16(values: np.ndarray, bounds16: np.ndarray, out: np.ndarray) -> None:
     """Add Prometheus bucket counts of ``values`` into ``out``.
 
     ``bounds16`` holds the finite upper bounds padded with ``+inf`` to exactly
@@ -80,7 +78,7 @@ def bucket_counts16(values: Any, bounds16: Any, out: Any) -> None:
 
 
 @kernel("void(f8[::1], f8[::1], f8[::1])")
-def bucket_counts_search(values: Any, bounds: Any, out: Any) -> None:
+def bucket_counts_search(values: np.ndarray, bounds: np.ndarray, out: np.ndarray) -> None:
     """:func:`bucket_counts16` for more than 16 finite bounds (binary search)."""
     nb = bounds.shape[0]
     for i in range(values.shape[0]):
@@ -97,7 +95,7 @@ def bucket_counts_search(values: Any, bounds: Any, out: Any) -> None:
 
 
 @kernel()
-def _enter_checked(words: Any, seq_at: Any, state_at: Any, expected: Any) -> Any:
+def _enter_checked(words: np.ndarray, seq_at: int, state_at: int, expected: int) -> np.int64:
     """Open the slot's seqlock, then check that the series still has the state
     word ``expected`` (ready, same generation).  The full fence orders the odd
     ``seq`` store before the state load, as :func:`remove_series` orders its
@@ -117,8 +115,8 @@ def _enter_checked(words: Any, seq_at: Any, state_at: Any, expected: Any) -> Any
 
 
 @kernel("b1(u8[::1], f8[::1], i8, i8, f8[::1], i8, u8)")
-def slot_add(words: Any, vals: Any, seq_at: Any, row_at: Any, delta: Any,
-             state_at: Any, expected: Any) -> Any:
+def slot_add(words: np.ndarray, vals: np.ndarray, seq_at: int, row_at: int, delta: np.ndarray,
+             state_at: int, expected: int) -> bool:
     """``vals[row_at:row_at + len(delta)] += delta`` inside the slot's seqlock,
     if the series' state word at ``state_at`` is still ``expected``; returns
     False (nothing written) when the series was removed meanwhile."""
@@ -132,8 +130,8 @@ def slot_add(words: Any, vals: Any, seq_at: Any, row_at: Any, delta: Any,
 
 
 @kernel("b1(u8[::1], f8[::1], i8, i8, f8[::1], i8, u8)")
-def slot_set(words: Any, vals: Any, seq_at: Any, row_at: Any, value: Any,
-             state_at: Any, expected: Any) -> Any:
+def slot_set(words: np.ndarray, vals: np.ndarray, seq_at: int, row_at: int, value: np.ndarray,
+             state_at: int, expected: int) -> bool:
     """``vals[row_at:row_at + len(value)] = value``, as :func:`slot_add`."""
     s = _enter_checked(words, seq_at, state_at, expected)
     if s < 0:
@@ -146,7 +144,8 @@ def slot_set(words: Any, vals: Any, seq_at: Any, row_at: Any, value: Any,
 
 
 @kernel("void(u8[::1], f8[::1], i8, i8, f8[::1])")
-def slot_fill(words: Any, vals: Any, seq_at: Any, row_at: Any, value: Any) -> None:
+def slot_fill(words: np.ndarray, vals: np.ndarray, seq_at: int, row_at: int,
+              value: np.ndarray) -> None:
     """``vals[row_at:row_at + len(value)] = value`` inside the seqlock, with no
     series check: clearing a whole adopted slot."""
     s = load_relaxed(words, seq_at)
@@ -161,10 +160,10 @@ def slot_fill(words: Any, vals: Any, seq_at: Any, row_at: Any, value: Any) -> No
 
 
 @kernel("b1(u8[::1], f8[::1], i8, u8, u8, u8, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8)")
-def remove_series(words: Any, vals: Any, state_at: Any, expected: Any, busy: Any,
-                  dead: Any, slots_at: Any, slot_words: Any, n_slots: Any, seq_off: Any,
-                  data_off: Any, owner_off: Any, row_off: Any, width: Any,
-                  ex_at: Any, ex_count: Any) -> Any:
+def remove_series(words: np.ndarray, vals: np.ndarray, state_at: int, expected: int, busy: int,
+                  dead: int, slots_at: int, slot_words: int, n_slots: int, seq_off: int,
+                  data_off: int, owner_off: int, row_off: int, width: int,
+                  ex_at: int, ex_count: int) -> bool:
     """Remove one series from every process's slot: move its state word from
     ``expected`` (ready) to ``busy`` (a new generation: writers holding the old
     one now fail, see :func:`slot_add`), zero its row in every slot once that
@@ -195,8 +194,10 @@ def remove_series(words: Any, vals: Any, state_at: Any, expected: Any, busy: Any
 _EX_WORDS = 64
 
 
+# Returns float: Numba types ``s`` float64, as ``uint64 + 1`` mixes unsigned
+# and signed (callers cast it back when storing; exact below 2**53).
 @kernel()
-def _exemplar_lock(words: Any, at: Any) -> Any:
+def _exemplar_lock(words: np.ndarray, at: int) -> float:
     """Take an exemplar's write lock (its ``seq`` from even to odd; any process
     may write it).  A ``seq`` odd for ``_SPINS`` tries belongs to a writer that
     died: it is taken over.  Returns the even ``seq`` it started from."""
@@ -219,7 +220,7 @@ def _exemplar_lock(words: Any, at: Any) -> Any:
 
 
 @kernel()
-def _exemplar_clear(words: Any, at: Any) -> None:
+def _exemplar_clear(words: np.ndarray, at: int) -> None:
     s = _exemplar_lock(words, at)
     for j in range(1, _EX_WORDS):
         words[at + j] = 0
@@ -227,8 +228,8 @@ def _exemplar_clear(words: Any, at: Any) -> None:
 
 
 @kernel("b1(u8[::1], f8[::1], i8, f8, f8, i8, u8[::1], i8, u8)")
-def exemplar_write(words: Any, vals: Any, at: Any, value: Any, ts: Any, nbytes: Any,
-                   payload: Any, state_at: Any, expected: Any) -> Any:
+def exemplar_write(words: np.ndarray, vals: np.ndarray, at: int, value: float, ts: float,
+                   nbytes: int, payload: np.ndarray, state_at: int, expected: int) -> bool:
     """Store an exemplar at ``at`` unless the one there is more recent (another
     process's) or the series' state is no longer ``expected``."""
     s = _exemplar_lock(words, at)
@@ -245,14 +246,15 @@ def exemplar_write(words: Any, vals: Any, at: Any, value: Any, ts: Any, nbytes: 
 
 @kernel("b1(u8[::1], f8[::1], i8, i8, f8[::1])",
         _t.boolean(_RO_WORDS, _RO_VALS, _I8, _I8, _t.Array(_t.float64, 1, "C")))
-def copy_consistent(words: Any, vals: Any, seq_at: Any, src_at: Any, dst: Any) -> Any:
+def copy_consistent(words: np.ndarray, vals: np.ndarray, seq_at: int, src_at: int,
+                    dst: np.ndarray) -> bool:
     """Copy ``vals[src_at:src_at + len(dst)]`` between two equal, even values
     of the ``seq`` word at ``seq_at``; True if it stayed odd (stuck)."""
     return _copy_slot(words, vals, seq_at, src_at, dst)
 
 
 @kernel("void(u8[::1], i8, i8, u8[::1])", _t.void(_RO_WORDS, _I8, _I8, _t.Array(_t.uint64, 1, "C")))
-def load_strided(words: Any, at: Any, stride: Any, out: Any) -> None:
+def load_strided(words: np.ndarray, at: int, stride: int, out: np.ndarray) -> None:
     """``out[i] = words[at + i * stride]`` with acquire loads (the state words
     of the label-set records, read before and after a scrape's copy)."""
     for i in range(out.shape[0]):
@@ -260,7 +262,8 @@ def load_strided(words: Any, at: Any, stride: Any, out: Any) -> None:
 
 
 @kernel()
-def _copy_slot(words: Any, vals: Any, seq_at: Any, src_at: Any, dst: Any) -> Any:
+def _copy_slot(words: np.ndarray, vals: np.ndarray, seq_at: int, src_at: int,
+               dst: np.ndarray) -> bool:
     """Copy ``vals[src_at:src_at + len(dst)]`` (a slot's rows) into the 1-D
     ``dst`` between two equal, even values of the slot's ``seq``; after
     ``_SPINS`` failed tries, copy it as it is and return True (stuck: the
@@ -286,8 +289,9 @@ def _copy_slot(words: Any, vals: Any, seq_at: Any, src_at: Any, dst: Any) -> Any
 
 
 @kernel("i8(u8[::1], f8[::1], i8, i8, i8, i8, i8, i8, f8[:, :, ::1], i1[::1])", _READ_SLOTS_RO)
-def read_slots(words: Any, vals: Any, slots_at: Any, slot_words: Any, n_slots: Any,
-               seq_off: Any, data_off: Any, owner_off: Any, out: Any, stuck: Any) -> Any:
+def read_slots(words: np.ndarray, vals: np.ndarray, slots_at: int, slot_words: int, n_slots: int,
+               seq_off: int, data_off: int, owner_off: int, out: np.ndarray,
+               stuck: np.ndarray) -> int:
     """Copy every claimed slot's first ``out.shape[1]`` rows of
     ``out.shape[2]`` values into ``out[slot]``, each copy consistent (see
     :func:`_copy_slot`; a stuck slot is flagged in ``stuck``, the caller
@@ -306,8 +310,9 @@ def read_slots(words: Any, vals: Any, slots_at: Any, slot_words: Any, n_slots: A
 
 
 @kernel("i8(u8[::1], f8[::1], i8, i8, i8, i8, i8, i8, f8[:, ::1], i1[::1])", _SUM_SLOTS_RO)
-def sum_slots(words: Any, vals: Any, slots_at: Any, slot_words: Any, n_slots: Any,
-              seq_off: Any, data_off: Any, owner_off: Any, out: Any, stuck: Any) -> Any:
+def sum_slots(words: np.ndarray, vals: np.ndarray, slots_at: int, slot_words: int, n_slots: int,
+              seq_off: int, data_off: int, owner_off: int, out: np.ndarray,
+              stuck: np.ndarray) -> int:
     """Like :func:`read_slots`, but adds the slots into ``out`` (rows x values)
     instead of keeping them apart: a scrape of counters and histograms.
     Slots are added in index order, so a sum never decreases between scrapes
@@ -330,24 +335,24 @@ def sum_slots(words: Any, vals: Any, slots_at: Any, slot_words: Any, n_slots: An
 
 
 @kernel("u8(u8[::1], i8)", _t.uint64(_RO_WORDS, _I8))
-def atomic_load(words: Any, at: Any) -> Any:
+def atomic_load(words: np.ndarray, at: int) -> int:
     """Acquire-load of one word."""
     return load_acquire(words, at)
 
 
 @kernel("void(u8[::1], i8, u8)")
-def atomic_store(words: Any, at: Any, value: Any) -> None:
+def atomic_store(words: np.ndarray, at: int, value: int) -> None:
     """Release-store of one word."""
     store_release(words, at, value)
 
 
 @kernel("u8(u8[::1], i8, u8, u8)")
-def atomic_cas(words: Any, at: Any, expected: Any, new: Any) -> Any:
+def atomic_cas(words: np.ndarray, at: int, expected: int, new: int) -> int:
     """Compare-and-swap one word; returns the value seen (== expected on success)."""
     return compare_exchange(words, at, expected, new)
 
 
 @kernel("u8(u8[::1], i8, u8)")
-def atomic_add(words: Any, at: Any, value: Any) -> Any:
+def atomic_add(words: np.ndarray, at: int, value: int) -> int:
     """Fetch-and-add on one word; returns the value before."""
     return fetch_add(words, at, value)

@@ -8,8 +8,6 @@ rows whose tag lies in the window for :func:`window_sum` (tests compare both).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from fastmlops._kernels._jit import kernel
@@ -93,9 +91,10 @@ def bin_rows(table, r0, r1, cols, edges, edge_at, los, scales, tops, table_at, c
 
 @kernel("i8(u8[::1], f8[::1], i8, i8, i8, i8, i8, i8, i8, i8, f8, f8, f8[::1], f8[::1], "
         "i1[::1])")
-def window_sum(words: Any, vals: Any, slots_at: Any, slot_words: Any, n_slots: Any,
-               seq_off: Any, data_off: Any, owner_off: Any, n_rows: Any, width: Any,
-               tag_lo: Any, tag_hi: Any, scratch: Any, out: Any, stuck: Any) -> Any:
+def window_sum(words: np.ndarray, vals: np.ndarray, slots_at: int, slot_words: int, n_slots: int,
+               seq_off: int, data_off: int, owner_off: int, n_rows: int, width: int,
+               tag_lo: float, tag_hi: float, scratch: np.ndarray, out: np.ndarray,
+               stuck: np.ndarray) -> int:
     """Add, over every claimed process slot, the rows ``0..n_rows-1`` whose tag
     (their first value) lies in ``[tag_lo, tag_hi]`` into ``out`` (``width - 1``
     values: the row without its tag).  Each slot is copied consistently
