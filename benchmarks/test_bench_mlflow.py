@@ -28,6 +28,7 @@ import fastmlops
 
 mlflow = pytest.importorskip("mlflow")
 fm = pytest.importorskip("fastmlops.mlflow")
+from fastmlops.mlflow import _values  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 
@@ -84,7 +85,7 @@ def test_fastmlops_log_report(benchmark, client, experiment, report):
 @pytest.mark.benchmark(group="mlflow-report")
 def test_naive_log_metric_per_value(benchmark, client, experiment, report):
     # The same metric names and values log_report sends, one call each.
-    values = fm._drift_entities(fm._drift_layout(report), "drift", "x.json")[0].metrics
+    values = _values._drift_entities(_values._drift_layout(report), "drift", "x.json")[0].metrics
     ts = int(time.time() * 1000)
 
     def run(run_id):

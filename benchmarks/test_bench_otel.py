@@ -25,8 +25,9 @@ pytest.importorskip("opentelemetry.trace")
 from opentelemetry import trace  # noqa: E402
 
 import fastmlops  # noqa: E402
-from fastmlops import otel, telemetry
+from fastmlops import otel  # noqa: E402
 from fastmlops.telemetry import _otel_bridge as _otel_trace  # noqa: E402
+from fastmlops.telemetry import tracing  # noqa: E402
 from fastmlops.telemetry import Span, execute  # noqa: E402
 
 N = 1000
@@ -73,11 +74,10 @@ def _loop(s: Span) -> Any:
 def no_sdk():
     if getattr(trace, "_TRACER_PROVIDER", None) is not None:
         pytest.skip("a global tracer provider is set in this process")
-    before = (telemetry._otel, _otel_trace._explicit)
+    before = tracing.save()
     otel.enable_tracing()  # the default: global provider, none set
     yield
-    telemetry._set_otel(before[0])
-    _otel_trace._explicit = before[1]
+    tracing.restore(before)
 
 
 @pytest.mark.benchmark(group="otel-span")

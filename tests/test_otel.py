@@ -34,8 +34,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E4
 from opentelemetry.trace import StatusCode  # noqa: E402
 
 import fastmlops  # noqa: E402
-from fastmlops import otel, telemetry
-from fastmlops.telemetry import _otel_bridge as _otel_trace  # noqa: E402
+from fastmlops import otel, telemetry  # noqa: E402
+from fastmlops.telemetry import tracing  # noqa: E402
 
 from ._otlp_receiver import Receiver, attrs, metrics, spans  # noqa: E402
 
@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def exported():
     """Trace to an in-memory exporter through an explicit provider; restore after."""
-    before = (telemetry._otel, _otel_trace._explicit)
+    before = tracing.save()
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -54,8 +54,7 @@ def exported():
     try:
         yield exporter
     finally:
-        telemetry._set_otel(before[0])
-        _otel_trace._explicit = before[1]
+        tracing.restore(before)
         provider.shutdown()
 
 
@@ -115,7 +114,7 @@ def test_handlers_run_inside_the_span():
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    before = (telemetry._otel, _otel_trace._explicit)
+    before = tracing.save()
     otel.enable_tracing(provider)
     ids = []
     telemetry.attach_many("t-ctx", [("h", "start"), ("h", "stop")],
@@ -126,8 +125,7 @@ def test_handlers_run_inside_the_span():
             pass
     finally:
         telemetry.detach("t-ctx")
-        telemetry._set_otel(before[0])
-        _otel_trace._explicit = before[1]
+        tracing.restore(before)
     (sp,) = exporter.get_finished_spans()
     assert ids == [sp.context.span_id] * 2
 
@@ -216,7 +214,7 @@ def test_a_failing_span_processor_never_reaches_the_application(caplog):
 
     provider = TracerProvider()
     provider.add_span_processor(Broken(InMemorySpanExporter()))
-    before = (telemetry._otel, _otel_trace._explicit)
+    before = tracing.save()
     otel.enable_tracing(provider)
     events = []
     telemetry.attach("t-broken", ("b", "stop"), lambda ev, meas, meta: events.append(ev))
@@ -231,8 +229,7 @@ def test_a_failing_span_processor_never_reaches_the_application(caplog):
         assert trace.get_current_span() is not inner or not inner.is_recording()
     finally:
         telemetry.detach("t-broken")
-        telemetry._set_otel(before[0])
-        _otel_trace._explicit = before[1]
+        tracing.restore(before)
 
 
 def test_a_tracer_that_raises_leaves_the_block_untraced(caplog, monkeypatch):
@@ -244,7 +241,7 @@ def test_a_tracer_that_raises_leaves_the_block_untraced(caplog, monkeypatch):
         def get_tracer(self, *a, **k):
             return Boom()
 
-    before = (telemetry._otel, _otel_trace._explicit)
+    before = tracing.save()
     otel.enable_tracing(Provider())
     try:
         with caplog.at_level(logging.ERROR, logger="fastmlops.otel"):
@@ -254,8 +251,7 @@ def test_a_tracer_that_raises_leaves_the_block_untraced(caplog, monkeypatch):
         assert result == 42
         assert "tracer down" in caplog.text
     finally:
-        telemetry._set_otel(before[0])
-        _otel_trace._explicit = before[1]
+        tracing.restore(before)
 
 
 # --------------------------------------------------------------------------- nesting
@@ -443,7 +439,7 @@ def test_disable_and_enable(exported):
     with fastmlops.span(("off",)):
         pass
     assert exported.get_finished_spans() == ()
-    otel.enable_tracing(_otel_trace._explicit and None)  # back to the global provider
+    otel.enable_tracing(None)  # back to the global provider
     assert otel.tracing_enabled()
     with pytest.raises(TypeError, match="TracerProvider"):
         otel.enable_tracing(object())
@@ -546,7 +542,7 @@ def test_spans_exported_over_otlp_http_to_a_local_receiver():
         provider = TracerProvider(resource=Resource.create({"service.name": "scorer"}))
         provider.add_span_processor(BatchSpanProcessor(
             otlp_http.OTLPSpanExporter(endpoint=r.url + "/v1/traces", timeout=5)))
-        before = (telemetry._otel, _otel_trace._explicit)
+        before = tracing.save()
         otel.enable_tracing(provider)
         try:
             @fastmlops.span(("model", "predict"), {"model.version": "v7", "extra": {"k": 1}})
@@ -560,8 +556,7 @@ def test_spans_exported_over_otlp_http_to_a_local_receiver():
                 predict()
             provider.force_flush(10_000)
         finally:
-            telemetry._set_otel(before[0])
-            _otel_trace._explicit = before[1]
+            tracing.restore(before)
             provider.shutdown()
         r.wait_for(lambda rr: len(spans(rr.of("/v1/traces"))) >= 3)
         got = {s.name: s for s in spans(r.of("/v1/traces"))}
@@ -586,7 +581,7 @@ def test_collector_down_never_blocks_spans():
         provider.add_span_processor(BatchSpanProcessor(
             otlp_http.OTLPSpanExporter(endpoint=slow.url + "/v1/traces", timeout=0.5),
             max_queue_size=64, max_export_batch_size=32, schedule_delay_millis=10))
-        before = (telemetry._otel, _otel_trace._explicit)
+        before = tracing.save()
         otel.enable_tracing(provider)
         try:
             t0 = time.perf_counter()
@@ -595,8 +590,7 @@ def test_collector_down_never_blocks_spans():
                     pass
             elapsed = time.perf_counter() - t0
         finally:
-            telemetry._set_otel(before[0])
-            _otel_trace._explicit = before[1]
+            tracing.restore(before)
             provider.shutdown()
     # 2000 spans while the exporter is stuck for seconds: never waited for it
     assert elapsed < 1.9, elapsed
@@ -839,17 +833,3 @@ def test_docs_example_runs(exported):
     assert root.attributes["model.version"]
     assert {parent_of(c) for c in got["model.preprocess"] + got["model.inference"]} == {
         root.context.span_id}
-
-
-@pytest.mark.parametrize("name", ["fastmlops.otel", "fastmlops.otel._otlp"])
-def test_docstring_examples(name):
-    import doctest
-    import importlib
-    before = (telemetry._otel, _otel_trace._explicit)
-    try:
-        result = doctest.testmod(importlib.import_module(name),
-                                 optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    finally:
-        telemetry._set_otel(before[0])
-        _otel_trace._explicit = before[1]
-    assert result.attempted > 0 and result.failed == 0

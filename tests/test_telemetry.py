@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import doctest
 import logging
 import threading
 
 import pytest
 
-import fastmlops.telemetry as telemetry
+from fastmlops.telemetry import _instrument
 from fastmlops.telemetry import (attach, attach_many, detach, execute, instrument,
                                  list_handlers, record_request, set_default_metrics, span)
 
@@ -45,12 +44,6 @@ def collect(events):
     def handler(ev, meas, meta):
         events.append((ev, dict(meas), dict(meta)))
     return handler
-
-
-def test_docstring_examples():
-    result = doctest.testmod(telemetry, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0
-    assert result.failed == 0
 
 
 # --------------------------------------------------------------------------- events
@@ -399,23 +392,23 @@ def test_record_request_on_default_metrics():
         assert "model_requests_total 101.0" in text
         assert "model_errors_total 1.0" in text
     finally:
-        telemetry._default = None
+        _instrument._default = None
 
 
 def test_record_request_default_metrics_are_ours_in_the_default_registry():
     from fastmlops import metrics
-    telemetry._default = None
+    _instrument._default = None
     try:
         before = prometheus_client.REGISTRY.get_sample_value("model_requests_total") or 0.0
         assert record_request(lambda: 5) == 5
-        inst = telemetry._default
+        inst = _instrument._default
         assert isinstance(inst.requests, metrics.Counter)
         assert isinstance(inst.latency, metrics.Histogram)
         assert prometheus_client.REGISTRY.get_sample_value("model_requests_total") == before + 1
         assert prometheus_client.REGISTRY.get_sample_value("model_latency_seconds_count") >= 1
     finally:
-        default = telemetry._default
-        telemetry._default = None
+        default = _instrument._default
+        _instrument._default = None
         for name in ("model_requests_total", "model_errors_total", "model_latency_seconds"):
             collector = prometheus_client.REGISTRY._names_to_collectors.get(name)
             if collector is not None:

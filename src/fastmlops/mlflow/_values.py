@@ -1,6 +1,7 @@
-"""Private helpers of :mod:`fastmlops.mlflow` that need no MLflow: MLflow's
-limits, column keys, and the metrics / params / tags a report becomes, packed
-into requests.  The public documentation is in :mod:`fastmlops.mlflow`."""
+"""The parts of :mod:`fastmlops.mlflow` that need no MLflow: MLflow's limits,
+column keys (:func:`column_keys`), and the metrics / params / tags a report
+becomes, packed into requests.  The public documentation is in
+:mod:`fastmlops.mlflow`."""
 
 from __future__ import annotations
 
@@ -76,6 +77,48 @@ def _unique_keys(names: Sequence[str], budget: int, reserved: Iterable[str] = ()
         keys[j] = key
         taken.add(key)
     return keys  # type: ignore[return-value]
+
+
+def column_keys(names: Sequence[object], *, prefix: str = "drift") -> dict[str, str]:
+    """Metric-name segments for column names, as
+    :func:`~fastmlops.mlflow.log_report` uses them.
+
+    Characters MLflow refuses in names (and ``/`` and ``:``) become ``_``; a
+    name that changed, is empty, is too long for
+    ``<prefix>.<key>.<field>`` to fit MLflow's 250 characters (``FIELD_ROOM``
+    = 40 are kept for the field), or equals one of the report's own names
+    (``summary``, ``sizes``, ``reference``, ``rule``, ``verdict``,
+    ``status``, ``format``, or starts with one of them and ``.``) gets ``-``
+    and the first 8 hex digits of the SHA-256 of its UTF-8 bytes appended (and
+    ``_`` prepended when it starts with a report name and ``.``).  Keys
+    are distinct: a name already valid keeps itself, and a remaining clash gets
+    the column's position appended.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Column names (converted with ``str``).
+    prefix : str, default "drift"
+        The metric-name prefix (it sets the length budget).
+
+    Returns
+    -------
+    dict
+        ``{column name: key}`` in column order (duplicate names: the first).
+
+    Examples
+    --------
+    >>> from fastmlops.mlflow import column_keys
+    >>> column_keys(["age", "income ($)", "a/b", "a_b"])
+    {'age': 'age', 'income ($)': 'income ___-e7ef31d7', 'a/b': 'a_b-c14cddc0', 'a_b': 'a_b'}
+    """
+    prefix = _check_prefix(prefix)
+    texts = [str(n) for n in names]
+    keys = _unique_keys(texts, MAX_KEY_LENGTH - len(prefix) - 2 - FIELD_ROOM, _RESERVED)
+    out: dict[str, str] = {}
+    for name, key in zip(texts, keys):
+        out.setdefault(name, key)
+    return out
 
 
 # ------------------------------------------------------------------ values

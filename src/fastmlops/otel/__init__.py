@@ -60,29 +60,23 @@ temporality, start times and resource attributes.  See its documentation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from fastmlops.otel._deps import _require
+from fastmlops.telemetry import tracing as _tracing
+from fastmlops.telemetry.attributes import to_attributes
+
+if TYPE_CHECKING:  # loaded on first use by ``__getattr__`` below
+    from opentelemetry.trace import TracerProvider
+
+    from fastmlops.otel._otlp import OTLPMetricExporter, start_metrics_exporter
 
 __all__ = ["enable_tracing", "disable_tracing", "tracing_enabled", "to_attributes",
            "OTLPMetricExporter", "start_metrics_exporter"]
 
-_EXTRA = "pip install fastmlops[otel]"
-_MAX_DEPTH = 8
-_INT64 = (-(1 << 63), (1 << 63) - 1)
-
-
-def _require(module: str, what: str) -> Any:
-    """Import ``module`` or raise an ImportError naming the extra."""
-    try:
-        return __import__(module, fromlist=["_"])
-    except ImportError as exc:
-        raise ImportError(f"fastmlops {what} needs {module.split('.')[0]}'s "
-                          f"{'opentelemetry-proto' if 'proto' in module else 'opentelemetry-api'}"
-                          f" package: {_EXTRA} (missing: {exc.name or module})") from None
-
 
 # --------------------------------------------------------------------------- tracing
-def enable_tracing(tracer_provider: Any = None) -> None:
+def enable_tracing(tracer_provider: TracerProvider | None = None) -> None:
     """Make :func:`fastmlops.span` and :func:`fastmlops.instrument` blocks
     OpenTelemetry spans (the default when ``opentelemetry-api`` is installed).
 
@@ -107,13 +101,7 @@ def enable_tracing(tracer_provider: Any = None) -> None:
     True
     """
     _require("opentelemetry.trace", "tracing")
-    if tracer_provider is not None and not callable(getattr(tracer_provider, "get_tracer", None)):
-        raise TypeError(f"tracer_provider must be an OpenTelemetry TracerProvider (with "
-                        f"get_tracer), got {tracer_provider!r}")
-    from fastmlops import telemetry
-    from fastmlops.telemetry import _otel_bridge as _otel_trace
-    _otel_trace.use_provider(tracer_provider)
-    telemetry._set_otel(_otel_trace)
+    _tracing.enable(tracer_provider)
 
 
 def disable_tracing() -> None:
@@ -128,8 +116,7 @@ def disable_tracing() -> None:
     False
     >>> otel.enable_tracing()
     """
-    from fastmlops import telemetry
-    telemetry._set_otel(None)
+    _tracing.disable()
 
 
 def tracing_enabled() -> bool:
@@ -137,134 +124,7 @@ def tracing_enabled() -> bool:
     True when ``opentelemetry-api`` imports and ``FASTMLOPS_OTEL_TRACING`` is
     not ``0``/``false``/``off``/``no``).  Spans reach an exporter only once an
     SDK tracer provider is set."""
-    from fastmlops import telemetry
-    ot = telemetry._otel
-    if ot is telemetry._OTEL_UNSET:
-        ot = telemetry._load_otel()
-    return ot is not None
-
-
-# --------------------------------------------------------------------------- attributes
-def _scalar(value: Any) -> Any:
-    """One attribute value of a primitive type, or None (dropped)."""
-    cls = type(value)
-    if cls is str or cls is bool or cls is float:
-        return value
-    if cls is int:
-        return value if _INT64[0] <= value <= _INT64[1] else str(value)
-    if value is None:
-        return None
-    if isinstance(value, (str, bool, float)):  # subclasses (an IntEnum is an int)
-        return (str if isinstance(value, str) else
-                bool if isinstance(value, bool) else float)(value)
-    if isinstance(value, int):
-        return _scalar(int(value))
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).decode("utf-8", "backslashreplace")
-    if cls.__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return _scalar(value.item())
-    try:
-        return str(value)
-    except Exception:  # noqa: BLE001 - a __str__ that raises: dropped
-        return None
-
-
-def _sequence(values: Any) -> tuple[Any, ...] | None:
-    items = [_scalar(v) for v in values]
-    kinds = {type(v) for v in items if v is not None}
-    if len(kinds) > 1:
-        if kinds <= {int, float}:
-            items = [None if v is None else float(v) for v in items]
-        else:  # mixed types: OpenTelemetry wants one type per array
-            items = [None if v is None else (str(v).lower() if type(v) is bool else str(v))
-                     for v in items]
-    return tuple(items)
-
-
-_PLAIN = (str, bool, float)
-
-
-def _flatten(key: str, value: Any, out: dict[str, Any], depth: int) -> None:
-    cls = type(value)
-    if cls in _PLAIN or (cls is int and _INT64[0] <= value <= _INT64[1]):
-        out[key] = value  # the usual case, first
-        return
-    if value is None:
-        return
-    if isinstance(value, Mapping):
-        if depth >= _MAX_DEPTH:
-            out[key] = _scalar(value)
-            return
-        for k, v in value.items():
-            _flatten(f"{key}.{_key(k)}", v, out, depth + 1)
-        return
-    if isinstance(value, (list, tuple, set, frozenset)) or (
-            type(value).__module__ == "numpy" and getattr(value, "ndim", 0) == 1):
-        out[key] = _sequence(value)
-        return
-    converted = _scalar(value)
-    if converted is not None:
-        out[key] = converted
-
-
-def _key(k: Any) -> str:
-    if type(k) is str:
-        return k
-    k = _scalar(k)
-    return "" if k is None else k if type(k) is str else str(k).lower() if type(k) is bool \
-        else str(k)
-
-
-def to_attributes(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
-    """OpenTelemetry attributes from a span's metadata; never raises.
-
-    OpenTelemetry accepts ``str``, ``bool``, ``int`` (64-bit), ``float`` and
-    one-type sequences of those.  Other values are converted, or dropped:
-
-    ========================================  ====================================
-    value                                     attribute
-    ========================================  ====================================
-    ``None``                                  dropped (also as a dict value)
-    ``str``, ``bool``, ``float``, 64-bit int  unchanged (subclasses such as enums:
-                                              their base-type value)
-    int beyond 64 bits                        its decimal ``str``
-    numpy scalar                              its Python value (``.item()``)
-    ``bytes``                                 UTF-8 text (bad bytes as ``\\xNN``)
-    dict (any ``Mapping``)                    flattened: ``{"a": {"b": 1}}`` gives
-                                              ``"a.b": 1``; deeper than 8: ``str``
-    list, tuple, set, 1-D numpy array         a tuple; ints mixed with floats become
-                                              floats, other mixes all ``str``;
-                                              ``None`` items stay ``None``
-    anything else (a ModelVersion, a path)    ``str(value)``; dropped if that raises
-    ========================================  ====================================
-
-    Keys are ``str(key)``; an empty key is dropped.
-
-    Examples
-    --------
-    >>> from fastmlops.otel import to_attributes
-    >>> to_attributes({"model": "v1", "threshold": 0.5, "owner": None,
-    ...                "features": {"count": 12, "names": ["age", "income"]},
-    ...                "ids": [1, 2.5], "big": 2**70})
-    {'model': 'v1', 'threshold': 0.5, 'features.count': 12,
-     'features.names': ('age', 'income'), 'ids': (1.0, 2.5),
-     'big': '1180591620717411303424'}
-    """
-    out: dict[str, Any] = {}
-    if not metadata:
-        return out
-    try:
-        items = list(metadata.items())
-    except Exception:  # noqa: BLE001 - not a mapping after all
-        return out
-    for k, v in items:
-        try:
-            key = _key(k)
-            if key:
-                _flatten(key, v, out, 0)
-        except Exception:  # noqa: BLE001 - one bad value never loses the others
-            continue
-    return out
+    return _tracing.is_enabled()
 
 
 # --------------------------------------------------------------------------- metrics
@@ -273,4 +133,3 @@ def __getattr__(name: str) -> Any:
         from fastmlops.otel import _otlp
         return getattr(_otlp, name)
     raise AttributeError(f"module 'fastmlops.otel' has no attribute {name!r}")
-

@@ -22,7 +22,8 @@ import weakref
 from typing import Any, Mapping
 
 from fastmlops import __version__
-from fastmlops.otel import _require, to_attributes
+from fastmlops.otel._deps import _require
+from fastmlops.telemetry.attributes import to_attributes
 
 __all__ = ["OTLPMetricExporter", "start_metrics_exporter"]
 
@@ -316,6 +317,7 @@ class OTLPMetricExporter:
                              f"'http://localhost:4318/v1/metrics', got {endpoint!r}")
         self.endpoint = endpoint
         self._url = url
+        self._host: str = url.hostname
         if registry is _DEFAULT_REGISTRY:
             try:
                 from prometheus_client import REGISTRY as registry
@@ -482,7 +484,7 @@ class OTLPMetricExporter:
             path += "?" + url.query
         deadline = time.monotonic() + self.timeout
         try:
-            conn = conn_cls(url.hostname, url.port, timeout=self.timeout)
+            conn = conn_cls(self._host, url.port, timeout=self.timeout)
             try:
                 conn.request("POST", path, body=body, headers=headers)
                 conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))

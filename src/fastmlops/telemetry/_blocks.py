@@ -12,7 +12,7 @@ import contextvars
 import functools
 import inspect
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 # --------------------------------------------------------------------------- start-time stacks
 _getframe = getattr(sys, "_getframe", None)
@@ -244,7 +244,7 @@ class _ContextDecorator:
         self._starts.push(self._enter(), _caller_frame(1))
         return self
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         self._exit(self._starts.pop(_caller_frame(1)), _as_ended(exc))
         return False  # re-raise
 
@@ -252,7 +252,8 @@ class _ContextDecorator:
         self._starts.push(self._enter(), _caller_frame(1))
         return self
 
-    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None,
+                        tb: Any) -> Literal[False]:
         self._exit(self._starts.pop(_caller_frame(1)), _as_ended(exc))
         return False
 

@@ -1,14 +1,16 @@
 """The bridge from :mod:`fastmlops.telemetry` spans to OpenTelemetry spans.
 
-Imported by :mod:`fastmlops.telemetry` on the first span when tracing is on
-(see :mod:`fastmlops.otel`); it imports ``opentelemetry.trace`` and
-``opentelemetry.context`` (the API only, never the SDK).  Everything here
+Imported by :mod:`fastmlops.telemetry.tracing` when tracing is switched on,
+or on the first span when it is on by default (see :mod:`fastmlops.otel`); it
+imports ``opentelemetry.trace`` and ``opentelemetry.context`` (the API only,
+never the SDK).  Everything here
 runs inside ``try`` blocks of its callers' making or its own: a failing
 tracer, processor or exporter is logged and never reaches the application.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from typing import Any, Mapping
 
@@ -16,15 +18,15 @@ from opentelemetry import context as _context
 from opentelemetry import trace as _trace
 
 from fastmlops import __version__
-from fastmlops.otel import to_attributes
+from fastmlops.telemetry.attributes import to_attributes
 
 _log = logging.getLogger("fastmlops.otel")
 _ERROR = _trace.Status(_trace.StatusCode.ERROR)  # template; descriptions are per span
 
-#: Set by :func:`fastmlops.otel.enable_tracing`: a tracer of an explicit
+#: Set by :func:`fastmlops.telemetry.tracing.enable`: a tracer of an explicit
 #: provider, or None for the global one (``trace.get_tracer``'s proxy, which
 #: follows a provider set later).
-_explicit: Any = None
+_explicit: _trace.Tracer | None = None
 _global_tracer = _trace.get_tracer("fastmlops", __version__)
 # The global provider is the proxy until an SDK sets one; with no SDK a span
 # would be a non-recording no-op, so none is made at all (the < 1 us goal).
@@ -34,10 +36,21 @@ _HAS_GLOBAL_SLOT = hasattr(_trace, "_TRACER_PROVIDER")
 _trace.get_tracer_provider()  # loads OTEL_PYTHON_TRACER_PROVIDER if set
 
 
-def use_provider(provider: Any) -> None:
+def use_provider(provider: _trace.TracerProvider | None) -> None:
     """Trace to ``provider`` (None: the global provider)."""
     global _explicit
     _explicit = None if provider is None else provider.get_tracer("fastmlops", __version__)
+
+
+def explicit_tracer() -> _trace.Tracer | None:
+    """The tracer of the provider given to :func:`use_provider` (None: the global one)."""
+    return _explicit
+
+
+def use_tracer(tracer: _trace.Tracer | None) -> None:
+    """Trace with ``tracer`` (None: the global provider's), as :func:`explicit_tracer` gave it."""
+    global _explicit
+    _explicit = tracer
 
 
 def recording() -> bool:
@@ -68,7 +81,7 @@ class Active:
         self.span = tracer.start_span(name, attributes=to_attributes(metadata),
                                       start_time=start_ns)
         self.ctx = self.inner = _trace.set_span_in_context(self.span)
-        self.token = _context.attach(self.ctx)
+        self.token: contextvars.Token[_context.Context] | None = _context.attach(self.ctx)
 
     # A decorated generator runs in steps (first ``next()`` to a ``yield``,
     # ``send()`` to the next ``yield``...), each in its consumer's context.
