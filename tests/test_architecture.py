@@ -166,10 +166,14 @@ def test_no_import_cycles(graph):
             if len(comp) > 1:
                 cycles.append(sorted(comp))
 
-    sys.setrecursionlimit(max(10_000, sys.getrecursionlimit()))
-    for v in sorted(graph.modules):
-        if v not in index:
-            visit(v)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(10_000, limit))
+    try:
+        for v in sorted(graph.modules):
+            if v not in index:
+                visit(v)
+    finally:
+        sys.setrecursionlimit(limit)  # other tests size their work by it
     assert not cycles, "\n".join(" <-> ".join(c) for c in cycles)
 
 
