@@ -65,7 +65,7 @@ os.register_at_fork(after_in_child=_reset_after_fork)
 _local = threading.local()
 
 
-def _nested() -> bool:
+def in_pool_thread() -> bool:
     """True inside a parallel_map task: pool threads, and the calling thread
     while it runs its own share (nested calls then run serially)."""
     return getattr(_local, "busy", False) or threading.current_thread().name.startswith("fastmlops")
@@ -82,7 +82,7 @@ def parallel_map(fn: Callable[[Any], T], items: Iterable[Any]) -> list[T]:
     """
     items = list(items)
     workers = n_workers()
-    if len(items) <= 1 or workers == 1 or _nested():
+    if len(items) <= 1 or workers == 1 or in_pool_thread():
         return [fn(x) for x in items]
     # Items are handed out round-robin: item i goes to lane i % workers, lane 0
     # being the calling thread.

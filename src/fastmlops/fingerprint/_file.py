@@ -17,7 +17,7 @@ import sys
 import threading
 from typing import Any, Callable
 
-from fastmlops._core.parallel import _nested, n_workers
+from fastmlops._core.parallel import in_pool_thread, n_workers
 from fastmlops.fingerprint._algorithms import (_CONSTRUCTORS, Hasher, Progress,
                                                _check_algorithm, _check_progress, _fspath)
 
@@ -336,7 +336,7 @@ def hash_file(path: Any, algorithm: str = "sha256", *, progress: Progress | None
     fd = _open_regular(path)
     try:
         return _hash_fd(fd, algorithm, path, progress,
-                        pipelined=n_workers() > 1 and not _nested())[0]
+                        pipelined=n_workers() > 1 and not in_pool_thread())[0]
     finally:
         os.close(fd)
 
@@ -373,7 +373,7 @@ def _hash_fileobj(fobj: Any, algorithm: str, progress: Progress | None) -> str:
         name = getattr(fobj, "name", None)
         name = name if isinstance(name, (str, bytes)) else None
         digest, done = _hash_fd(fd, algorithm, name, progress,
-                                pipelined=n_workers() > 1 and not _nested(), start=pos)
+                                pipelined=n_workers() > 1 and not in_pool_thread(), start=pos)
         fobj.seek(pos + done)
         return digest
     total = None

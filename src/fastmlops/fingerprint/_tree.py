@@ -10,7 +10,7 @@ import stat
 import threading
 from typing import Any, Callable, Sequence
 
-from fastmlops._core.parallel import _nested, n_workers, parallel_map
+from fastmlops._core.parallel import in_pool_thread, n_workers, parallel_map
 from fastmlops.fingerprint._algorithms import (_CONSTRUCTORS, Progress, _check_algorithm,
                                                _check_progress, _fspath)
 from fastmlops.fingerprint._file import _Cancelled, _hash_fd, _open_regular
@@ -241,8 +241,8 @@ def hash_tree(path: Any, algorithm: str = "sha256", *, ignore: Sequence[str] = (
     order = sorted(range(len(files)), key=lambda i: -sizes[i])
     total = sum(sizes)
     shared = _SharedProgress(progress, total) if progress is not None else None
-    lanes = min(n_workers(), len(files)) if not _nested() else 1
-    pipelined = lanes == 1 and n_workers() > 1 and not _nested()
+    lanes = min(n_workers(), len(files)) if not in_pool_thread() else 1
+    pipelined = lanes == 1 and n_workers() > 1 and not in_pool_thread()
     next_index = iter(order)
     lock = threading.Lock()
     results: list[ManifestEntry | None] = [None] * len(files)
