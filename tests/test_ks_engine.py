@@ -19,7 +19,7 @@ from hypothesis.extra import numpy as hnp
 import fastmlops
 from fastmlops.drift import _ks_engine as engine
 from fastmlops._kernels import ks as kks
-from fastmlops.drift._ks import _resolve
+from fastmlops.drift._ks import resolve
 from fastmlops._core.parallel import balanced_blocks
 from tests.references import ks_2samp_reference
 
@@ -42,8 +42,8 @@ def _assert_same_statistic(res, want):
     four raw extremes may differ from the full merge's; what scipy reports
     from them (statistic, location, sign) for each alternative may not."""
     for alternative in ("two-sided", "less", "greater"):
-        got = _resolve(res[0], res[1], alternative)
-        exp = _resolve(want[0], want[1], alternative)
+        got = resolve(res[0], res[1], alternative)
+        exp = resolve(want[0], want[1], alternative)
         assert got == exp, (alternative, got, exp)
 
 
@@ -231,10 +231,10 @@ def test_results_do_not_alias_scratch():
 
 
 def test_arena_buffers_are_per_thread_and_reused():
-    x = engine._arena("test", 100, np.float64)
-    assert engine._arena("test", 50, np.float64).base is x.base
+    x = engine.arena("test", 100, np.float64)
+    assert engine.arena("test", 50, np.float64).base is x.base
     other = []
-    t = threading.Thread(target=lambda: other.append(engine._arena("test", 100, np.float64)))
+    t = threading.Thread(target=lambda: other.append(engine.arena("test", 100, np.float64)))
     t.start()
     t.join()
     assert not np.shares_memory(other[0], x)

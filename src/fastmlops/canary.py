@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Sequence, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastmlops._core.validation import (
     as_real, check_choice, check_int, check_positive, check_probability,
@@ -44,6 +45,9 @@ __all__ = [
 #: Number of hash buckets: assignment granularity is 0.01%.
 N_BUCKETS = 10_000
 _U64 = 1 << 64
+
+#: A request key: a str, bytes or integer.
+Key = Union[str, bytes, bytearray, memoryview, int, np.integer]
 
 
 # ------------------------------------------------------------------ assignment
@@ -75,7 +79,7 @@ def _threshold(percent: object) -> int:
     return int(round(p * N_BUCKETS / 100.0))
 
 
-def bucket(key: Any, seed: int = 0) -> int:
+def bucket(key: Key, seed: int = 0) -> int:
     """Bucket of ``key`` in ``range(N_BUCKETS)``: ``xxh64(key bytes, seed) % 10000``.
 
     Examples
@@ -91,7 +95,7 @@ def bucket(key: Any, seed: int = 0) -> int:
     return xxhash.xxh64_intdigest(_key_bytes(key), _seed(seed)) % N_BUCKETS
 
 
-def in_canary(key: Any, percent: float, seed: int = 0) -> bool:
+def in_canary(key: Key, percent: float, seed: int = 0) -> bool:
     """True when ``key`` is served by the canary at ``percent`` percent of traffic.
 
     ``bucket(key, seed) < round(percent * 100)``: monotone in ``percent``
@@ -110,7 +114,7 @@ def in_canary(key: Any, percent: float, seed: int = 0) -> bool:
     return bucket(key, seed) < _threshold(percent)
 
 
-def _int_keys(keys: Any) -> np.ndarray:
+def _int_keys(keys: ArrayLike) -> np.ndarray:
     arr = np.asarray(keys)
     if arr.size == 0:  # nothing to hash, whatever the dtype (np.asarray([]) is float64)
         return np.empty(0, dtype=np.int64)
@@ -122,7 +126,7 @@ def _int_keys(keys: Any) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.int64).reshape(-1)
 
 
-def _batch(keys: Any, fn_name: str, *args: Any) -> tuple[np.ndarray, tuple[int, ...]]:
+def _batch(keys: ArrayLike, fn_name: str, *args: np.uint64) -> tuple[np.ndarray, tuple[int, ...]]:
     from fastmlops._kernels import canary as kc
     from fastmlops._core.parallel import chunk_bounds, n_workers, parallel_map
 
@@ -140,7 +144,7 @@ def _batch(keys: Any, fn_name: str, *args: Any) -> tuple[np.ndarray, tuple[int, 
     return out.reshape(shape), shape
 
 
-def buckets(keys: Any, seed: int = 0) -> np.ndarray:
+def buckets(keys: ArrayLike, seed: int = 0) -> np.ndarray:
     """Buckets of many integer keys at once (int16 array of the keys' shape).
 
     Equal to ``[bucket(int(k), seed) for k in keys]``.  ``keys`` is an array
@@ -160,7 +164,7 @@ def buckets(keys: Any, seed: int = 0) -> np.ndarray:
     return out
 
 
-def assign(keys: Any, percent: float, seed: int = 0) -> np.ndarray:
+def assign(keys: ArrayLike, percent: float, seed: int = 0) -> np.ndarray:
     """Canary membership of many integer keys (bool array of the keys' shape).
 
     Equal to ``[in_canary(int(k), percent, seed) for k in keys]``; runs on a
@@ -285,7 +289,7 @@ class Decision:
     stage: int
     reason: str
     time: float
-    metrics: dict = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
 
 
 def _count(value: object, name: str) -> int:
@@ -414,7 +418,7 @@ class CanaryController:
 
     def observe(self, now: float, canary_requests: int, canary_errors: int,
                 baseline_requests: int = 0, baseline_errors: int = 0, *,
-                canary_p99: float | None = None, canary_latencies: Any = None,
+                canary_p99: float | None = None, canary_latencies: ArrayLike | None = None,
                 burn_rate: float | None = None) -> Decision:
         """Record what was observed since the previous call and decide.
 
@@ -483,10 +487,10 @@ class CanaryController:
         self._b_err += be
         stage = self.policy.stages[self.stage]
         elapsed = now - self._stage_start
-        metrics: dict[str, Any] = {"elapsed": elapsed, "canary_requests": self._c_n,
-                                   "canary_errors": self._c_err,
-                                   "baseline_requests": self._b_n,
-                                   "baseline_errors": self._b_err}
+        metrics: dict[str, float] = {"elapsed": elapsed, "canary_requests": self._c_n,
+                                     "canary_errors": self._c_err,
+                                     "baseline_requests": self._b_n,
+                                     "baseline_errors": self._b_err}
         reason = self._rollback_reason(metrics, canary_p99, burn_rate)
         if reason is not None:
             self.state = "rolled_back"
@@ -510,7 +514,7 @@ class CanaryController:
                 + ("; rollout complete" if last else ""))
         return self._decide("promote", text, metrics)
 
-    def _rollback_reason(self, metrics: dict, p99: float | None,
+    def _rollback_reason(self, metrics: dict[str, float], p99: float | None,
                          burn_rate: float | None) -> str | None:
         policy = self.policy
         if self._c_n > 0 and self._b_n > 0:
@@ -549,7 +553,7 @@ class CanaryController:
                         f"{policy.max_burn_rate:g}")
         return None
 
-    def _decide(self, action: str, reason: str, metrics: dict) -> Decision:
+    def _decide(self, action: str, reason: str, metrics: dict[str, float]) -> Decision:
         d = Decision(action=action, percent=self.percent, stage=self.stage, reason=reason,
                      time=self._now, metrics=metrics)
         self.history.append(d)

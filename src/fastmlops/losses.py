@@ -29,9 +29,10 @@ from __future__ import annotations
 import math
 import sys
 import threading
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastmlops._core.validation import as_numeric_array, check_bool, check_positive
 
@@ -175,7 +176,7 @@ class PreferenceLoss(tuple):
         """d loss / d rejected input; None without ``grad=True``."""
         return self._grad
 
-    def _asdict(self) -> dict[str, Any]:
+    def _asdict(self) -> dict[str, float | np.ndarray | None]:
         return {name: getattr(self, name) for name in self._fields}
 
     def __repr__(self) -> str:
@@ -187,7 +188,7 @@ class PreferenceLoss(tuple):
                                  self._pair(), self._grad))
 
 
-def _inputs(arrays: dict[str, Any]) -> tuple[list[np.ndarray], tuple[int, ...], np.dtype]:
+def _inputs(arrays: dict[str, ArrayLike]) -> tuple[list[np.ndarray], tuple[int, ...], np.dtype]:
     converted = {name: as_numeric_array(x, name) for name, x in arrays.items()}
     shapes = {a.shape for a in converted.values()}
     if len(shapes) != 1:
@@ -203,7 +204,7 @@ def _inputs(arrays: dict[str, Any]) -> tuple[list[np.ndarray], tuple[int, ...], 
     return flat, shape, dtype
 
 
-def _out(out: Any, shape: tuple[int, ...], dtype: np.dtype,
+def _out(out: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype,
          inputs: list[np.ndarray]) -> np.ndarray | None:
     """The kernel's 1-D view of ``out``, after checking it."""
     if out is None:
@@ -224,8 +225,9 @@ def _out(out: Any, shape: tuple[int, ...], dtype: np.dtype,
     return flat
 
 
-def _run(chunk_fn: Any, grad_fn: Any, inputs: list[np.ndarray], extra: tuple, dtype: np.dtype,
-         grad: bool, out: np.ndarray | None = None
+def _run(chunk_fn: Callable[..., tuple[float, float, int]],
+         grad_fn: Callable[..., tuple[float, float, int]], inputs: list[np.ndarray],
+         extra: tuple, dtype: np.dtype, grad: bool, out: np.ndarray | None = None
          ) -> tuple[np.ndarray, np.ndarray | None, float, float, int]:
     from fastmlops._core.parallel import chunk_bounds, n_workers, parallel_map
 
@@ -252,8 +254,9 @@ def _run(chunk_fn: Any, grad_fn: Any, inputs: list[np.ndarray], extra: tuple, dt
     return losses, g, total, margin, correct
 
 
-def dpo_loss(policy_chosen_logps: Any, policy_rejected_logps: Any,
-             reference_chosen_logps: Any, reference_rejected_logps: Any, beta: float = 0.1,
+def dpo_loss(policy_chosen_logps: ArrayLike, policy_rejected_logps: ArrayLike,
+             reference_chosen_logps: ArrayLike, reference_rejected_logps: ArrayLike,
+             beta: float = 0.1,
              *, grad: bool = False, out: np.ndarray | None = None) -> PreferenceLoss:
     """Direct Preference Optimization loss (Rafailov et al., 2023).
 
@@ -336,7 +339,7 @@ def dpo_loss(policy_chosen_logps: Any, policy_rejected_logps: Any,
                           correct / n, rewards, None if g is None else g.reshape(shape))
 
 
-def bradley_terry_loss(chosen_rewards: Any, rejected_rewards: Any, *,
+def bradley_terry_loss(chosen_rewards: ArrayLike, rejected_rewards: ArrayLike, *,
                        grad: bool = False, out: np.ndarray | None = None) -> PreferenceLoss:
     """Bradley-Terry reward-model loss ``-log sigmoid(r_w - r_l)``.
 

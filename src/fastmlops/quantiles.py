@@ -49,9 +49,10 @@ from __future__ import annotations
 
 import math
 from numbers import Real
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastmlops._kernels import quantiles as _k
 from fastmlops._core.validation import (
@@ -91,7 +92,7 @@ def _check_qs(qs: object) -> np.ndarray:
     return arr
 
 
-def _values_1d(values: Any, name: str = "values") -> np.ndarray:
+def _values_1d(values: ArrayLike, name: str = "values") -> np.ndarray:
     arr = as_numeric_array(values, name)
     if arr.ndim != 1:
         if arr.ndim == 0:
@@ -105,7 +106,7 @@ def _values_1d(values: Any, name: str = "values") -> np.ndarray:
     return arr
 
 
-def _value(value: Any) -> float:
+def _value(value: object) -> float:
     if type(value) is float and value == value:  # the common case, fast
         return value
     if isinstance(value, bool) or not isinstance(value, (Real, np.number)):
@@ -242,7 +243,7 @@ class SlidingWindow(_QuantileQueries):
             self._len += 1
         self.count += 1
 
-    def extend(self, values: Any) -> None:
+    def extend(self, values: ArrayLike) -> None:
         """Append many values in order (a 1-D array-like; NaN raises before
         anything is stored)."""
         arr = _values_1d(values)
@@ -375,7 +376,7 @@ class Reservoir(_QuantileQueries):
             self._next = int(self._counters[1])
         self._seen = seen + 1
 
-    def extend(self, values: Any) -> None:
+    def extend(self, values: ArrayLike) -> None:
         """Offer many values (a 1-D array-like) in stream order; NaN raises
         before anything is sampled."""
         arr = _values_1d(values)
@@ -394,7 +395,7 @@ class Reservoir(_QuantileQueries):
 
 
 # --------------------------------------------------------------------------- histograms
-def _is_bool(x: Any) -> bool:
+def _is_bool(x: object) -> bool:
     """True for a bool or an array-like of bools (which would pass as 1 and 0)."""
     if isinstance(x, (bool, np.bool_)):
         return True
@@ -406,7 +407,8 @@ def _is_bool(x: Any) -> bool:
     return False
 
 
-def histogram_quantile(q: Any, le: Any, counts: Any, *, cumulative: bool = True) -> Any:
+def histogram_quantile(q: ArrayLike, le: ArrayLike, counts: ArrayLike, *,
+                       cumulative: bool = True) -> float | np.ndarray:
     """PromQL's ``histogram_quantile`` on classic Prometheus buckets.
 
     The rules, as Prometheus applies them (``promql/quantile.go``):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastmlops._core.parallel import chunk_bounds, n_workers, parallel_map
 from fastmlops._core.validation import (
@@ -50,7 +51,7 @@ def check_eps(eps: object) -> float:
 
 
 
-def _sample(x: Any, name: str, keep_int: bool = False) -> np.ndarray:
+def sample(x: ArrayLike, name: str, keep_int: bool = False) -> np.ndarray:
     """1-D float32/float64 contiguous array of ``x`` (other numbers -> float64;
     with ``keep_int``, integers stay integers, for exact quantiles)."""
     arr = as_numeric_array(x, name)
@@ -65,7 +66,7 @@ def _sample(x: Any, name: str, keep_int: bool = False) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
-def _check_n(n: Any, name: str) -> int:
+def _check_n(n: object, name: str) -> int:
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be an integer (the number of non-NaN values), got {n!r}")
     if isinstance(n, (float, np.floating)) and not (math.isfinite(n) and float(n).is_integer()):
@@ -79,7 +80,7 @@ def _check_n(n: Any, name: str) -> int:
     return n
 
 
-def _check_counts(counts: Any, n: Any, name: str, n_name: str) -> np.ndarray:
+def _check_counts(counts: ArrayLike, n: object, name: str, n_name: str) -> np.ndarray:
     """Validated bin counts (1-D, finite, >= 0, summing to ``n``: every
     non-NaN value lies in exactly one bin) as float64."""
     n = _check_n(n, n_name)
@@ -91,7 +92,7 @@ def _check_counts(counts: Any, n: Any, name: str, n_name: str) -> np.ndarray:
     if np.any(arr < 0):
         raise ValueError(f"{name} contains negative values; bin counts must be >= 0")
     if arr.dtype.kind == "f":
-        total: Any = arr.sum(dtype=np.float64)
+        total: float = arr.sum(dtype=np.float64)
     else:  # a wide accumulator: a uint8 sum would wrap at 256
         total = int(arr.sum(dtype=np.uint64 if arr.dtype.kind == "u" else np.int64))
     if total != n:
@@ -102,8 +103,8 @@ def _check_counts(counts: Any, n: Any, name: str, n_name: str) -> np.ndarray:
     return np.asarray(arr, dtype=np.float64)
 
 
-def _proportion_pair(ref_counts: Any, ref_n: Any, cur_counts: Any,
-                     cur_n: Any) -> tuple[np.ndarray, np.ndarray]:
+def proportion_pair(ref_counts: ArrayLike, ref_n: int, cur_counts: ArrayLike,
+                    cur_n: int) -> tuple[np.ndarray, np.ndarray]:
     """Raw proportions ``(p, q)`` of validated, equally long count arrays."""
     if np.ndim(ref_counts) == np.ndim(cur_counts) == 1 and np.shape(ref_counts) != np.shape(cur_counts):
         raise ValueError(
@@ -224,7 +225,7 @@ def edges_from_sorted(sorted_values: np.ndarray, bins: int) -> np.ndarray:
     return np.unique(result)
 
 
-def _reference_bins(reference: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, int]:
+def reference_bins(reference: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Edges, bin counts and NaN count of a validated reference sample.
 
     One numpy sort (faster than the partition np.quantile does for several
@@ -259,7 +260,8 @@ def _check_sorted_edges(edges: np.ndarray) -> None:
         )
 
 
-def _kernel_for(values: np.ndarray, edges: np.ndarray) -> Any:
+def _kernel_for(values: np.ndarray, edges: np.ndarray
+                ) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:
     from fastmlops._kernels import binning
 
     linear = edges.size <= binning.LINEAR_MAX_EDGES

@@ -5,26 +5,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from fastmlops.divergence._bins import (PSI_MAJOR, PSI_MINOR, bin_counts, check_bins, check_eps,
+                                        proportion_pair, reference_bins, sample)
 
 
-from fastmlops.divergence._bins import (PSI_MAJOR, PSI_MINOR, _proportion_pair, _reference_bins,
-                                         _sample, bin_counts, check_bins, check_eps)
-
-def _proportions(counts: Any, n: int) -> np.ndarray:
+def _proportions(counts: ArrayLike, n: int) -> np.ndarray:
     return np.asarray(counts, dtype=np.float64) / n
 
 
-def _floored(ref_counts: Any, ref_n: Any, cur_counts: Any, cur_n: Any,
+def _floored(ref_counts: ArrayLike, ref_n: int, cur_counts: ArrayLike, cur_n: int,
              eps: object) -> tuple[np.ndarray, np.ndarray]:
     eps = check_eps(eps)
-    p, q = _proportion_pair(ref_counts, ref_n, cur_counts, cur_n)
+    p, q = proportion_pair(ref_counts, ref_n, cur_counts, cur_n)
     return np.maximum(p, eps), np.maximum(q, eps)
 
 
-def psi_from_counts(ref_counts: Any, ref_n: int, cur_counts: Any, cur_n: int, eps: float = 1e-4) -> float:
+def psi_from_counts(ref_counts: ArrayLike, ref_n: int, cur_counts: ArrayLike, cur_n: int,
+                    eps: float = 1e-4) -> float:
     """PSI from bin counts: ``sum((q - p) * ln(q / p))``.
 
     ``p = max(ref_counts / ref_n, eps)`` and ``q = max(cur_counts / cur_n,
@@ -44,7 +45,8 @@ def psi_from_counts(ref_counts: Any, ref_n: int, cur_counts: Any, cur_n: int, ep
     return float(np.sum((q - p) * np.log(q / p)))
 
 
-def kl_from_counts(ref_counts: Any, ref_n: int, cur_counts: Any, cur_n: int, eps: float = 1e-4) -> float:
+def kl_from_counts(ref_counts: ArrayLike, ref_n: int, cur_counts: ArrayLike, cur_n: int,
+                   eps: float = 1e-4) -> float:
     """KL divergence D_KL(P || Q) from bin counts, natural log.
 
     P is the reference, Q the current distribution, both floored at ``eps``
@@ -68,7 +70,7 @@ def _rel_entr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(x > 0, terms, 0.0)
 
 
-def js_from_counts(ref_counts: Any, ref_n: int, cur_counts: Any, cur_n: int) -> float:
+def js_from_counts(ref_counts: ArrayLike, ref_n: int, cur_counts: ArrayLike, cur_n: int) -> float:
     """Jensen-Shannon divergence from bin counts, natural log.
 
     ``JSD = (KL(P || M) + KL(Q || M)) / 2`` with ``M = (P + Q) / 2`` on the raw
@@ -83,7 +85,7 @@ def js_from_counts(ref_counts: Any, ref_n: int, cur_counts: Any, cur_n: int) -> 
     >>> round(js_from_counts([100, 0], 100, [0, 100], 100), 6)   # ln 2
     0.693147
     """
-    p, q = _proportion_pair(ref_counts, ref_n, cur_counts, cur_n)
+    p, q = proportion_pair(ref_counts, ref_n, cur_counts, cur_n)
     # as scipy.spatial.distance.jensenshannon: renormalise, then relative entropies
     p = p / np.sum(p)
     q = q / np.sum(q)
@@ -158,19 +160,19 @@ class PsiResult:
         )
 
 
-def _binned(reference: Any, current: Any, bins: object
+def _binned(reference: ArrayLike, current: ArrayLike, bins: object
             ) -> tuple[np.ndarray, np.ndarray, int, int, np.ndarray, int, int]:
     bins = check_bins(bins)
-    ref = _sample(reference, "reference", keep_int=True)
-    cur = _sample(current, "current")
-    edges, ref_counts, ref_nan = _reference_bins(ref, bins)
+    ref = sample(reference, "reference", keep_int=True)
+    cur = sample(current, "current")
+    edges, ref_counts, ref_nan = reference_bins(ref, bins)
     cur_counts, cur_nan = bin_counts(cur, edges)
     if cur_nan == cur.size:
         raise ValueError("current has no non-NaN values")
     return edges, ref_counts, ref.size, ref_nan, cur_counts, cur.size, cur_nan
 
 
-def psi(reference: Any, current: Any, bins: int = 10, eps: float = 1e-4) -> PsiResult:
+def psi(reference: ArrayLike, current: ArrayLike, bins: int = 10, eps: float = 1e-4) -> PsiResult:
     """Population stability index of ``current`` against ``reference``.
 
     ``PSI = sum((q - p) * ln(q / p))`` over the bins, natural log, where ``p``
@@ -235,7 +237,7 @@ def psi(reference: Any, current: Any, bins: int = 10, eps: float = 1e-4) -> PsiR
     )
 
 
-def kl_divergence(reference: Any, current: Any, bins: int = 10, eps: float = 1e-4) -> float:
+def kl_divergence(reference: ArrayLike, current: ArrayLike, bins: int = 10, eps: float = 1e-4) -> float:
     """Kullback-Leibler divergence D_KL(P || Q) of the binned samples.
 
     Direction: P is the **reference** distribution, Q the **current** one:
@@ -271,7 +273,7 @@ def kl_divergence(reference: Any, current: Any, bins: int = 10, eps: float = 1e-
     return kl_from_counts(ref_counts, ref_size - ref_nan, cur_counts, cur_size - cur_nan, eps)
 
 
-def js_divergence(reference: Any, current: Any, bins: int = 10) -> float:
+def js_divergence(reference: ArrayLike, current: ArrayLike, bins: int = 10) -> float:
     """Jensen-Shannon divergence of the binned samples, natural log.
 
     ``(KL(P || M) + KL(Q || M)) / 2`` with ``M = (P + Q) / 2``, P the

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from fastmlops._core.validation import kernel_dtype, reject_long_double
-from fastmlops.drift._ks import _resolve
+from fastmlops.drift._ks import resolve
 from fastmlops.drift._tables import Columns
 from fastmlops.drift.columns import CategoricalColumn, ColumnModel, NumericColumn, label_hashes
 from fastmlops.drift.counts import CategoricalCounts, ColumnCounts, KsFigures, NumericCounts
@@ -17,7 +17,7 @@ from fastmlops.drift.counts import CategoricalCounts, ColumnCounts, KsFigures, N
 
 def ks_figures(st: np.ndarray, locs: np.ndarray, alternative: str) -> KsFigures:
     """The kernels' statistics and locations resolved for ``alternative``."""
-    d, loc, sign = _resolve(st, locs, alternative)
+    d, loc, sign = resolve(st, locs, alternative)
     return KsFigures(float(d), float(loc), float(sign))
 
 

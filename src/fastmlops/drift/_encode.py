@@ -10,16 +10,25 @@ over rows (see the package module's docstring for the paths taken).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Hashable, Union, cast
 
 import numpy as np
 
-_KINDS = ("str", "int", "bool")
-_KIND_WORDS = {"str": "strings", "int": "integers", "bool": "booleans", "empty": "no values"}
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+    from numpy.typing import ArrayLike
+
+    #: One categorical column as :func:`encode` takes it.
+    Column = Union[ArrayLike, pd.Series, pd.Index, pd.Categorical, pa.Array, pa.ChunkedArray]
+
+KINDS = ("str", "int", "bool")
+KIND_WORDS = {"str": "strings", "int": "integers", "bool": "booleans", "empty": "no values"}
 
 
 # ---------------------------------------------------------------------- errors
-def _what(name: str) -> str:
+def column_label(name: str) -> str:
     return f"column {name!r}"
 
 
@@ -42,7 +51,7 @@ def _type_error(name: str, what: str) -> TypeError:
     kind, detail = what.split(":", 1) if ":" in what else (what, "")
     hint = hints.get(kind, "categorical columns hold str, int or bool values; convert it first, "
                            "e.g. with .astype(str)")
-    return TypeError(f"{_what(name)} holds {detail or kind} values; {hint}")
+    return TypeError(f"{column_label(name)} holds {detail or kind} values; {hint}")
 
 
 # --------------------------------------------------------------------- encoded
@@ -73,8 +82,9 @@ class Encoded:
         out = np.zeros(len(self.uniques) + 1, np.int64)
         bad = code_counts(self.codes, out)
         if bad >= 0:
-            raise ValueError(f"{_what(self.name)}: code {int(self.codes[bad])} at row {bad} is "
-                             f"outside [-1, {len(self.uniques)}); the Encoded value is corrupt")
+            raise ValueError(f"{column_label(self.name)}: code {int(self.codes[bad])} at row "
+                             f"{bad} is outside [-1, {len(self.uniques)}); the Encoded value is "
+                             "corrupt")
         return out[:-1], int(out[-1])
 
 
@@ -115,9 +125,9 @@ def _classify(values: list, name: str) -> tuple[str, list]:
         else:
             raise _type_error(name, f"other:{type(v).__name__}")
     if len(seen) > 1:
-        kinds = " and ".join(_KIND_WORDS[k] for k in sorted(seen))
-        raise TypeError(f"{_what(name)} mixes {kinds}; a categorical column holds one kind of "
-                        "value: convert it first, e.g. with .astype(str)")
+        kinds = " and ".join(KIND_WORDS[k] for k in sorted(seen))
+        raise TypeError(f"{column_label(name)} mixes {kinds}; a categorical column holds one "
+                        "kind of value: convert it first, e.g. with .astype(str)")
     kind = seen.pop()
     if kind == "str":
         return kind, [str(v) for v in values]
@@ -126,7 +136,7 @@ def _classify(values: list, name: str) -> tuple[str, list]:
     return kind, [bool(v) for v in values]
 
 
-def _dtype_error(name: str, dtype: Any) -> TypeError:
+def _dtype_error(name: str, dtype: object) -> TypeError:
     kind = getattr(dtype, "kind", "?")
     if kind == "f":
         return _type_error(name, f"float:floats (dtype {dtype})")
@@ -142,7 +152,8 @@ def _dtype_error(name: str, dtype: Any) -> TypeError:
 # ----------------------------------------------------------------------- numpy
 def _encode_numpy(arr: np.ndarray, name: str) -> Encoded:
     if arr.ndim != 1:
-        raise ValueError(f"{_what(name)} must be 1-D, got shape {arr.shape}; pass one column")
+        raise ValueError(f"{column_label(name)} must be 1-D, got shape {arr.shape}; "
+                         "pass one column")
     kind = arr.dtype.kind
     if kind in "US":
         return _encode_fixed_width(arr, name)
@@ -215,16 +226,16 @@ def _factorize_object_numpy(arr: np.ndarray, name: str) -> tuple[np.ndarray, lis
         uniq, inverse = np.unique(arr[~missing], return_inverse=True)
     except TypeError:
         kinds = sorted({type(v).__name__ for v in arr[~missing][:1000]})
-        raise TypeError(f"{_what(name)} mixes values of types {', '.join(kinds)}; a categorical "
-                        "column holds one kind of value: convert it first, e.g. with "
-                        ".astype(str)") from None
+        raise TypeError(f"{column_label(name)} mixes values of types {', '.join(kinds)}; a "
+                        "categorical column holds one kind of value: convert it first, e.g. "
+                        "with .astype(str)") from None
     codes: np.ndarray = np.full(arr.size, -1, _codes_dtype(arr.size))
     codes[~missing] = inverse.ravel()
     return codes, uniq.tolist(), False
 
 
 # ---------------------------------------------------------------------- pandas
-def _encode_pandas(x: Any, name: str) -> Encoded:
+def _encode_pandas(x: pd.Series | pd.Index | pd.Categorical, name: str) -> Encoded:
     if hasattr(x, "categories") and hasattr(x, "codes"):  # pandas.Categorical
         return _from_categorical(x, name)
     dtype = x.dtype
@@ -247,7 +258,7 @@ def _encode_pandas(x: Any, name: str) -> Encoded:
     return Encoded(np.asarray(codes), uniques, kind, name)
 
 
-def _from_categorical(cat: Any, name: str) -> Encoded:
+def _from_categorical(cat: pd.Categorical | pd.CategoricalIndex, name: str) -> Encoded:
     categories = cat.categories
     if getattr(categories.dtype, "kind", "O") in "fMmcV":
         raise _dtype_error(name, categories.dtype)
@@ -258,7 +269,7 @@ def _from_categorical(cat: Any, name: str) -> Encoded:
 
 
 # --------------------------------------------------------------------- pyarrow
-def _arrow_kind(pa: Any, typ: Any, name: str) -> str:
+def _arrow_kind(pa: ModuleType, typ: pa.DataType, name: str) -> str:
     t = pa.types
     if t.is_string(typ) or t.is_large_string(typ) or getattr(t, "is_string_view", bool)(typ):
         return "str"
@@ -279,12 +290,12 @@ def _arrow_kind(pa: Any, typ: Any, name: str) -> str:
     raise _type_error(name, f"other:arrow type {typ}")
 
 
-def _encode_arrow(x: Any, name: str) -> Encoded:
+def _encode_arrow(x: pa.Array | pa.ChunkedArray, name: str) -> Encoded:
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if not hasattr(x, "type") or isinstance(x, (pa.Table, pa.RecordBatch)):
-        raise TypeError(f"{_what(name)}: pass one column (a pyarrow Array or ChunkedArray), "
+        raise TypeError(f"{column_label(name)}: pass one column (a pyarrow Array or ChunkedArray), "
                         f"not a {type(x).__name__}")
     typ = x.type
     given_codes = pa.types.is_dictionary(typ)
@@ -317,7 +328,7 @@ def _encode_arrow(x: Any, name: str) -> Encoded:
 def _dedupe_dictionary(codes: np.ndarray, dictionary: list) -> tuple[np.ndarray, list]:
     """A dictionary array's dictionary may repeat values or hold nulls: map its
     codes onto distinct non-null values (one lookup per dictionary entry)."""
-    index: dict[Any, int] = {}
+    index: dict[Hashable, int] = {}
     remap = np.empty(len(dictionary) + 1, codes.dtype)
     for i, v in enumerate(dictionary):
         remap[i] = -1 if v is None else index.setdefault(v, len(index))
@@ -331,7 +342,7 @@ def _dedupe_dictionary(codes: np.ndarray, dictionary: list) -> tuple[np.ndarray,
 
 
 # ---------------------------------------------------------------------- encode
-def encode(values: Any, name: str = "values") -> Encoded:
+def encode(values: Column, name: str = "values") -> Encoded:
     """Encode one categorical column as integer codes (see the module docstring).
 
     Parameters
@@ -369,8 +380,8 @@ def encode(values: Any, name: str = "values") -> Encoded:
     if module.startswith("pandas") and hasattr(values, "dtype"):
         return _encode_pandas(values, name)
     if isinstance(values, (str, bytes)) or np.isscalar(values) or values is None:
-        raise TypeError(f"{_what(name)} must be a column of values (a list, array or Series), "
-                        f"got a single {type(values).__name__}")
+        raise TypeError(f"{column_label(name)} must be a column of values (a list, array or "
+                        f"Series), got a single {type(values).__name__}")
     if isinstance(values, (list, tuple)):
         arr = np.empty(len(values), dtype=object)
         try:
@@ -380,5 +391,6 @@ def encode(values: Any, name: str = "values") -> Encoded:
         return _encode_object(arr, name)
     if hasattr(values, "__array__") or hasattr(values, "__array_interface__"):
         return _encode_numpy(np.asarray(values), name)
-    raise TypeError(f"{_what(name)}: cannot read values from a {type(values).__name__}; pass a "
-                    "list, a numpy array, a pandas Series or a pyarrow array")
+    raise TypeError(f"{column_label(name)}: cannot read values from a "
+                    f"{type(values).__name__}; pass a list, a numpy array, a pandas Series or a "
+                    "pyarrow array")

@@ -24,7 +24,10 @@ import json
 import math
 from importlib import resources
 from string import Template
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    import os
 
 __all__ = ["render", "write"]
 
@@ -127,7 +130,7 @@ def _script_json(value: Any) -> str:
 
 
 # ------------------------------------------------------------------ checks
-def _check(report: Any) -> None:
+def _check(report: object) -> None:
     if not isinstance(report, Mapping):
         raise TypeError(f"render() takes the dict of DriftReport.to_dict(), "
                         f"got {type(report).__name__}")
@@ -294,7 +297,7 @@ def _rounded(values: Any, digits: int) -> Any:
 _FLOAT_PLOT_KEYS = {"edges": 6, "grid": 6, "reference_cdf": 5, "current_cdf": 5}
 
 
-def _plot(plot: Any) -> Any:
+def _plot(plot: object) -> dict[str, Any] | None:
     if not isinstance(plot, Mapping):
         return None
     return {k: _rounded(v, _FLOAT_PLOT_KEYS[k]) if k in _FLOAT_PLOT_KEYS else v
@@ -366,7 +369,8 @@ def render(report: Mapping[str, Any], *, title: str | None = None) -> str:
     return page
 
 
-def write(report: Mapping[str, Any], path: Any, *, title: str | None = None) -> None:
+def write(report: Mapping[str, Any], path: str | os.PathLike[str], *,
+          title: str | None = None) -> None:
     """Write :func:`render`'s page to ``path`` (UTF-8)."""
     import os
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastmlops._core.validation import as_numeric_array, kernel_dtype, reject_long_double
 
@@ -21,6 +22,12 @@ _ALTERNATIVES = {"t": "two-sided", "g": "greater", "l": "less"}
 _METHODS = ("auto", "exact", "asymp")
 _NAN_POLICIES = ("propagate", "omit", "raise")
 _BLOCK = 16  # most columns per task (see _parallel.balanced_blocks)
+
+#: A field of a :class:`KstestResult`: a numpy scalar for one test, an array for many.
+ResultValue = Union[np.generic, np.ndarray]
+#: Where the ECDF difference is largest: one of the samples' values (NaN when
+#: there is no result).
+Location = Union[float, np.generic]
 
 # scipy's own wording (scipy.stats._axis_nan_policy), which code matches on;
 # ours adds what happened after it.
@@ -62,7 +69,7 @@ def _small_sample_warning() -> type:
     return _SMALL_SAMPLE_WARNING
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> type:
     if name == "SmallSampleWarning":
         return _small_sample_warning()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -92,11 +99,11 @@ class KstestResult(tuple):
 
     _fields = ("statistic", "pvalue", "statistic_location", "statistic_sign")
 
-    statistic_location: Any
-    statistic_sign: Any
+    statistic_location: ResultValue
+    statistic_sign: ResultValue
 
-    def __new__(cls, statistic: Any, pvalue: Any, statistic_location: Any,
-                statistic_sign: Any) -> "KstestResult":
+    def __new__(cls, statistic: ResultValue, pvalue: ResultValue,
+                statistic_location: ResultValue, statistic_sign: ResultValue) -> "KstestResult":
         self = super().__new__(cls, (statistic, pvalue))
         self.statistic_location = statistic_location
         self.statistic_sign = statistic_sign
@@ -105,7 +112,7 @@ class KstestResult(tuple):
     statistic = property(lambda self: self[0], doc="The KS statistic D.")
     pvalue = property(lambda self: self[1], doc="The p-value.")
 
-    def _asdict(self) -> dict[str, Any]:
+    def _asdict(self) -> dict[str, ResultValue]:
         return {name: getattr(self, name) for name in self._fields}
 
     def __repr__(self) -> str:
@@ -116,7 +123,7 @@ class KstestResult(tuple):
         return (KstestResult, tuple(self._asdict().values()))
 
 
-def _check_options(alternative: Any, method: Any, nan_policy: Any) -> tuple[str, str, str]:
+def check_options(alternative: str, method: str, nan_policy: str) -> tuple[str, str, str]:
     if not isinstance(alternative, str) or not alternative:
         raise ValueError(f"Invalid value for alternative: {alternative}. Use 'two-sided', "
                          "'less' or 'greater'.")
@@ -136,7 +143,7 @@ def _axis_error(message: str) -> Exception:
     return np.exceptions.AxisError(message)
 
 
-def _as_sample(x: Any, name: str) -> tuple[np.ndarray, np.dtype, np.ndarray | None]:
+def _as_sample(x: ArrayLike, name: str) -> tuple[np.ndarray, np.dtype, np.ndarray | None]:
     """(kernel-ready numeric array, the input's own dtype in native byte order,
     mask or None).
 
@@ -162,7 +169,7 @@ def _as_sample(x: Any, name: str) -> tuple[np.ndarray, np.dtype, np.ndarray | No
     return arr, own, mask
 
 
-def _str_keyed(data: dict, what: str) -> dict:
+def str_keyed(data: dict, what: str) -> dict:
     """A dict of columns with its keys as str, the form column names take
     everywhere (``{0: x}`` is column "0"); raises when two keys collide."""
     out: dict = {}
@@ -176,7 +183,7 @@ def _str_keyed(data: dict, what: str) -> dict:
     return out
 
 
-def _check_axis(axis: Any, ndim: int) -> tuple[int, ...]:
+def _check_axis(axis: int | tuple[int, ...], ndim: int) -> tuple[int, ...]:
     """``axis`` (an int or a tuple of ints) as sorted non-negative axes of an
     ``ndim``-D array, with scipy's errors (AxisError)."""
     axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
@@ -228,7 +235,7 @@ def _broadcast(arrays: list[np.ndarray | None], shapes_of: list[np.ndarray],
     return out, batch
 
 
-def _resolve(st: np.ndarray, locs: np.ndarray, alternative: str) -> tuple[float, Any, int]:
+def resolve(st: np.ndarray, locs: np.ndarray, alternative: str) -> tuple[float, np.generic, int]:
     """scipy's statistic, location and sign from the four extremes of
     ``i/n1 - j/n2`` (max/min over values of data1/data2)."""
     max_s = max(st[0], st[1])
@@ -241,14 +248,14 @@ def _resolve(st: np.ndarray, locs: np.ndarray, alternative: str) -> tuple[float,
     return float(max_s), loc_max, 1
 
 
-def _row(res: Any, nan_a: int, nan_b: int, n_a: int, n_b: int, alternative: str,
-         nan_policy: str) -> tuple[float, Any, float, int, int]:
+def _row(res: tuple[np.ndarray, np.ndarray] | None, nan_a: int, nan_b: int, n_a: int, n_b: int,
+         alternative: str, nan_policy: str) -> tuple[float, Location, float, int, int]:
     """(d, location, sign, n1, n2) of one test; d is NaN when NaNs propagate or
     nothing is left after omitting them."""
     n1, n2 = n_a - nan_a, n_b - nan_b
     if res is None or (nan_policy == "propagate" and (nan_a or nan_b)):
         return np.nan, np.nan, np.nan, n1, n2
-    d, loc, sign = _resolve(res[0], res[1], alternative)
+    d, loc, sign = resolve(res[0], res[1], alternative)
     return d, loc, sign, n1, n2
 
 
@@ -287,7 +294,7 @@ def _ks_1d(a: np.ndarray, b: np.ndarray, alternative: str, method: str,
         return _nan_result(nan_dtype)
     dtype = _sample_dtype(a, b, nan_policy)
     from fastmlops.drift import _ks_engine as engine
-    from fastmlops.drift._ks_pvalue import _ks_pvalue
+    from fastmlops.drift._ks_pvalue import ks_pvalue_at
 
     sa = engine.Sample(np.ascontiguousarray(a, dtype=dtype))
     sb = engine.Sample(np.ascontiguousarray(b, dtype=dtype))
@@ -299,8 +306,8 @@ def _ks_1d(a: np.ndarray, b: np.ndarray, alternative: str, method: str,
             warnings.warn(_TOO_SMALL_1D_OMIT + _EMPTY_OMITTED, _small_sample_warning(),
                           stacklevel=3)
         return _nan_result(nan_dtype)
-    # warnings point at the caller of ks_2samp: _ks_pvalue, _ks_1d, ks_2samp, caller
-    d_ok, p_ok = _ks_pvalue(d, n1, n2, alternative, method, stacklevel=4)
+    # warnings point at the caller of ks_2samp: ks_pvalue_at, _ks_1d, ks_2samp, caller
+    d_ok, p_ok = ks_pvalue_at(d, n1, n2, alternative, method, stacklevel=4)
     # the location is one of the input values: exact in their promoted dtype
     return KstestResult(np.float64(d_ok), np.float64(p_ok),
                         np.array([loc], dtype=dtype).astype(loc_dtype)[0], np.int8(sign))
@@ -308,7 +315,7 @@ def _ks_1d(a: np.ndarray, b: np.ndarray, alternative: str, method: str,
 
 def _batch_rows(a2: np.ndarray, b2: np.ndarray, ma2: np.ndarray | None,
                 mb2: np.ndarray | None, dtype: np.dtype, alternative: str,
-                nan_policy: str) -> list[tuple[float, Any, float, int, int]]:
+                nan_policy: str) -> list[tuple[float, Location, float, int, int]]:
     """(d, location, sign, n1, n2) of every test: row j of ``a2`` against row j
     of ``b2`` (the sample axis last), in balanced blocks over the thread pool.
 
@@ -330,7 +337,7 @@ def _batch_rows(a2: np.ndarray, b2: np.ndarray, ma2: np.ndarray | None,
         return [_row(res, nan_a, nan_b, n_a, n_b, alternative, nan_policy)
                 for res, nan_a, nan_b in engine.ks_table_block(ta, tb, 0, m)]
 
-    def block(bounds: tuple[int, int]) -> list[tuple[float, Any, float, int, int]]:
+    def block(bounds: tuple[int, int]) -> list[tuple[float, Location, float, int, int]]:
         j0, j1 = bounds
         rows = []
         if ma2 is not None or mb2 is not None:
@@ -360,9 +367,9 @@ def _keep(res: KstestResult, axes: tuple[int, ...], keepdims: bool) -> KstestRes
     return KstestResult(*fields)
 
 
-def ks_2samp(data1: Any, data2: Any, alternative: str = "two-sided", method: str = "auto",
-             *, axis: int | tuple[int, ...] | None = 0, nan_policy: str = "propagate",
-             keepdims: bool = False) -> KstestResult:
+def ks_2samp(data1: ArrayLike, data2: ArrayLike, alternative: str = "two-sided",
+             method: str = "auto", *, axis: int | tuple[int, ...] | None = 0,
+             nan_policy: str = "propagate", keepdims: bool = False) -> KstestResult:
     """Two-sample Kolmogorov-Smirnov test; a drop-in for :func:`scipy.stats.ks_2samp`.
 
     Tests the null hypothesis that ``data1`` and ``data2`` come from the same
@@ -484,7 +491,7 @@ def ks_2samp(data1: Any, data2: Any, alternative: str = "two-sided", method: str
     ...                    axis=-1).statistic.shape
     (3, 6)
     """
-    alternative, method, nan_policy = _check_options(alternative, method, nan_policy)
+    alternative, method, nan_policy = check_options(alternative, method, nan_policy)
     a, own_a, mask_a = _as_sample(data1, "data1")
     b, own_b, mask_b = _as_sample(data2, "data2")
     loc_dtype = np.result_type(own_a, own_b)  # scipy's statistic_location dtype

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Sequence, cast
+from typing import Sequence, cast
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from fastmlops._kernels import ks as _k
 from fastmlops._core.parallel import chunk_bounds, n_workers, parallel_map
@@ -41,11 +42,11 @@ class Sample:
     #: For a stored reference with ``buckets``: ``(split, edges)`` of its map
     #: (see :mod:`fastmlops._kernels.ks_bins`); the sample compared with it
     #: then gets ``bin_counts``.
-    split: Any = None
+    split: tuple[np.ndarray, np.ndarray] | None = None
     #: Set by the engine on the sample compared with a reference that has
     #: ``split``: (its non-NaN counts per bucket, the counts of its split
     #: buckets' values per bin of ``edges``); None when its buckets were not counted.
-    bin_counts: Any = None
+    bin_counts: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def n(self) -> int:
@@ -193,18 +194,18 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
 
     # Scratch memory comes from this thread's arena: fresh allocations of this
     # size are page-faulted in on every call (about 600 faults per 1e6 x 1e6 test).
-    ids_all = _arena("ids", total, np.uint16)
+    ids_all = arena("ids", total, np.uint16)
     offsets = {}
     at = 0
     for task in tasks:
         offsets[task] = at
         at += task[2] - task[1]
     # Rows are zeroed by the task that uses them (in parallel), and only those.
-    table = _arena("counts", (len(tasks) + 2) * nb, np.int64).reshape(len(tasks) + 2, nb)
+    table = arena("counts", (len(tasks) + 2) * nb, np.int64).reshape(len(tasks) + 2, nb)
     table[-2:] = 0
     # Unsorted pieces count into int32 rows (a smaller table for the scattered
     # increments); a piece is far below 2**31 values in practice, else int64.
-    table32 = _arena("counts32", len(tasks) * nb, np.int32).reshape(len(tasks), nb)
+    table32 = arena("counts32", len(tasks) * nb, np.int32).reshape(len(tasks), nb)
     slot = {task: k for k, task in enumerate(tasks)}
     nans: dict[tuple[int, int, int], int] = {}
     # the current's counts on the reference's PSI/grid edges come almost free
@@ -248,7 +249,7 @@ def _refine(sa: Sample, sb: Sample, bmap: BucketMap, st: np.ndarray, locs: np.nd
         _k.add_counts(ca if which == 0 else cb, counts)
         samples[which].nan += nan
     if split is not None and splits:
-        sb.bin_counts = (cb.copy(), sum(splits.values()))
+        sb.bin_counts = (cb.copy(), cast(np.ndarray, sum(splits.values())))
     n1, n2 = sa.n, sb.n
     if n1 == 0 or n2 == 0:
         return False
@@ -296,9 +297,9 @@ def _select(ca: np.ndarray, cb: np.ndarray, n1: int, n2: int) -> tuple | None:
     better plan).  ``selected`` is this thread's scratch: valid until its
     next call here."""
     nb = ca.size
-    work = _arena("select", 3 * nb, np.int64).reshape(3, nb)
+    work = arena("select", 3 * nb, np.int64).reshape(3, nb)
     sel_idx, below_a, below_b = work[0], work[1], work[2]
-    selected = _arena("selected", nb, np.uint8)
+    selected = arena("selected", nb, np.uint8)
     m = _k.select_buckets(ca, cb, n1, n2, selected, sel_idx, below_a, below_b)
     idx = sel_idx[:m]
     ca_sel = np.ascontiguousarray(ca[idx])
@@ -338,7 +339,8 @@ def _column_map(a: np.ndarray | Sample, b: np.ndarray, total: int) -> tuple[floa
 
 
 def _count_rows(table: np.ndarray, j0: int, maps: list, name: str,
-                splits: list | None = None) -> tuple[Any, ...]:
+                splits: list | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """Run ``rows_bucket_counts`` over columns ``j0 .. j0 + len(maps) - 1``
     (a map of None is counted into a dummy bucket and ignored by the caller).
     Returns (ids, counts, nans, split counts), ids and counts in this thread's
@@ -377,8 +379,8 @@ def _count_rows(table: np.ndarray, j0: int, maps: list, name: str,
     # scratch is this (calling) thread's, written by the tasks at disjoint places
     bounds = chunk_bounds(n, _n_pieces(n * w), 4096)
     p = len(bounds)
-    ids = _arena(name + "_ids", w * n, np.uint16).reshape(w, n)
-    counts = _arena(name + "_counts", p * w * nb, np.int64).reshape(p, w, nb)
+    ids = arena(name + "_ids", w * n, np.uint16).reshape(w, n)
+    counts = arena(name + "_counts", p * w * nb, np.int64).reshape(p, w, nb)
     nans = np.zeros((p, w), np.int64)
     scounts = np.zeros((p,) + scounts.shape, np.int64)
 
@@ -482,8 +484,8 @@ def ks_table_block(a: np.ndarray | Sequence[Sample], b: np.ndarray, j0: int,
     if scounts is not None:
         for k, spec in enumerate(maps):
             ne = int(edge_at[k + 1] - edge_at[k])
-            if bins is None or spec is None or samples[k].split is None or \
-                    ne != samples[k].split[1].size:
+            sp = samples[k].split
+            if bins is None or spec is None or sp is None or ne != sp[1].size:
                 continue
             nb = int(spec[2]) + 1
             bins[k] = (counts_b[k, :nb].copy(), scounts[k, :ne + 1].copy())
@@ -545,7 +547,7 @@ def _gather(values: np.ndarray, ids: np.ndarray, selected: np.ndarray, want: int
     return out
 
 
-def columns(table: np.ndarray, j0: int, j1: int, dtype: Any,
+def columns(table: np.ndarray, j0: int, j1: int, dtype: DTypeLike,
             name: str = "columns") -> list[np.ndarray]:
     """Columns ``j0 .. j1 - 1`` of a 2-D (rows x columns) array as contiguous 1-D
     arrays of ``dtype``: views where a column already is one, else copies into
@@ -555,7 +557,7 @@ def columns(table: np.ndarray, j0: int, j1: int, dtype: Any,
     if table.dtype == dtype and (table.strides[0] == dtype.itemsize or table.shape[0] <= 1):
         return [table[:, j] for j in range(j0, j1)]
     w, n = j1 - j0, table.shape[0]
-    buf = _arena(name, w * n, dtype).reshape(w, n)
+    buf = arena(name, w * n, dtype).reshape(w, n)
     if table.dtype == dtype and dtype.name in _LAYOUT_DTYPES and w > 1:
         from fastmlops._kernels.layout import columns_block as copy_block
 
@@ -570,14 +572,14 @@ _LAYOUT_DTYPES = ("float64", "float32", "int64", "uint64")
 
 
 _arenas = threading.local()
-_ARENA_MAX_BYTES = 64 << 20  # larger scratch is allocated per call, not kept
+ARENA_MAX_BYTES = 64 << 20  # larger scratch is allocated per call, not kept
 
 
-def _arena(name: str, size: int, dtype: Any) -> np.ndarray:
+def arena(name: str, size: int, dtype: DTypeLike) -> np.ndarray:
     """A scratch array of ``size`` elements, reused by this thread across calls
     (contents undefined).  Valid until this thread asks for ``name`` again."""
     dtype = np.dtype(dtype)
-    if size * dtype.itemsize > _ARENA_MAX_BYTES:
+    if size * dtype.itemsize > ARENA_MAX_BYTES:
         return np.empty(size, dtype=dtype)
     buffers = getattr(_arenas, "buffers", None)
     if buffers is None:

@@ -50,7 +50,7 @@ def ks_pvalue(d: float, n1: int, n2: int, alternative: str, method: str) -> tupl
     the exact distribution is used, scipy replaces ``d`` by ``h / lcm(n1, n2)``
     with ``h = round(d * lcm)``; that value is the statistic returned.
     """
-    return _ks_pvalue(d, n1, n2, alternative, method, stacklevel=3)
+    return ks_pvalue_at(d, n1, n2, alternative, method, stacklevel=3)
 
 
 def ks_pvalues(
@@ -76,15 +76,16 @@ def ks_pvalues(
     flat_d, flat_n1, flat_n2 = d_b.ravel(), n1_b.ravel(), n2_b.ravel()
     out_s, out_p = stat.reshape(-1), pval.reshape(-1)
     for k in range(flat_d.size):
-        out_s[k], out_p[k] = _ks_pvalue(
+        out_s[k], out_p[k] = ks_pvalue_at(
             flat_d[k], flat_n1[k], flat_n2[k], alternative, method, stacklevel=4
         )
     return stat, pval
 
 
-def _ks_pvalue(
+def ks_pvalue_at(
     d: float, n1: int, n2: int, alternative: str, method: str, stacklevel: int
 ) -> tuple[float, float]:
+    """:func:`ks_pvalue` with its fallback warnings issued ``stacklevel`` frames up."""
     d = float(d)
     n1 = int(n1)
     n2 = int(n2)

@@ -19,13 +19,14 @@ import numpy as np
 
 from fastmlops._core.validation import check_number
 from fastmlops.drift import _rule as rule
-from fastmlops.drift._ks import KstestResult, _check_options, _str_keyed, ks_2samp
+from fastmlops.drift._ks import KstestResult, check_options, ks_2samp, str_keyed
 from fastmlops.drift._tables import Columns
 from fastmlops.drift.columns import ColumnModel, build_column
 from fastmlops.drift.judge import Settings, judge, ks_pvalues
 from fastmlops.drift.report import DriftReport
 
 if TYPE_CHECKING:
+    from fastmlops.drift._reference_file import Path
     from fastmlops.drift.state import DriftState
 
 __all__ = ["KstestResult", "ks_2samp", "DriftReference", "DriftReport"]
@@ -112,7 +113,7 @@ class DriftReference:
         if isinstance(categorical, (str, bytes)):
             categorical = [categorical]
         if isinstance(reference, dict):
-            reference = _str_keyed(reference, "reference")
+            reference = str_keyed(reference, "reference")
             if columns is not None:
                 columns = [str(c) for c in columns]
         cols = as_columns(reference, columns, "reference", categorical=categorical)
@@ -136,8 +137,8 @@ class DriftReference:
         self.column_models: list[ColumnModel] = [c for part in parallel_map(build, blocks)
                                                  for c in part]
 
-    def _set_params(self, *, bins: Any, eps: Any, alpha: Any, drift_share: Any,
-                    nan_increase: Any, correction: Any, max_categories: Any) -> None:
+    def _set_params(self, *, bins: object, eps: object, alpha: object, drift_share: object,
+                    nan_increase: object, correction: object, max_categories: object) -> None:
         from fastmlops import divergence
 
         self.bins = divergence.check_bins(bins)
@@ -172,7 +173,7 @@ class DriftReference:
             self._digest = content_digest(self)
         return self._digest
 
-    def save(self, path: Any) -> str:
+    def save(self, path: Path) -> str:
         """Write the reference to ``path`` in the documented, versioned format
         of ``docs/reference-format.md`` (a JSON header and raw little-endian
         arrays; never pickle).  Returns the reference's :attr:`digest`."""
@@ -181,7 +182,7 @@ class DriftReference:
         return save(self, path)
 
     @classmethod
-    def load(cls, path: Any, *, expected_digest: str | None = None,
+    def load(cls, path: Path, *, expected_digest: str | None = None,
              verify: str | None = None) -> "DriftReference":
         """Read a reference written by :meth:`save`.
 
@@ -219,7 +220,7 @@ class DriftReference:
         if numeric_only:
             names = [c for c, k in zip(self.columns, self.kinds) if k == "numeric"]
             if isinstance(current, dict):
-                current = _str_keyed(current, "current")
+                current = str_keyed(current, "current")
             return as_columns(current, names, "current")
 
         cat = [c for c, k in zip(self.columns, self.kinds) if k == "categorical"]
@@ -227,7 +228,7 @@ class DriftReference:
             hasattr(current, "columns") and hasattr(current, "iloc"))
         if is_table:  # match by name
             if isinstance(current, dict):
-                current = _str_keyed(current, "current")
+                current = str_keyed(current, "current")
             cols = as_columns(current, self.columns, "current", categorical=cat)
         else:  # match by position
             cols = _positional(current, self.columns, cat)
@@ -255,7 +256,7 @@ class DriftReference:
         (NaNs omitted); the same numbers as ``ks_2samp(reference_col,
         current_col, nan_policy='omit')``, with the reference's sort done once.
         Categorical columns get NaN."""
-        alternative, method, _ = _check_options(alternative, method, "omit")
+        alternative, method, _ = check_options(alternative, method, "omit")
         from fastmlops.drift._count import count_columns
 
         cols = self.current_columns(current)

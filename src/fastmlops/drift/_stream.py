@@ -12,9 +12,17 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, cast
 
 if TYPE_CHECKING:
+    import dask.array as da
+    import dask.dataframe as dd
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.dataset as pads
+    from dask.delayed import Delayed
+    from distributed import Future
+
     from fastmlops.drift._reference import DriftReference
     from fastmlops.drift.report import DriftReport
     from fastmlops.drift.state import DriftState
@@ -27,20 +35,20 @@ from fastmlops.drift.columns import NumericColumn
 BATCH_ROWS = 1 << 17
 
 
-def _is_table_batch(x: Any) -> bool:
+def _is_table_batch(x: object) -> bool:
     return isinstance(x, dict) or hasattr(x, "column_names") or (
         hasattr(x, "columns") and hasattr(x, "iloc"))
 
 
-def is_dask(x: Any) -> bool:
+def is_dask(x: object) -> bool:
     return hasattr(x, "__dask_graph__") and callable(getattr(x, "__dask_graph__"))
 
 
-def is_dataset(x: Any) -> bool:
+def is_dataset(x: object) -> bool:
     return hasattr(x, "to_batches") and hasattr(x, "schema") and hasattr(x, "count_rows")
 
 
-def is_stream(x: Any) -> bool:
+def is_stream(x: object) -> bool:
     """True for current data that is streamed rather than one batch in memory."""
     if isinstance(x, (str, os.PathLike)) or is_dask(x) or is_dataset(x):
         return True
@@ -65,7 +73,7 @@ class _Source:
 
 
 class _Dataset(_Source):
-    def __init__(self, ds: Any, columns: list[str], kinds: list[str]) -> None:
+    def __init__(self, ds: pads.Dataset, columns: list[str], kinds: list[str]) -> None:
         names = set(ds.schema.names)
         missing = [c for c in columns if c not in names]
         if missing:
@@ -79,9 +87,9 @@ class _Dataset(_Source):
         except Exception:  # some formats (CSV) must be read to count
             self.total = None
 
-    def batches(self, pass_no: int) -> Iterable[Any]:
+    def batches(self, pass_no: int) -> Iterable[pa.RecordBatch]:
         cols = self.columns if pass_no == 1 else self.numeric
-        options: dict[str, Any] = {}
+        options: dict[str, object] = {}
         fmt = getattr(getattr(self.ds, "format", None), "default_extname", "")
         if fmt == "parquet":  # pre-buffering + readahead held a whole 1.6 GB file in memory
             import pyarrow.dataset as pads
@@ -98,13 +106,13 @@ class _Array(_Source):
         self.arr = arr
         self.total = int(arr.shape[0])
 
-    def batches(self, pass_no: int) -> Iterable[Any]:
+    def batches(self, pass_no: int) -> Iterable[np.ndarray]:
         for start in range(0, max(self.arr.shape[0], 1), BATCH_ROWS):
             yield self.arr[start:start + BATCH_ROWS]
 
 
 class _Reiterable(_Source):
-    def __init__(self, items: Any) -> None:
+    def __init__(self, items: Sequence[Any]) -> None:
         self.items = items
 
     def batches(self, pass_no: int) -> Iterable[Any]:
@@ -147,7 +155,7 @@ class _Spooled(_Source):
 _MAPPED_FILES_MAX = 64
 
 
-def _mapped_row_groups(data: Any) -> Any:
+def _mapped_row_groups(data: pads.Dataset) -> pads.Dataset:
     """A local Parquet dataset as one fragment per row group, each read
     through its own memory map (unmapped when the row group is done).
 
@@ -240,7 +248,7 @@ def check(ref: DriftReference, current: Any,
 
 
 # ------------------------------------------------------------------ Dask
-def _count_part(ref: DriftReference, part: Any) -> DriftState:
+def _count_part(ref: DriftReference, part: pd.DataFrame | np.ndarray) -> DriftState:
     return ref.new_state().update(ref, part)
 
 
@@ -251,7 +259,8 @@ def _merge_all(*states: DriftState) -> DriftState:
     return first
 
 
-def check_dask(ref: DriftReference, data: Any, *, split_every: int = 8) -> DriftReport:
+def check_dask(ref: DriftReference, data: dd.DataFrame | da.Array, *,
+               split_every: int = 8) -> DriftReport:
     """Check a ``dask.dataframe.DataFrame`` (columns by name) or a
     ``dask.array.Array`` (rows x columns, chunked along rows) against ``ref``.
 
@@ -280,7 +289,8 @@ def check_dask(ref: DriftReference, data: Any, *, split_every: int = 8) -> Drift
                              f"{len(ref.columns)}")
         parts = list(data.rechunk({1: -1}).to_delayed().ravel())
     else:
-        missing = [c for c in ref.columns if c not in [str(c) for c in data.columns]]
+        frame = cast("dd.DataFrame", data)  # not an array: a DataFrame
+        missing = [c for c in ref.columns if c not in [str(c) for c in frame.columns]]
         if missing:
             raise ValueError(f"current: no column(s) named {missing}")
         parts = list(data.to_delayed())
@@ -303,14 +313,14 @@ def check_dask(ref: DriftReference, data: Any, *, split_every: int = 8) -> Drift
     return state.finish(ref)
 
 
-def _gather_from_plan(ref: DriftReference, part: Any,
+def _gather_from_plan(ref: DriftReference, part: pd.DataFrame | np.ndarray,
                       plan: list[np.ndarray | None]) -> list[np.ndarray | None]:
     from fastmlops.drift.state import DriftState
 
     return DriftState.from_plan(ref, plan).gather(ref, part).gathered_values()
 
 
-def _reference_node(ref: Any) -> Any:
+def _reference_node(ref: object) -> Delayed | Future:
     import dask
 
     try:

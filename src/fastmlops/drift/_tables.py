@@ -8,11 +8,23 @@ typing, so neither is a dependency.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from fastmlops._core.validation import as_numeric_array
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from fastmlops.drift._encode import Column
+
+    #: A column as :meth:`Columns.block` gives it: a contiguous 1-D array for a
+    #: numeric column; for a categorical one, the column object itself (a numpy
+    #: array, pandas Series or Categorical, pyarrow Array or ChunkedArray).
+    ColumnValues = Union[np.ndarray, pd.Series, pd.Categorical, pa.Array, pa.ChunkedArray]
 
 
 class Columns:
@@ -26,7 +38,7 @@ class Columns:
     """
 
     def __init__(self, names: list[str], n_rows: int,
-                 get_block: Callable[[int, int], list[Any]],
+                 get_block: Callable[[int, int], list[ColumnValues]],
                  kinds: list[str] | None = None, row_bytes: int = 0,
                  table: np.ndarray | None = None) -> None:
         self.names = names
@@ -43,17 +55,17 @@ class Columns:
     def __len__(self) -> int:
         return len(self.names)
 
-    def block(self, j0: int, j1: int) -> list[np.ndarray]:
+    def block(self, j0: int, j1: int) -> list[ColumnValues]:
         return self._get_block(j0, j1)
 
     def blocks(self) -> list[tuple[int, int]]:
         """Column blocks for the worker threads: balanced, and small enough that
         a block copied out of a row-major table fits the reusable scratch."""
-        from fastmlops.drift._ks_engine import _ARENA_MAX_BYTES
+        from fastmlops.drift._ks_engine import ARENA_MAX_BYTES
         from fastmlops._core.parallel import BLOCK, balanced_blocks
 
         most = BLOCK if not self.column_bytes else max(
-            1, min(BLOCK, _ARENA_MAX_BYTES // self.column_bytes))
+            1, min(BLOCK, ARENA_MAX_BYTES // self.column_bytes))
         return balanced_blocks(len(self.names), max_block=most)
 
 
@@ -67,14 +79,14 @@ def _check_names(names: Sequence[Any], n: int, what: str) -> list[str]:
     return names
 
 
-def _numeric_column(values: Any, name: str) -> np.ndarray:
+def _numeric_column(values: ArrayLike, name: str) -> np.ndarray:
     arr = as_numeric_array(values, f"column {name!r}")
     if arr.ndim != 1:
         raise ValueError(f"column {name!r} must be 1-D, got shape {arr.shape}")
     return np.ascontiguousarray(arr)
 
 
-def _arrow_column_to_numpy(col: Any, name: str) -> np.ndarray:
+def _arrow_column_to_numpy(col: pa.Array | pa.ChunkedArray, name: str) -> np.ndarray:
     # ChunkedArray or Array; nulls become NaN (ints with nulls become float64).
     if hasattr(col, "combine_chunks"):
         col = col.combine_chunks()
@@ -89,7 +101,8 @@ def _arrow_column_to_numpy(col: Any, name: str) -> np.ndarray:
 _KERNEL_DTYPES = ("float64", "float32", "int64", "uint64")
 
 
-def columns_block(table: np.ndarray, j0: int, j1: int, dtype: Any = None) -> list[np.ndarray]:
+def columns_block(table: np.ndarray, j0: int, j1: int,
+                  dtype: DTypeLike | None = None) -> list[np.ndarray]:
     """Columns ``j0..j1-1`` of a 2-D array as contiguous 1-D arrays (optionally
     converted to ``dtype``).
 
@@ -145,7 +158,8 @@ def _numpy_kind(arr: np.ndarray, name: str, categorical: bool, what: str) -> str
                       "categorical; convert it to numbers or strings")
 
 
-def _pandas_column(series: Any, name: str, categorical: bool, what: str) -> tuple[str, Any]:
+def _pandas_column(series: pd.Series, name: str, categorical: bool,
+                   what: str) -> tuple[str, ColumnValues]:
     """(kind, values): values are a contiguous numeric array, or the Series itself
     for a categorical column (its dictionary codes or hashes are used later)."""
     dtype = series.dtype
@@ -183,7 +197,8 @@ def _pandas_column(series: Any, name: str, categorical: bool, what: str) -> tupl
     return NUMERIC, _numeric_column(values, name)
 
 
-def _arrow_column(col: Any, name: str, categorical: bool, what: str) -> tuple[str, Any]:
+def _arrow_column(col: pa.Array | pa.ChunkedArray, name: str, categorical: bool,
+                  what: str) -> tuple[str, ColumnValues]:
     import pyarrow as pa  # only reached with a pyarrow object in hand
 
     t = col.type
@@ -216,7 +231,8 @@ def _arrow_column(col: Any, name: str, categorical: bool, what: str) -> tuple[st
                       "other columns with columns=, or convert it")
 
 
-def _array_column(values: Any, name: str, categorical: bool, what: str) -> tuple[str, Any]:
+def _array_column(values: Column, name: str, categorical: bool,
+                  what: str) -> tuple[str, ColumnValues]:
     """A 1-D array-like: numpy arrays, lists, pandas/pyarrow 1-D objects."""
     if hasattr(values, "iloc") and hasattr(values, "dtype"):
         return _pandas_column(values, name, categorical, what)
@@ -344,7 +360,7 @@ def as_columns(data: Any, columns: Sequence[Any] | None = None, what: str = "dat
                    * n_rows, table=arr if strided else None)
 
 
-def _columns_of(names: list[str], n_rows: int, kinds_values: list[tuple[str, Any]],
+def _columns_of(names: list[str], n_rows: int, kinds_values: list[tuple[str, ColumnValues]],
                 cat_names: set[str], what: str) -> Columns:
     unknown = sorted(cat_names - set(names))
     if unknown:

@@ -23,11 +23,15 @@ differ by scipy's error, and ours is the exact value.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastmlops._core.results import TupleResult
+
+if TYPE_CHECKING:
+    from fastmlops.drift._encode import Column
 
 __all__ = ["Chi2Result", "chisquare_2samp", "chi2_from_counts"]
 
@@ -48,7 +52,7 @@ class Chi2Result(TupleResult):
     _fields = ("statistic", "pvalue", "dof")
 
 
-def _as_counts(x: Any, name: str) -> np.ndarray:
+def _as_counts(x: ArrayLike, name: str) -> np.ndarray:
     if isinstance(x, (str, bytes)):
         raise TypeError(f"{name} must be a 1-D array of counts, got a {type(x).__name__}")
     arr = np.asarray(x)
@@ -82,7 +86,7 @@ def _total(arr: np.ndarray) -> int:
     return sum(arr.tolist())
 
 
-def chi2_from_counts(counts1: Any, counts2: Any) -> Chi2Result:
+def chi2_from_counts(counts1: ArrayLike, counts2: ArrayLike) -> Chi2Result:
     """Chi-square test of homogeneity on two aligned count vectors.
 
     The 2 x k table ``[counts1, counts2]`` without the columns empty in both
@@ -140,14 +144,14 @@ def chi2_from_counts(counts1: Any, counts2: Any) -> Chi2Result:
                       dof=k - 1)
 
 
-def _check_missing(missing: Any) -> str:
+def _check_missing(missing: str) -> str:
     if missing not in ("omit", "category"):
         raise ValueError(f"missing must be 'omit' (leave missing values out) or 'category' "
                          f"(count them as one more category), got {missing!r}")
     return missing
 
 
-def chisquare_2samp(data1: Any, data2: Any, *, missing: str = "omit") -> Chi2Result:
+def chisquare_2samp(data1: Column, data2: Column, *, missing: str = "omit") -> Chi2Result:
     """Chi-square test that two samples of a categorical variable come from the
     same distribution.
 

@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from fastmlops.drift._encode import _KIND_WORDS, _KINDS, Encoded, _what, encode
+from fastmlops.drift._encode import KIND_WORDS, KINDS, Encoded, column_label, encode
 
 __all__ = ["DEFAULT_MAX_CATEGORIES", "MAX_EXAMPLES", "Encoded", "encode", "CategoryMap",
            "CategoryCounts"]
@@ -97,7 +98,7 @@ class CategoryCounts:
                               self.unseen_distinct + other.unseen_distinct, examples)
 
 
-def _check_max_categories(max_categories: Any) -> int:
+def _check_max_categories(max_categories: object) -> int:
     if isinstance(max_categories, bool) or not isinstance(max_categories, (int, np.integer)):
         raise TypeError(f"max_categories must be an int >= 1, got {max_categories!r}")
     if max_categories < 1:
@@ -210,8 +211,8 @@ class CategoryMap:
         if encoded.kind == "empty" or self.kind == "empty" or encoded.kind == self.kind:
             return
         raise TypeError(
-            f"{_what(self.name)}: {_KIND_WORDS[self.kind]} in the reference, "
-            f"{_KIND_WORDS[encoded.kind]} in the current batch; give the column the same type "
+            f"{column_label(self.name)}: {KIND_WORDS[self.kind]} in the reference, "
+            f"{KIND_WORDS[encoded.kind]} in the current batch; give the column the same type "
             f"in both (e.g. .astype(str) on both)")
 
     def count(self, encoded: Encoded) -> CategoryCounts:
@@ -252,7 +253,7 @@ class CategoryMap:
         return header, self.counts.copy()
 
     @classmethod
-    def from_arrays(cls, header: dict, counts: Any) -> "CategoryMap":
+    def from_arrays(cls, header: dict, counts: ArrayLike) -> "CategoryMap":
         """The map stored by :meth:`to_arrays` (checked: a damaged store raises ValueError)."""
         if not isinstance(header, dict) or header.get("format") != "fastmlops.CategoryMap/1":
             raise ValueError("not a stored CategoryMap header (format "
@@ -265,7 +266,7 @@ class CategoryMap:
             n_distinct, max_categories = int(header["n_distinct"]), int(header["max_categories"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"stored CategoryMap header is damaged: {exc!r}") from None
-        if kind not in _KINDS + ("empty",):
+        if kind not in KINDS + ("empty",):
             raise ValueError(f"stored CategoryMap has unknown kind {kind!r}")
         types = {"str": (str,), "int": (int,), "bool": (bool,), "empty": ()}[kind]
         if any(not isinstance(v, types) or (kind == "int" and isinstance(v, bool))

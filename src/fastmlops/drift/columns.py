@@ -5,7 +5,7 @@ every check, the partial state, the saved file and the monitor."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence, Union
+from typing import TYPE_CHECKING, Sequence, Union
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from fastmlops._core.validation import kernel_dtype, reject_long_double
 
 if TYPE_CHECKING:
     from fastmlops.drift._ks_engine import BucketMap
+    from fastmlops.drift._tables import ColumnValues
     from fastmlops.drift.categories import CategoryMap
 
 __all__ = ["NumericColumn", "CategoricalColumn", "ColumnModel", "label_hashes", "build_column",
@@ -164,7 +165,7 @@ class CategoricalColumn:
 ColumnModel = Union[NumericColumn, CategoricalColumn]
 
 
-def build_column(name: str, kind: str, values: Any, *, bins: int,
+def build_column(name: str, kind: str, values: ColumnValues, *, bins: int,
                  max_categories: int) -> ColumnModel:
     """The model of one reference column (``kind`` "numeric" or "categorical")."""
     from fastmlops import divergence

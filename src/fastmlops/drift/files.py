@@ -14,7 +14,16 @@ The format comes from the extension (``.parquet``/``.pq``/``.parq``, ``.csv``
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Sequence, Union, cast
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.dataset as pads
+
+#: A path to a data file or directory.
+DataPath = Union[str, "os.PathLike[str]"]
 
 __all__ = ["DataFileError", "FORMATS", "detect_format", "open_data", "read_table"]
 
@@ -55,7 +64,7 @@ def _sniff(path: str) -> str | None:
     return None
 
 
-def detect_format(path: Any) -> str:
+def detect_format(path: DataPath) -> str:
     """``"parquet"``, ``"csv"``, ``"ipc"`` or ``"npy"`` for a file; for a
     directory, the one format of the data files in it."""
     path = os.fspath(path)
@@ -103,7 +112,7 @@ def _directory_format(path: str) -> str:
     return next(iter(by_format))
 
 
-def _pyarrow_dataset() -> Any:
+def _pyarrow_dataset() -> ModuleType:
     try:
         import pyarrow.dataset as ds
     except ImportError:
@@ -121,7 +130,7 @@ def _arrow_message(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _load_npy(path: str) -> Any:
+def _load_npy(path: str) -> np.ndarray:
     import numpy as np
 
     try:
@@ -139,7 +148,7 @@ def _load_npy(path: str) -> Any:
     return array
 
 
-def open_data(path: Any) -> Any:
+def open_data(path: DataPath) -> pads.Dataset | np.ndarray:
     """A :class:`pyarrow.dataset.Dataset` over a data file or directory, or a
     NumPy array (memory-mapped) for a ``.npy`` file.
 
@@ -160,7 +169,7 @@ def open_data(path: Any) -> Any:
     ds = _pyarrow_dataset()
     if not os.path.isdir(path) and not os.access(path, os.R_OK):
         raise DataFileError(f"cannot read {path}: permission denied")
-    options: dict[str, Any] = {}
+    options: dict[str, object] = {}
     if fmt == "csv" and path.lower().endswith(".tsv"):
         import pyarrow.csv as pacsv
 
@@ -177,8 +186,9 @@ def open_data(path: Any) -> Any:
         raise DataFileError(f"cannot read {path} as {name}: {_arrow_message(exc)}") from None
 
 
-def read_table(source: Any, columns: Sequence[str] | None = None, *,
-               name: str | None = None) -> Any:
+def read_table(source: DataPath | pads.Dataset | np.ndarray,
+               columns: Sequence[str] | None = None, *,
+               name: str | None = None) -> pa.Table | np.ndarray:
     """Read a whole data file or directory (or a dataset from :func:`open_data`):
     a :class:`pyarrow.Table`, or a NumPy array for ``.npy``.
 
@@ -188,7 +198,8 @@ def read_table(source: Any, columns: Sequence[str] | None = None, *,
     """
     import numpy as np
 
-    data = open_data(source) if isinstance(source, (str, bytes, os.PathLike)) else source
+    data = (open_data(cast(DataPath, source)) if isinstance(source, (str, bytes, os.PathLike))
+            else source)
     where = name or (os.fspath(source) if isinstance(source, (str, bytes, os.PathLike))
                      else "data")
     if isinstance(data, np.ndarray):

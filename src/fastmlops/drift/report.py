@@ -10,18 +10,23 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, SupportsFloat
 
 import numpy as np
 
 from fastmlops.drift import _rule as rule
+
+if TYPE_CHECKING:
+    import os
+
+    import pandas as pd
 
 #: Version of the layout of :meth:`DriftReport.to_dict`.
 REPORT_VERSION = 1
 _ORDER = {"drift": 0, "watch": 1, "ok": 2}
 
 
-def _num(x: Any) -> float | None:
+def _num(x: SupportsFloat | None) -> float | None:
     """A float for JSON: None for NaN/inf-free layout."""
     if x is None:
         return None
@@ -198,7 +203,7 @@ class DriftReport:
         """:meth:`to_dict` as JSON text (strict JSON: no NaN or Infinity)."""
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
-    def to_html(self, path: Any = None) -> str:
+    def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
         """A self-contained HTML page of the report (see ``docs/html-report.md``);
         written to ``path`` when given.  Returns the HTML text."""
         from fastmlops.drift._html_report import render
@@ -243,7 +248,7 @@ class DriftReport:
             for j, c in enumerate(self.columns)
         ]
 
-    def to_pandas(self) -> Any:
+    def to_pandas(self) -> pd.DataFrame:
         """The per-column table as a pandas DataFrame (needs pandas)."""
         import pandas as pd
 

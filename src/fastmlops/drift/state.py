@@ -35,7 +35,7 @@ Categorical columns, PSI, KL, JSD and the missing share need pass 1 only.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Hashable
 
 import numpy as np
 
@@ -48,6 +48,7 @@ from fastmlops.drift.report import DriftReport
 
 if TYPE_CHECKING:
     from fastmlops.drift._reference import DriftReference
+    from fastmlops.drift._tables import ColumnValues
 
 __all__ = ["DriftState"]
 
@@ -90,7 +91,7 @@ class _CategoricalPart:
 
     def __init__(self) -> None:
         self.counts: CategoryCounts | None = None
-        self.unseen: dict[Any, int] = {}  # unseen value -> rows, for the binned test
+        self.unseen: dict[Hashable, int] = {}  # unseen value -> rows, for the binned test
         self.n_rows = 0
         self.n_missing = 0
 
@@ -155,10 +156,10 @@ class DriftState:
         dtype = kernel_dtype(ref_col.sorted_values, values)
         values = np.ascontiguousarray(values, dtype=dtype)
         from fastmlops._kernels.ks_bins import bucket_split_counts
-        from fastmlops.drift._ks_engine import _arena
+        from fastmlops.drift._ks_engine import arena
 
         spec, _ = _bucket_spec(ref_col)
-        ids = _arena("state_ids", values.size, np.uint16)  # reused: no fresh pages per batch
+        ids = arena("state_ids", values.size, np.uint16)  # reused: no fresh pages per batch
         split, _ = ref_col.split_table(spec)
         nan = int(bucket_split_counts(values, *spec, part.buckets, ids, split,
                                       ref_col.union_bins()[0], part.split))
@@ -168,7 +169,8 @@ class DriftState:
             part.dtype = dtype if part.dtype is None else np.promote_types(part.dtype, dtype)
 
     @staticmethod
-    def _count_categorical(ref_col: CategoricalColumn, part: _CategoricalPart, values: Any, name: str) -> None:
+    def _count_categorical(ref_col: CategoricalColumn, part: _CategoricalPart,
+                           values: ColumnValues, name: str) -> None:
         from fastmlops.drift.categories import encode
 
         enc = encode(values, name)
@@ -220,7 +222,7 @@ class DriftState:
     def gather(self, ref: DriftReference, batch: Any) -> "DriftState":
         """Keep the batch's values in the selected buckets (pass 2)."""
         from fastmlops._kernels.ks_bins import gather_mapped
-        from fastmlops.drift._ks_engine import _arena
+        from fastmlops.drift._ks_engine import arena
         from fastmlops._core.parallel import parallel_map
 
         if self._selected is None:
@@ -241,7 +243,7 @@ class DriftState:
                 spec, _ = _bucket_spec(col)
                 if sel.size <= int(spec[2]):  # pragma: no cover - a plan of another reference
                     raise ValueError("the gathering plan does not fit this reference")
-                out = _arena("state_gather", values.size, values.dtype)  # reused scratch
+                out = arena("state_gather", values.size, values.dtype)  # reused scratch
                 got = gather_mapped(values, *spec, sel, out)
                 if got < 0:  # pragma: no cover - sized to the batch above
                     raise RuntimeError("fastmlops: KS gather overflow")

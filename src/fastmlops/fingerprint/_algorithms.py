@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Union
 
 import xxhash
 
 #: A progress callback ``progress(bytes_done, bytes_total)``; ``bytes_total`` is
 #: None for a stream of unknown length.
 Progress = Callable[[int, "int | None"], object]
+
+#: A path argument: a str, bytes or os.PathLike.
+PathArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 
 class Hasher(Protocol):
@@ -22,7 +25,7 @@ class Hasher(Protocol):
 
 
 #: Algorithm name -> constructor of a hashlib-style object (``update``/``hexdigest``).
-_CONSTRUCTORS: dict[str, Callable[[], Hasher]] = {
+CONSTRUCTORS: dict[str, Callable[[], Hasher]] = {
     "sha256": hashlib.sha256,
     "sha512": hashlib.sha512,
     "sha1": hashlib.sha1,
@@ -33,27 +36,27 @@ _CONSTRUCTORS: dict[str, Callable[[], Hasher]] = {
     "xxh3_128": xxhash.xxh3_128,
 }
 #: The algorithms accepted by :func:`hash_file`, :func:`hash_tree` and the CLI.
-ALGORITHMS: tuple[str, ...] = tuple(_CONSTRUCTORS)
+ALGORITHMS: tuple[str, ...] = tuple(CONSTRUCTORS)
 
 #: The characters of a lower-case hexadecimal digest.
-_HEX = frozenset("0123456789abcdef")
+HEX = frozenset("0123456789abcdef")
 
 
-def _check_algorithm(algorithm: object) -> str:
-    if not isinstance(algorithm, str) or algorithm.lower() not in _CONSTRUCTORS:
+def check_algorithm(algorithm: object) -> str:
+    if not isinstance(algorithm, str) or algorithm.lower() not in CONSTRUCTORS:
         raise ValueError(
             f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
     return algorithm.lower()
 
 
-def _check_progress(progress: object) -> None:
+def check_progress(progress: object) -> None:
     if progress is not None and not callable(progress):
         raise TypeError(
             "progress must be None or a callable progress(bytes_done, bytes_total), "
             f"got {type(progress).__name__}")
 
 
-def _fspath(path: object, what: str = "path") -> str | bytes:
+def fspath(path: object, what: str = "path") -> str | bytes:
     try:
         return os.fspath(path)  # type: ignore[call-overload]  # any object: checked here
     except TypeError:

@@ -2,7 +2,7 @@
 with a reader thread), the change check and the kernel pseudo file systems.
 
 :func:`fastmlops.fingerprint.hash_tree` hashes each file of a tree with
-:func:`_hash_fd` of this module, so the read size (``BUFFER_SIZE``), the
+:func:`hash_fd` of this module, so the read size (``BUFFER_SIZE``), the
 pipelining threshold (``_PIPELINE_MIN``) and the read function
 (``_readinto_fd``) are looked up here, as module globals, at every call.
 """
@@ -15,11 +15,14 @@ import os
 import stat
 import sys
 import threading
-from typing import Any, Callable
+from typing import BinaryIO, Callable, Union, cast
 
 from fastmlops._core.parallel import in_pool_thread, n_workers
-from fastmlops.fingerprint._algorithms import (_CONSTRUCTORS, Hasher, Progress,
-                                               _check_algorithm, _check_progress, _fspath)
+from fastmlops.fingerprint._algorithms import (CONSTRUCTORS, Hasher, PathArg, Progress,
+                                               check_algorithm, check_progress, fspath)
+
+#: A file object open for binary reading.
+BinaryFile = Union[BinaryIO, io.RawIOBase, io.BufferedIOBase]
 
 # Read size.  Measured on the 2-core development VM (1 GiB file in the page
 # cache): 1 MiB reads keep the buffer in L2 and beat 4-8 MiB (xxh3_128 5.5 vs
@@ -42,7 +45,7 @@ class FileChangedError(RuntimeError):
     once the writer has finished, or hash a copy.
     """
 
-    def __init__(self, path: Any, message: str) -> None:
+    def __init__(self, path: str | bytes | None, message: str) -> None:
         super().__init__(message)
         self.path = path
 
@@ -63,7 +66,7 @@ else:  # pragma: no cover - Windows
         return len(data)
 
 
-class _Cancelled(Exception):
+class Cancelled(Exception):
     """Raised in a :func:`hash_tree` worker when another worker failed or the
     caller was interrupted (Ctrl-C): stop after the current buffer."""
 
@@ -76,7 +79,7 @@ def _read_serial(readinto: Callable[[bytearray], int | None], hasher: Hasher,
     done = 0
     while True:
         if cancel is not None and cancel.is_set():
-            raise _Cancelled
+            raise Cancelled
         n = readinto(buf)
         if n is None:  # non-blocking stream with nothing ready
             raise ValueError("the file object is non-blocking and returned no data; "
@@ -120,7 +123,7 @@ def _read_pipelined(fd: int, hasher: Hasher, progress: Progress | None, total: i
     try:
         while True:
             if cancel is not None and cancel.is_set():
-                raise _Cancelled
+                raise Cancelled
             item = full.get()
             if isinstance(item, BaseException):
                 raise item
@@ -182,9 +185,9 @@ def _pseudo_file(st: os.stat_result) -> bool:
     return fstype in _PSEUDO_FS
 
 
-def _hash_fd(fd: int, algorithm: str, name: str | bytes | None, progress: Progress | None,
-             pipelined: bool, start: int = 0,
-             cancel: threading.Event | None = None) -> tuple[str, int]:
+def hash_fd(fd: int, algorithm: str, name: str | bytes | None, progress: Progress | None,
+            pipelined: bool, start: int = 0,
+            cancel: threading.Event | None = None) -> tuple[str, int]:
     """Digest and byte count of the regular file open as ``fd`` from ``start``."""
     before = os.fstat(fd)
     if _pseudo_file(before):
@@ -195,7 +198,7 @@ def _hash_fd(fd: int, algorithm: str, name: str | bytes | None, progress: Progre
             os.posix_fadvise(fd, start, 0, os.POSIX_FADV_SEQUENTIAL)
         except OSError:  # pragma: no cover - e.g. some network file systems
             pass
-    hasher = _CONSTRUCTORS[algorithm]()
+    hasher = CONSTRUCTORS[algorithm]()
     if progress is not None:
         progress(0, total)
     if pipelined and total >= _PIPELINE_MIN and algorithm in _PIPELINE_ALGORITHMS:
@@ -223,14 +226,14 @@ def _hash_pseudo_fd(fd: int, algorithm: str, progress: Progress | None,
     read, so there is no change check: the digest is that of the bytes this
     one pass read.
     """
-    hasher = _CONSTRUCTORS[algorithm]()
+    hasher = CONSTRUCTORS[algorithm]()
     if progress is not None:
         progress(0, None)
     done = _read_serial(lambda b: _readinto_fd(fd, b), hasher, progress, None, cancel)
     return hasher.hexdigest(), done
 
 
-def _open_regular(path: str | bytes) -> int:
+def open_regular(path: str | bytes) -> int:
     """Open ``path`` read-only, checking it is a regular file (errors name it)."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
@@ -262,7 +265,8 @@ def _open_regular(path: str | bytes) -> int:
         raise
 
 
-def hash_file(path: Any, algorithm: str = "sha256", *, progress: Progress | None = None) -> str:
+def hash_file(path: PathArg | BinaryFile, algorithm: str = "sha256", *,
+              progress: Progress | None = None) -> str:
     """Digest of one file, streamed in constant memory.
 
     Parameters
@@ -328,20 +332,20 @@ def hash_file(path: Any, algorithm: str = "sha256", *, progress: Progress | None
     >>> fastmlops.hash_file(io.BytesIO(b""), "xxh3_64")
     '2d06800538d394c2'
     """
-    algorithm = _check_algorithm(algorithm)
-    _check_progress(progress)
+    algorithm = check_algorithm(algorithm)
+    check_progress(progress)
     if hasattr(path, "read") or hasattr(path, "readinto"):
-        return _hash_fileobj(path, algorithm, progress)
-    path = _fspath(path)
-    fd = _open_regular(path)
+        return _hash_fileobj(cast(BinaryFile, path), algorithm, progress)
+    path = fspath(path)
+    fd = open_regular(path)
     try:
-        return _hash_fd(fd, algorithm, path, progress,
-                        pipelined=n_workers() > 1 and not in_pool_thread())[0]
+        return hash_fd(fd, algorithm, path, progress,
+                       pipelined=n_workers() > 1 and not in_pool_thread())[0]
     finally:
         os.close(fd)
 
 
-def _hash_fileobj(fobj: Any, algorithm: str, progress: Progress | None) -> str:
+def _hash_fileobj(fobj: BinaryFile, algorithm: str, progress: Progress | None) -> str:
     mode = getattr(fobj, "mode", "b")
     # io's binary classes are binary whatever their ``mode`` says (zipfile's
     # ZipExtFile has mode "r"); for other objects a mode without "b" means text.
@@ -372,14 +376,14 @@ def _hash_fileobj(fobj: Any, algorithm: str, progress: Progress | None) -> str:
         os.lseek(fd, pos, os.SEEK_SET)
         name = getattr(fobj, "name", None)
         name = name if isinstance(name, (str, bytes)) else None
-        digest, done = _hash_fd(fd, algorithm, name, progress,
-                                pipelined=n_workers() > 1 and not in_pool_thread(), start=pos)
+        digest, done = hash_fd(fd, algorithm, name, progress,
+                               pipelined=n_workers() > 1 and not in_pool_thread(), start=pos)
         fobj.seek(pos + done)
         return digest
     total = None
     if isinstance(fobj, io.BytesIO):
         total = max(0, len(fobj.getbuffer()) - fobj.tell())
-    hasher = _CONSTRUCTORS[algorithm]()
+    hasher = CONSTRUCTORS[algorithm]()
     if progress is not None:
         progress(0, total)
     readinto = getattr(fobj, "readinto", None)

@@ -8,7 +8,7 @@ import operator
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
-from fastmlops.fingerprint._algorithms import _CONSTRUCTORS, _HEX, _check_algorithm, _fspath
+from fastmlops.fingerprint._algorithms import CONSTRUCTORS, HEX, PathArg, check_algorithm, fspath
 
 _TREE_HEADER = "fastmlops-tree-v1"
 _MANIFEST_FORMAT = "fastmlops-manifest"
@@ -54,7 +54,7 @@ class ManifestEntry:
             raise ValueError(f"manifest size of {self.path!r} is negative ({size})")
         object.__setattr__(self, "size", int(size))
         if (not isinstance(self.digest, str) or not self.digest
-                or not set(self.digest) <= _HEX):
+                or not set(self.digest) <= HEX):
             raise ValueError(f"manifest digest of {self.path!r} must be lower-case hex, "
                              f"got {self.digest!r}")
         if self.kind not in ("file", "symlink"):
@@ -91,7 +91,7 @@ def _sort_key(path: str) -> bytes:
 
 
 def _tree_digest(algorithm: str, entries: Sequence[ManifestEntry]) -> str:
-    hasher = _CONSTRUCTORS[algorithm]()
+    hasher = CONSTRUCTORS[algorithm]()
     hasher.update(f"{_TREE_HEADER} {algorithm}\n".encode("ascii"))
     for entry in entries:
         hasher.update(entry._line())
@@ -118,7 +118,7 @@ class Manifest:
     """
 
     def __init__(self, algorithm: str, entries: Iterable[ManifestEntry]):
-        self.algorithm = _check_algorithm(algorithm)
+        self.algorithm = check_algorithm(algorithm)
         items = sorted(entries, key=lambda e: _sort_key(e.path))
         for a, b in zip(items, items[1:]):
             if a.path == b.path:
@@ -222,22 +222,22 @@ class Manifest:
         """Inverse of :meth:`to_json`; raises ValueError if the stored tree
         digest does not match the entries, or if ``text`` is not a manifest
         (invalid JSON, not UTF-8, nested too deeply...)."""
-        return cls.from_dict(_parse_json(text, "manifest"))
+        return cls.from_dict(parse_json(text, "manifest"))
 
-    def save(self, path: Any) -> None:
+    def save(self, path: PathArg) -> None:
         """Write :meth:`to_json` to ``path`` (UTF-8)."""
-        with open(_fspath(path), "w", encoding="utf-8") as f:
+        with open(fspath(path), "w", encoding="utf-8") as f:
             f.write(self.to_json())
             f.write("\n")
 
     @classmethod
-    def load(cls, path: Any) -> "Manifest":
+    def load(cls, path: PathArg) -> "Manifest":
         """Read a manifest written by :meth:`save`."""
-        with open(_fspath(path), encoding="utf-8") as f:
+        with open(fspath(path), encoding="utf-8") as f:
             return cls.from_json(f.read())
 
 
-def _parse_json(text: str | bytes, what: str) -> Any:
+def parse_json(text: str | bytes, what: str) -> Any:
     """``json.loads(text)``, with every way bad input fails as ValueError."""
     try:
         return json.loads(text)

@@ -11,13 +11,13 @@ import threading
 from typing import Any, Callable, Sequence
 
 from fastmlops._core.parallel import in_pool_thread, n_workers, parallel_map
-from fastmlops.fingerprint._algorithms import (_CONSTRUCTORS, Progress, _check_algorithm,
-                                               _check_progress, _fspath)
-from fastmlops.fingerprint._file import _Cancelled, _hash_fd, _open_regular
+from fastmlops.fingerprint._algorithms import (CONSTRUCTORS, PathArg, Progress, check_algorithm,
+                                               check_progress, fspath)
+from fastmlops.fingerprint._file import Cancelled, hash_fd, open_regular
 from fastmlops.fingerprint._manifest import Manifest, ManifestEntry
 
 
-def _check_patterns(ignore: Any) -> tuple[str, ...]:
+def _check_patterns(ignore: Sequence[str]) -> tuple[str, ...]:
     if isinstance(ignore, (str, bytes)):
         ignore = (ignore,)
     try:
@@ -74,7 +74,7 @@ def _walk(root: bytes, algorithm: str, follow: bool, include_hidden: bool,
                 continue
             if entry.is_symlink() and not follow:
                 link = os.readlink(entry.path)
-                hasher = _CONSTRUCTORS[algorithm]()
+                hasher = CONSTRUCTORS[algorithm]()
                 hasher.update(link)
                 links.append(ManifestEntry(rel, len(link), hasher.hexdigest(), "symlink"))
                 continue
@@ -143,7 +143,7 @@ class _SharedProgress:
         return cb
 
 
-def hash_tree(path: Any, algorithm: str = "sha256", *, ignore: Sequence[str] = (),
+def hash_tree(path: PathArg, algorithm: str = "sha256", *, ignore: Sequence[str] = (),
               follow_symlinks: bool = False, include_hidden: bool = True,
               progress: Progress | None = None) -> Manifest:
     """Hash every file under a directory, in parallel, into a :class:`Manifest`.
@@ -226,10 +226,10 @@ def hash_tree(path: Any, algorithm: str = "sha256", *, ignore: Sequence[str] = (
     >>> len(m.digest)
     64
     """
-    algorithm = _check_algorithm(algorithm)
-    _check_progress(progress)
+    algorithm = check_algorithm(algorithm)
+    check_progress(progress)
     patterns = _check_patterns(ignore)
-    root = os.fsencode(_fspath(path))
+    root = os.fsencode(fspath(path))
     if not os.path.exists(root):
         raise FileNotFoundError(errno.ENOENT, "no such directory", os.fsdecode(root))
     if not os.path.isdir(root):
@@ -260,14 +260,14 @@ def hash_tree(path: Any, algorithm: str = "sha256", *, ignore: Sequence[str] = (
                 return
             abspath, rel, _ = files[i]
             try:
-                fd = _open_regular(abspath)
+                fd = open_regular(abspath)
                 try:
                     cb = shared.file_callback() if shared is not None else None
-                    digest, size = _hash_fd(fd, algorithm, os.fsdecode(abspath), cb,
-                                            pipelined, cancel=cancel)
+                    digest, size = hash_fd(fd, algorithm, os.fsdecode(abspath), cb,
+                                           pipelined, cancel=cancel)
                 finally:
                     os.close(fd)
-            except _Cancelled:  # another lane failed and raises its own error
+            except Cancelled:  # another lane failed and raises its own error
                 return
             except BaseException:
                 cancel.set()

@@ -10,13 +10,24 @@ import math
 import operator
 import os
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence, Union
 
-from fastmlops.fingerprint._algorithms import _CONSTRUCTORS, _HEX, _check_algorithm, _fspath
+from fastmlops.fingerprint._algorithms import CONSTRUCTORS, HEX, PathArg, check_algorithm, fspath
 from fastmlops.fingerprint._environment import capture_environment
 from fastmlops.fingerprint._file import hash_file
-from fastmlops.fingerprint._manifest import Manifest, _parse_json
+from fastmlops.fingerprint._manifest import Manifest, parse_json
 from fastmlops.fingerprint._tree import hash_tree
+
+#: What a version records of its weights or data: a file or directory path, a
+#: Manifest, or a digest string.
+Artifact = Union[str, "os.PathLike[str]", Manifest]
+
+
+class HasDigest(Protocol):
+    """An object with a ``digest`` string (a :class:`fastmlops.DriftReference`)."""
+
+    @property
+    def digest(self) -> str: ...
 
 
 def _canonical(value: Any, where: str, active: set[int] | None = None) -> Any:
@@ -89,7 +100,7 @@ def canonical_json(value: Any) -> str:
 _FIELDS = ("weights", "data", "hyperparameters", "environment", "seed")
 
 
-def _fingerprint(value: Any, what: str, algorithm: str) -> str:
+def _fingerprint(value: Artifact, what: str, algorithm: str) -> str:
     """``"<algorithm>:<hex>"`` for a path / Manifest, or a given digest, checked."""
     if isinstance(value, Manifest):
         return f"{value.algorithm}:{value.digest}"
@@ -101,8 +112,8 @@ def _fingerprint(value: Any, what: str, algorithm: str) -> str:
             return f"{algorithm}:{hash_file(text, algorithm)}"
         if isinstance(value, str):
             alg, sep, hexpart = text.lower().rpartition(":")
-            if ((not sep or alg in _CONSTRUCTORS) and len(hexpart) >= 16
-                    and set(hexpart) <= _HEX):
+            if ((not sep or alg in CONSTRUCTORS) and len(hexpart) >= 16
+                    and set(hexpart) <= HEX):
                 return text.lower()
         raise ValueError(
             f"{what}={value!r} is neither an existing file or directory nor a digest "
@@ -111,13 +122,13 @@ def _fingerprint(value: Any, what: str, algorithm: str) -> str:
                     f"{type(value).__name__}")
 
 
-def _drift_digest(value: Any) -> str:
+def _drift_digest(value: object) -> str:
     """A drift reference's digest: ``"<algorithm>:<hex>"`` (lower case)."""
     if not isinstance(value, str):
         raise TypeError(f"drift_reference must be a digest string such as 'sha256:<hex>' "
                         f"(DriftReference.digest), got {type(value).__name__} {value!r}")
     alg, sep, hexpart = value.lower().rpartition(":")
-    if not (sep and alg in _CONSTRUCTORS and len(hexpart) >= 16 and set(hexpart) <= _HEX):
+    if not (sep and alg in CONSTRUCTORS and len(hexpart) >= 16 and set(hexpart) <= HEX):
         raise ValueError(f"drift_reference must be a digest such as 'sha256:<hex>' "
                          f"(DriftReference.digest), got {value!r}")
     return value.lower()
@@ -225,10 +236,10 @@ class ModelVersion:
         object.__setattr__(self, "environment", json.loads(canonical_json(self.environment)))
 
     @classmethod
-    def create(cls, *, weights: Any, data: Any, hyperparameters: dict | None = None,
+    def create(cls, *, weights: Artifact, data: Artifact, hyperparameters: dict | None = None,
                seed: int, packages: Sequence[str] = (), algorithm: str = "sha256",
                environment: dict | None = None,
-               drift_reference: Any = None) -> "ModelVersion":
+               drift_reference: str | HasDigest | None = None) -> "ModelVersion":
         """A version from paths or digests, capturing the environment.
 
         ``weights`` / ``data``: a file (hashed with :func:`hash_file`), a
@@ -248,7 +259,7 @@ class ModelVersion:
         >>> v.drift_reference == baseline.digest
         True
         """
-        algorithm = _check_algorithm(algorithm)
+        algorithm = check_algorithm(algorithm)
         if drift_reference is not None and not isinstance(drift_reference, str):
             digest = getattr(drift_reference, "digest", None)
             if not isinstance(digest, str):
@@ -327,7 +338,7 @@ class ModelVersion:
     @classmethod
     def from_json(cls, text: str | bytes) -> "ModelVersion":
         """Inverse of :meth:`to_json`; checks the stored digest."""
-        data = _parse_json(text, "model version")
+        data = parse_json(text, "model version")
         if not isinstance(data, dict) or data.get("format") != "fastmlops-model-version":
             raise ValueError("not a fastmlops model version: expected a JSON object with "
                              "\"format\": \"fastmlops-model-version\"")
@@ -343,13 +354,13 @@ class ModelVersion:
                              "does not match its contents")
         return version
 
-    def save(self, path: Any) -> None:
-        with open(_fspath(path), "w", encoding="utf-8") as f:
+    def save(self, path: PathArg) -> None:
+        with open(fspath(path), "w", encoding="utf-8") as f:
             f.write(self.to_json())
             f.write("\n")
 
     @classmethod
-    def load(cls, path: Any) -> "ModelVersion":
-        with open(_fspath(path), encoding="utf-8") as f:
+    def load(cls, path: PathArg) -> "ModelVersion":
+        with open(fspath(path), encoding="utf-8") as f:
             return cls.from_json(f.read())
 

@@ -7,14 +7,13 @@ from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
 from numbers import Real
-from typing import Any
 
 import numpy as np
 
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def _objective(objective: Any, name: str = "objective") -> Fraction:
+def as_objective(objective: object, name: str = "objective") -> Fraction:
     """The objective as an exact fraction strictly between 0 and 1.
 
     Floats are read as the decimal they print as (``0.999`` is 999/1000, not
@@ -43,7 +42,7 @@ def _objective(objective: Any, name: str = "objective") -> Fraction:
     return frac
 
 
-def _check_period(period: Any, name: str = "period") -> timedelta:
+def check_period(period: object, name: str = "period") -> timedelta:
     if not isinstance(period, timedelta):
         raise TypeError(
             f"{name} must be a datetime.timedelta, e.g. timedelta(days=30); got "
@@ -53,7 +52,8 @@ def _check_period(period: Any, name: str = "period") -> timedelta:
     return period
 
 
-def error_budget(objective: Any, period: timedelta = timedelta(days=30)) -> timedelta:
+def error_budget(objective: float | Fraction | Decimal,
+                 period: timedelta = timedelta(days=30)) -> timedelta:
     """The error budget: how long a service may miss its objective in ``period``.
 
     ``budget = (1 - objective) * period``, computed exactly with integer
@@ -92,7 +92,7 @@ def error_budget(objective: Any, period: timedelta = timedelta(days=30)) -> time
     >>> error_budget(0.99999).total_seconds()
     25.92
     """
-    frac = _objective(objective)
-    period = _check_period(period)
+    frac = as_objective(objective)
+    period = check_period(period)
     micros = period // _MICROSECOND
     return timedelta(microseconds=round((1 - frac) * micros))

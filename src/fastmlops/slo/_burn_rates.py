@@ -5,18 +5,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Iterable, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastmlops._core.validation import as_numeric_array
-from fastmlops.slo._budget import _objective
-from fastmlops.slo._burn_rules import DEFAULT_RULES, _check_rules, _rule_windows
-from fastmlops.slo._numbers import _duration, _minutes
+from fastmlops.slo._budget import as_objective
+from fastmlops.slo._burn_rules import (DEFAULT_RULES, BurnRateRule, check_rules,
+                                       rule_windows)
+from fastmlops.slo._numbers import Window, duration, minutes
 
 
-def _counts(x: Any, name: str) -> np.ndarray:
+def _counts(x: ArrayLike, name: str) -> np.ndarray:
     arr = as_numeric_array(x, name)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D (one count per minute), got shape {arr.shape}")
@@ -30,7 +33,8 @@ def _counts(x: Any, name: str) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
-def _good_total(good: Any, total: Any, tail: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _good_total(good: ArrayLike, total: ArrayLike,
+                tail: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Validated int64 counts; with ``tail``, only the last ``tail`` minutes
     (the only ones read) are converted and checked."""
     g = as_numeric_array(good, "good")
@@ -55,12 +59,12 @@ def _good_total(good: Any, total: Any, tail: int | None = None) -> tuple[np.ndar
     return g, t
 
 
-def _windows_arg(windows: Any) -> tuple[int, ...]:
+def _windows_arg(windows: Iterable[Window] | Window | None) -> tuple[int, ...]:
     if windows is None:
-        return _rule_windows(DEFAULT_RULES)
+        return rule_windows(DEFAULT_RULES)
     if isinstance(windows, (timedelta, int, np.integer)):
         windows = (windows,)
-    out = tuple(_minutes(w, "window") for w in windows)
+    out = tuple(minutes(w, "window") for w in windows)
     if not out:
         raise ValueError("windows is empty; pass at least one window")
     return out
@@ -84,12 +88,12 @@ class BurnRates:
     rates: np.ndarray
     objective: Fraction
 
-    def rate(self, window: Any) -> np.ndarray:
+    def rate(self, window: Window) -> np.ndarray:
         """The row of one window (a timedelta or minutes)."""
-        m = _minutes(window, "window")
+        m = minutes(window, "window")
         if m not in self.windows:
-            raise KeyError(f"window {_duration(m)} was not evaluated; windows are "
-                           f"{[_duration(w) for w in self.windows]}")
+            raise KeyError(f"window {duration(m)} was not evaluated; windows are "
+                           f"{[duration(w) for w in self.windows]}")
         return self.rates[self.windows.index(m)]
 
     def latest(self) -> dict[timedelta, float]:
@@ -98,17 +102,18 @@ class BurnRates:
             raise ValueError("the series is empty")
         return {timedelta(minutes=w): float(self.rates[k, -1]) for k, w in enumerate(self.windows)}
 
-    def firing(self, rules: Any = DEFAULT_RULES) -> dict[str, np.ndarray]:
+    def firing(self, rules: Sequence[BurnRateRule] = DEFAULT_RULES) -> dict[str, np.ndarray]:
         """``{rule name: bool array}``: whether each rule fires at each minute
         (burn rate ``>`` threshold over both of its windows)."""
         out = {}
-        for r in _check_rules(rules):
+        for r in check_rules(rules):
             long_m, short_m = r.windows
             out[r.name] = ((self.rate(long_m) > r.burn_rate) & (self.rate(short_m) > r.burn_rate))
         return out
 
 
-def burn_rates(good: Any, total: Any, objective: Any, windows: Any = None) -> BurnRates:
+def burn_rates(good: ArrayLike, total: ArrayLike, objective: float | Fraction | Decimal,
+               windows: Iterable[Window] | Window | None = None) -> BurnRates:
     """Burn rates of every window at every minute of per-minute event counts.
 
     ``burn rate = (bad / total over the window) / (1 - objective)``, with
@@ -151,7 +156,7 @@ def burn_rates(good: Any, total: Any, objective: Any, windows: Any = None) -> Bu
     from fastmlops._kernels.slo import burn_rates as _kernel
 
     g, t = _good_total(good, total)
-    frac = _objective(objective)
+    frac = as_objective(objective)
     wins = _windows_arg(windows)
     if t.size and float(t.sum(dtype=np.float64)) >= 2.0 ** 53:
         raise ValueError("the total count of the series must be below 2**53 for exact "
@@ -161,7 +166,8 @@ def burn_rates(good: Any, total: Any, objective: Any, windows: Any = None) -> Bu
     return BurnRates(wins, out, frac)
 
 
-def window_counts(counts: Any, windows: Any = None) -> np.ndarray:
+def window_counts(counts: ArrayLike,
+                  windows: Iterable[Window] | Window | None = None) -> np.ndarray:
     """Exact rolling sums of per-minute counts: ``out[k, i]`` = sum of the
     ``windows[k]`` minutes ending at minute ``i`` (int64; windows reaching
     before minute 0 cover minutes 0..i).
@@ -185,8 +191,8 @@ def window_counts(counts: Any, windows: Any = None) -> np.ndarray:
     return out
 
 
-def latest_burn_rates(good: Any, total: Any, objective: Any,
-                      windows: Any = None) -> dict[timedelta, float]:
+def latest_burn_rates(good: ArrayLike, total: ArrayLike, objective: float | Fraction | Decimal,
+                      windows: Iterable[Window] | Window | None = None) -> dict[timedelta, float]:
     """Burn rates of each window at the last minute only: ``{window: rate}``.
 
     The same definition as :func:`burn_rates` (zero traffic gives 0), costing
@@ -199,7 +205,7 @@ def latest_burn_rates(good: Any, total: Any, objective: Any,
     >>> latest_burn_rates([990, 1000], [1000, 1000], 0.99, windows=[1, 2])
     {datetime.timedelta(seconds=60): 0.0, datetime.timedelta(seconds=120): 0.5}
     """
-    frac = _objective(objective)
+    frac = as_objective(objective)
     wins = _windows_arg(windows)
     g, t = _good_total(good, total, tail=max(wins))
     budget = float(1 - frac)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
-from fastmlops.slo._numbers import _MINUTE, _finite, _minutes
+from fastmlops.slo._numbers import MINUTE, as_finite, minutes
 
 _SEVERITIES = ("page", "ticket")
 
@@ -48,19 +48,19 @@ class BurnRateRule:
                              f"digit), got {self.name!r}")
         if self.severity not in _SEVERITIES:
             raise ValueError(f"severity must be 'page' or 'ticket', got {self.severity!r}")
-        rate = _finite(self.burn_rate, "burn_rate")
+        rate = as_finite(self.burn_rate, "burn_rate")
         if rate <= 0:
             raise ValueError(f"burn_rate must be positive, got {self.burn_rate!r}")
         for attr in ("long_window", "short_window"):
             value = getattr(self, attr)
             if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
                 object.__setattr__(self, attr, timedelta(minutes=int(value)))
-            _minutes(getattr(self, attr), attr)
+            minutes(getattr(self, attr), attr)
 
     @property
     def windows(self) -> tuple[int, int]:
         """(long, short) in minutes."""
-        return self.long_window // _MINUTE, self.short_window // _MINUTE
+        return self.long_window // MINUTE, self.short_window // MINUTE
 
 
 #: The SRE workbook's recommendation for a 30-day SLO.
@@ -72,7 +72,7 @@ DEFAULT_RULES: tuple[BurnRateRule, ...] = (
 )
 
 
-def _check_rules(rules: Any) -> tuple[BurnRateRule, ...]:
+def check_rules(rules: Iterable[BurnRateRule] | BurnRateRule) -> tuple[BurnRateRule, ...]:
     if isinstance(rules, BurnRateRule):
         rules = (rules,)
     try:
@@ -90,5 +90,5 @@ def _check_rules(rules: Any) -> tuple[BurnRateRule, ...]:
     return rules
 
 
-def _rule_windows(rules: Sequence[BurnRateRule]) -> tuple[int, ...]:
+def rule_windows(rules: Sequence[BurnRateRule]) -> tuple[int, ...]:
     return tuple(sorted({m for r in rules for m in r.windows}))

@@ -4,12 +4,33 @@ buckets of a histogram (fastmlops.metrics or prometheus_client ones)."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Iterable, Protocol, Union
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric as MetricFamily
 
-def _metric_value(x: Any) -> Any:
+
+class ValueMetric(Protocol):
+    """A fastmlops.metrics metric (or ``.labels(...)`` child): ``value()`` reads it."""
+
+    def value(self) -> object: ...
+
+
+class CollectMetric(Protocol):
+    """A prometheus_client metric: ``collect()`` gives its families of samples."""
+
+    def collect(self) -> Iterable[MetricFamily]: ...
+
+
+#: An event count, or a counter to read it from.
+CountLike = Union[int, float, np.integer, np.floating, ValueMetric, CollectMetric]
+#: A histogram of fastmlops.metrics or prometheus_client.
+HistogramLike = Union[ValueMetric, CollectMetric]
+
+
+def metric_value(x: CountLike) -> object:
     """The current value of a counter object, or ``x`` itself if it is not one."""
     if isinstance(x, (int, float, np.integer, np.floating)):
         return x
@@ -26,7 +47,7 @@ def _metric_value(x: Any) -> Any:
     return x
 
 
-def _histogram_buckets(metric: Any) -> tuple[np.ndarray, np.ndarray]:
+def histogram_buckets(metric: HistogramLike) -> tuple[np.ndarray, np.ndarray]:
     """(le, cumulative counts) of a histogram object, summed over label sets."""
     value = getattr(metric, "value", None)
     if callable(value):  # fastmlops.metrics.Histogram and its children

@@ -12,14 +12,16 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from fastmlops.slo._budget import _check_period, _objective
-from fastmlops.slo._burn_rules import DEFAULT_RULES, _check_rules, _rule_windows
-from fastmlops.slo._numbers import _duration, _finite, _minutes
+from fastmlops.slo._budget import as_objective, check_period
+from fastmlops.slo._burn_rules import (DEFAULT_RULES, BurnRateRule, check_rules,
+                                       rule_windows)
+from fastmlops.slo._numbers import as_finite, duration, minutes
 from fastmlops.slo._sli import nearest_rank_quantile
 
 _log = logging.getLogger("fastmlops.slo")
@@ -99,7 +101,7 @@ class SLOStatus:
         return not self.alerts
 
 
-def _success(success: Any) -> bool:
+def _success(success: object) -> bool:
     """A request outcome: a bool, a numpy bool, or the int 0 or 1."""
     if isinstance(success, (bool, np.bool_)):
         return bool(success)
@@ -183,16 +185,18 @@ class SLOMonitor:
     ['slo_check', 'availability:Page1h', 'availability:Page6h', 'availability:Ticket1d', 'availability:Ticket3d']
     """
 
-    def __init__(self, availability_objective: Any = 0.999, latency_threshold_ms: Any = 100.0,
-                 latency_quantile: Any = 0.99, latency_window: int = 1000, *,
-                 latency_objective: Any = None, rules: Any = DEFAULT_RULES,
+    def __init__(self, availability_objective: float | Fraction | Decimal = 0.999,
+                 latency_threshold_ms: float = 100.0, latency_quantile: float = 0.99,
+                 latency_window: int = 1000, *,
+                 latency_objective: float | Fraction | Decimal | None = None,
+                 rules: Sequence[BurnRateRule] = DEFAULT_RULES,
                  period: timedelta = timedelta(days=30),
-                 handlers: Iterable[Callable[[Alert], Any]] = (), repeat: bool = False,
+                 handlers: Iterable[Callable[[Alert], object]] = (), repeat: bool = False,
                  clock: Callable[[], float] = time.time) -> None:
-        self.availability_objective = _objective(availability_objective,
-                                                 "availability_objective")
-        self.latency_threshold_ms = _finite(latency_threshold_ms, "latency_threshold_ms")
-        q = _finite(latency_quantile, "latency_quantile")
+        self.availability_objective = as_objective(availability_objective,
+                                                   "availability_objective")
+        self.latency_threshold_ms = as_finite(latency_threshold_ms, "latency_threshold_ms")
+        q = as_finite(latency_quantile, "latency_quantile")
         if not 0 <= q <= 1:
             raise ValueError(f"latency_quantile must be in [0, 1] (0.99 for p99), got {q!r}")
         self.latency_quantile = q
@@ -200,19 +204,19 @@ class SLOMonitor:
                 or latency_window < 1:
             raise ValueError(f"latency_window must be a positive int, got {latency_window!r}")
         self.latency_objective = (None if latency_objective is None
-                                  else _objective(latency_objective, "latency_objective"))
-        self.rules = _check_rules(rules)
-        self.period = _check_period(period)
-        self._period_min = _minutes(self.period, "period")
+                                  else as_objective(latency_objective, "latency_objective"))
+        self.rules = check_rules(rules)
+        self.period = check_period(period)
+        self._period_min = minutes(self.period, "period")
         if not callable(clock):
             raise TypeError(f"clock must be a callable returning seconds, got {clock!r}")
         self._clock = clock
         self.repeat = bool(repeat)
         self._lock = threading.Lock()
-        self._handlers: list[Callable[[Alert], Any]] = []
+        self._handlers: list[Callable[[Alert], object]] = []
         for h in handlers:
             self.add_handler(h)
-        self._windows = _rule_windows(self.rules)
+        self._windows = rule_windows(self.rules)
         self._slis = ("availability",) + (("latency",) if self.latency_objective is not None else ())
         self._budgets = {"availability": float(1 - self.availability_objective)}
         if self.latency_objective is not None:
@@ -222,7 +226,7 @@ class SLOMonitor:
             raise ValueError(
                 f"an SLOMonitor keeps one bucket per minute of its longest window or period, "
                 f"at most {MONITOR_MAX_MINUTES:,} minutes (4 x 366 days); got "
-                f"{_duration(longest)}. Use burn_rates() on stored per-minute counts for "
+                f"{duration(longest)}. Use burn_rates() on stored per-minute counts for "
                 "longer ones.")
         self._size = longest + 1
         # rows: total, availability-bad, latency-bad; columns: cumulative counts
@@ -239,14 +243,14 @@ class SLOMonitor:
         self.last_status: SLOStatus | None = None
 
     # ------------------------------------------------------------- recording
-    def add_handler(self, handler: Callable[[Alert], Any]) -> None:
+    def add_handler(self, handler: Callable[[Alert], object]) -> None:
         """Add an alert handler, called as ``handler(alert)``."""
         if not callable(handler):
             raise TypeError(f"handler must be callable as handler(alert), got {handler!r}")
         with self._lock:
             self._handlers = self._handlers + [handler]  # copy-on-write
 
-    def remove_handler(self, handler: Callable[[Alert], Any]) -> bool:
+    def remove_handler(self, handler: Callable[[Alert], object]) -> bool:
         """Remove a handler added before (its first occurrence); ``True`` if it
         was there.  An evaluation already running may still call it once."""
         with self._lock:
@@ -269,14 +273,14 @@ class SLOMonitor:
         self._ring[:, idx] = np.asarray(self._cum, dtype=np.int64)[:, None]
         self._minute = minute
 
-    def record(self, latency_ms: Any, success: Any = True) -> None:
+    def record(self, latency_ms: float, success: bool | np.bool_ | int = True) -> None:
         """Record one request: its latency in ms and whether it succeeded.
 
         ``success`` is a bool (``True``, ``False``, a numpy bool, or the ints
         1 and 0); anything else, e.g. the string ``"false"``, NaN or a list,
         raises ``TypeError`` rather than being read as truthy.
         """
-        lat = _finite(latency_ms, "latency_ms")
+        lat = as_finite(latency_ms, "latency_ms")
         if lat < 0:
             raise ValueError(f"latency_ms must be >= 0, got {latency_ms!r}")
         ok = _success(success)
@@ -292,7 +296,7 @@ class SLOMonitor:
 
     def _now(self) -> float:
         """``clock()``, checked: a finite number of seconds."""
-        return _finite(self._clock(), "clock()")
+        return as_finite(self._clock(), "clock()")
 
     # ------------------------------------------------------------- evaluation
     def _sum(self, row: int, minutes: int) -> int:
@@ -350,8 +354,8 @@ class SLOMonitor:
                 pair = {long_w: rates[sli][long_w], short_w: rates[sli][short_w]}
                 if pair[long_w] > r.burn_rate and pair[short_w] > r.burn_rate:
                     msg = (f"{sli} SLO {float(self._objective_of(sli)):g}: burn rate "
-                           f"{pair[long_w]:.3g} over {_duration(r.windows[0])} and "
-                           f"{pair[short_w]:.3g} over {_duration(r.windows[1])} "
+                           f"{pair[long_w]:.3g} over {duration(r.windows[0])} and "
+                           f"{pair[short_w]:.3g} over {duration(r.windows[1])} "
                            f"(both > {r.burn_rate:g}); budget left "
                            f"{remaining[sli]:.1%}")
                     alerts.append(Alert(f"{sli}:{r.name}", r.severity, sli, pair, msg, now))
@@ -378,7 +382,7 @@ class SLOMonitor:
         return objective
 
     # ------------------------------------------------------------- scheduling
-    def start(self, interval: Any = 10.0) -> None:
+    def start(self, interval: float | timedelta = 10.0) -> None:
         """Evaluate every ``interval`` seconds (or timedelta) in a daemon thread.
 
         ``interval`` is positive and at most :data:`threading.TIMEOUT_MAX`
@@ -423,7 +427,7 @@ class SLOMonitor:
         thread = self._thread
         return thread is not None and thread.is_alive()
 
-    async def run(self, interval: Any = 10.0) -> None:
+    async def run(self, interval: float | timedelta = 10.0) -> None:
         """Evaluate every ``interval`` seconds in an asyncio loop until cancelled.
 
         ``task = asyncio.create_task(monitor.run(10))``; ``task.cancel()`` stops it.
@@ -440,11 +444,11 @@ class SLOMonitor:
                 _log.exception("fastmlops.slo: evaluation failed")
 
     @staticmethod
-    def _interval(interval: Any) -> float:
+    def _interval(interval: float | timedelta) -> float:
         if isinstance(interval, timedelta):
             seconds = interval.total_seconds()
         else:
-            seconds = _finite(interval, "interval")
+            seconds = as_finite(interval, "interval")
         if seconds <= 0:
             raise ValueError(f"interval must be positive (seconds or timedelta), got {interval!r}")
         if seconds > threading.TIMEOUT_MAX:
@@ -455,5 +459,5 @@ class SLOMonitor:
     def __enter__(self) -> "SLOMonitor":
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

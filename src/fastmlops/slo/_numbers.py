@@ -7,16 +7,19 @@ import math
 from datetime import timedelta
 from decimal import Decimal
 from numbers import Real
-from typing import Any
+from typing import Union
 
 import numpy as np
 
-_MINUTE = timedelta(minutes=1)
+MINUTE = timedelta(minutes=1)
 #: Longest window (in minutes) anywhere: the longest ``timedelta``.
-MAX_WINDOW_MINUTES = timedelta.max // _MINUTE
+MAX_WINDOW_MINUTES = timedelta.max // MINUTE
+
+#: A window: a timedelta of whole minutes, or the minutes as an int.
+Window = Union[timedelta, int, np.integer]
 
 
-def _finite(x: Any, name: str) -> float:
+def as_finite(x: object, name: str) -> float:
     if isinstance(x, bool) or not isinstance(x, (Real, Decimal)):
         raise TypeError(f"{name} must be a number, got {x!r}")
     try:
@@ -28,7 +31,7 @@ def _finite(x: Any, name: str) -> float:
     return value
 
 
-def _count(x: Any, name: str) -> int:
+def count(x: object, name: str) -> int:
     if isinstance(x, bool) or not isinstance(x, (int, np.integer, float, np.floating)):
         raise TypeError(f"{name} must be a whole number of events, got {x!r}")
     if isinstance(x, (float, np.floating)):
@@ -40,15 +43,15 @@ def _count(x: Any, name: str) -> int:
     return x
 
 
-def _minutes(window: Any, name: str) -> int:
+def minutes(window: object, name: str) -> int:
     if isinstance(window, bool):
         raise TypeError(f"{name} must be a timedelta (or whole minutes as int), got {window!r}")
     if isinstance(window, (int, np.integer)):
         minutes = int(window)
     elif isinstance(window, timedelta):
-        if window % _MINUTE:
+        if window % MINUTE:
             raise ValueError(f"{name} must be a whole number of minutes, got {window}")
-        minutes = window // _MINUTE
+        minutes = window // MINUTE
     else:
         raise TypeError(f"{name} must be a timedelta (or whole minutes as int), got "
                         f"{type(window).__name__} {window!r}")
@@ -60,7 +63,7 @@ def _minutes(window: Any, name: str) -> int:
     return minutes
 
 
-def _duration(minutes: int) -> str:
+def duration(minutes: int) -> str:
     """Prometheus duration of a whole number of minutes: 5m, 1h, 3d."""
     if minutes % 1440 == 0:
         return f"{minutes // 1440}d"

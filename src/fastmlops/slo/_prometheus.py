@@ -8,27 +8,27 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from fastmlops._core.rules import AlertingRule, RecordingRule, Rule, RuleGroup, render_rule_file
-from fastmlops.slo._budget import _objective
-from fastmlops.slo._burn_rules import (DEFAULT_RULES, BurnRateRule, _check_rules,
-                                       _rule_windows)
-from fastmlops.slo._numbers import _duration, _finite
+from fastmlops.slo._budget import as_objective
+from fastmlops.slo._burn_rules import (DEFAULT_RULES, BurnRateRule, check_rules,
+                                       rule_windows)
+from fastmlops.slo._numbers import as_finite, duration
 
 
 _METRIC = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
-def _metric(name: Any, what: str) -> str:
+def _metric(name: object, what: str) -> str:
     if not isinstance(name, str) or not _METRIC.fullmatch(name):
         raise ValueError(f"{what} must be a Prometheus metric name like "
                          f"'http_requests_total', got {name!r}")
     return name
 
 
-def _selector(sel: Any) -> str:
+def _selector(sel: object) -> str:
     if not isinstance(sel, str):
         raise TypeError(f"selector must be a string of label matchers like 'job=\"api\"', "
                         f"got {sel!r}")
@@ -91,7 +91,7 @@ class LatencyHistogram:
     """
 
     metric: str
-    le: Any
+    le: str | float
     selector: str = ""
 
     def __post_init__(self) -> None:
@@ -101,7 +101,7 @@ class LatencyHistogram:
                 raise ValueError(f"le must be a bucket bound such as '0.1', got {self.le!r}")
             le = self.le
         else:
-            value = _finite(self.le, "le")
+            value = as_finite(self.le, "le")
             le = repr(value)
         object.__setattr__(self, "le", le)
         object.__setattr__(self, "selector", _selector(self.selector))
@@ -179,11 +179,11 @@ def prometheus_rules(name: str, objective: float | Fraction | Decimal,
     if not isinstance(name, str) or not name.strip() or any(c in name for c in '"\\\n{}'):
         raise ValueError(f"name must be a non-empty string without quotes, backslashes, braces "
                          f"or newlines, got {name!r}")
-    frac = _objective(objective)
+    frac = as_objective(objective)
     if not isinstance(sli, (EventCounters, LatencyHistogram)):
         raise TypeError("sli must be EventCounters(total=..., errors=...) or "
                         f"LatencyHistogram(metric=..., le=...), got {sli!r}")
-    rules = _check_rules(rules)
+    rules = check_rules(rules)
     if isinstance(group_by, str):
         group_by = (group_by,)
     group_by = tuple(group_by)
@@ -195,12 +195,12 @@ def prometheus_rules(name: str, objective: float | Fraction | Decimal,
     budget = _decimal(1 - frac)
     camel = _camel(name)
     group: list[Rule] = []
-    for minutes in _rule_windows(rules):
-        window = _duration(minutes)
+    for minutes in rule_windows(rules):
+        window = duration(minutes)
         group.append(RecordingRule(f"{record_prefix}{window}", sli.error_ratio(window, by),
                                    labels={"slo": name}))
     for r in rules:
-        long_w, short_w = (_duration(m) for m in r.windows)
+        long_w, short_w = (duration(m) for m in r.windows)
         factor = _decimal(Fraction(repr(float(r.burn_rate))))
         sel = '{slo="' + name + '"}'
         expr = (f"{record_prefix}{long_w}{sel} > ({factor} * {budget})\n"

@@ -4,16 +4,16 @@ and the nearest-rank quantile of the original SLO check."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastmlops._core.validation import as_numeric_array
-from fastmlops.slo._metric_values import _histogram_buckets, _metric_value
-from fastmlops.slo._numbers import _count, _finite
+from fastmlops.slo._metric_values import (CountLike, HistogramLike, histogram_buckets,
+                                          metric_value)
+from fastmlops.slo._numbers import as_finite, count
 
 
-def availability(good: Any, total: Any) -> float:
+def availability(good: CountLike, total: CountLike) -> float:
     """Availability SLI: ``good / max(total, 1)``.
 
     ``good`` and ``total`` are event counts, or counters to read them from:
@@ -34,14 +34,14 @@ def availability(good: Any, total: Any) -> float:
     >>> availability(0, 0)
     0.0
     """
-    g, t = _count(_metric_value(good), "good"), _count(_metric_value(total), "total")
+    g, t = count(metric_value(good), "good"), count(metric_value(total), "total")
     if g > t:
         raise ValueError(f"good ({g}) must not exceed total ({t}); pass the successful "
                          "events as good and all events as total")
     return g / max(t, 1)
 
 
-def latency_sli_from_metric(histogram: Any, threshold: float, *,
+def latency_sli_from_metric(histogram: HistogramLike, threshold: float, *,
                             interpolate: bool = False) -> float:
     """Latency SLI read from a live histogram: the fraction of observations
     ``<= threshold``, over all processes.
@@ -62,11 +62,11 @@ def latency_sli_from_metric(histogram: Any, threshold: float, *,
     >>> latency_sli_from_metric(latency, 0.1)
     0.9
     """
-    le, counts = _histogram_buckets(histogram)
+    le, counts = histogram_buckets(histogram)
     return latency_sli_from_histogram(le, counts, threshold, interpolate=interpolate)
 
 
-def latency_sli(latencies: Any, threshold: float) -> float:
+def latency_sli(latencies: ArrayLike, threshold: float) -> float:
     """Latency SLI from raw latencies: the fraction with ``latency <= threshold``.
 
     Returns 0.0 for an empty sample (the same rule as :func:`availability`).
@@ -78,13 +78,13 @@ def latency_sli(latencies: Any, threshold: float) -> float:
     0.75
     """
     arr = as_numeric_array(latencies, "latencies").reshape(-1)
-    thr = _finite(threshold, "threshold")
+    thr = as_finite(threshold, "threshold")
     if np.isnan(arr).any():
         raise ValueError("latencies contain NaN; drop failed measurements first")
     return int(np.count_nonzero(arr <= thr)) / max(arr.size, 1)
 
 
-def latency_sli_from_histogram(le: Any, cumulative_counts: Any, threshold: float, *,
+def latency_sli_from_histogram(le: ArrayLike, cumulative_counts: ArrayLike, threshold: float, *,
                                interpolate: bool = False) -> float:
     """Latency SLI from cumulative (Prometheus-style) histogram buckets.
 
@@ -124,7 +124,7 @@ def latency_sli_from_histogram(le: Any, cumulative_counts: Any, threshold: float
     bounds = np.asarray(as_numeric_array(le, "le"), dtype=np.float64).reshape(-1)
     counts = np.asarray(as_numeric_array(cumulative_counts, "cumulative_counts"),
                         dtype=np.float64).reshape(-1)
-    thr = _finite(threshold, "threshold")
+    thr = as_finite(threshold, "threshold")
     if bounds.size == 0 or bounds.size != counts.size:
         raise ValueError(f"le and cumulative_counts must be non-empty and of the same length; "
                          f"got {bounds.size} bounds and {counts.size} counts")
@@ -154,7 +154,7 @@ def latency_sli_from_histogram(le: Any, cumulative_counts: Any, threshold: float
     return float((below + frac * (counts[i] - below)) / total)
 
 
-def nearest_rank_quantile(values: Any, q: float) -> float:
+def nearest_rank_quantile(values: ArrayLike, q: float) -> float:
     """The quantile rule of the original SLO check: ``sorted(values)[min(round(q*n), n-1)]``.
 
     ``round`` is Python's (ties to even) on the float ``q*n``; the index is
@@ -171,7 +171,7 @@ def nearest_rank_quantile(values: Any, q: float) -> float:
     3.0
     """
     arr = np.asarray(as_numeric_array(values, "values"), dtype=np.float64).reshape(-1)
-    qf = _finite(q, "q")
+    qf = as_finite(q, "q")
     if not 0 <= qf <= 1:
         raise ValueError(f"q must be in [0, 1] (0.99 for p99), got {q!r}")
     if arr.size == 0:
