@@ -85,7 +85,7 @@ def test_fastmlops_log_report(benchmark, client, experiment, report):
 @pytest.mark.benchmark(group="mlflow-report")
 def test_naive_log_metric_per_value(benchmark, client, experiment, report):
     # The same metric names and values log_report sends, one call each.
-    values = _values._drift_entities(_values._drift_layout(report), "drift", "x.json")[0].metrics
+    values = _values.drift_entities(_values.drift_layout(report), "drift", "x.json")[0].metrics
     ts = int(time.time() * 1000)
 
     def run(run_id):

@@ -190,7 +190,7 @@ def test_plan_respects_every_limit_and_keeps_everything(n_metrics, n_params, n_t
     metrics = [Metric(f"m{i}", float(i), 0, 0) for i in range(n_metrics)]
     params = [Param(f"p{i}", "v" * min(width, 6000)) for i in range(n_params)]
     tags = [RunTag(f"t{i}", "v" * width) for i in range(n_tags)]
-    plan = _values._plan(metrics, params, tags)
+    plan = _values.plan(metrics, params, tags)
     for m, p, t in plan:
         mv._validate_batch_log_limits(m, p, t)
         body = json.dumps({"run_id": "0" * 32,

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterable, TypeVar
 
+S = TypeVar("S")
 T = TypeVar("T")
 
 _lock = threading.Lock()
@@ -71,7 +72,7 @@ def in_pool_thread() -> bool:
     return getattr(_local, "busy", False) or threading.current_thread().name.startswith("fastmlops")
 
 
-def parallel_map(fn: Callable[[Any], T], items: Iterable[Any]) -> list[T]:
+def parallel_map(fn: Callable[[S], T], items: Iterable[S]) -> list[T]:
     """``[fn(x) for x in items]``, spread over the pool when there is more than one item.
 
     The calling thread works too: it runs the first share of the items itself
@@ -92,7 +93,7 @@ def parallel_map(fn: Callable[[Any], T], items: Iterable[Any]) -> list[T]:
         return [fn(items[i]) for i in range(lane, len(items), lanes)]
 
     pool = _get_pool()
-    futures: dict[int, Any] = {}
+    futures: dict[int, Future[list[T]]] = {}
     for lane in range(1, lanes):
         try:
             futures[lane] = pool.submit(run_lane, lane)
@@ -108,7 +109,7 @@ def parallel_map(fn: Callable[[Any], T], items: Iterable[Any]) -> list[T]:
     finally:
         _local.busy = False
         done.update((lane, f.result()) for lane, f in futures.items())
-    results: list[Any] = [None] * len(items)
+    results: list[Any] = [None] * len(items)  # every slot is filled below
     for lane in range(lanes):
         results[lane::lanes] = done[lane]
     return results

@@ -7,12 +7,12 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Any
+from typing import TextIO
 
 __all__ = ["ProgressBar", "is_terminal"]
 
 
-def is_terminal(stream: Any) -> bool:
+def is_terminal(stream: TextIO) -> bool:
     """Whether ``stream`` is an interactive terminal."""
     try:
         return bool(stream.isatty())
@@ -37,7 +37,7 @@ class ProgressBar:
     ends the line.
     """
 
-    def __init__(self, label: str, stream: Any = None, *, unit: str = "bytes",
+    def __init__(self, label: str, stream: TextIO | None = None, *, unit: str = "bytes",
                  width: int = 30, interval: float = 5.0, tty: bool | None = None):
         self.label, self.stream, self.width, self.unit = label, stream or sys.stderr, width, unit
         self.tty = is_terminal(self.stream) if tty is None else tty

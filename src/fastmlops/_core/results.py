@@ -38,5 +38,5 @@ class TupleResult(tuple):
         return (_rebuild, (type(self), self._asdict()))
 
 
-def _rebuild(cls: type, values: dict[str, Any]) -> Any:
+def _rebuild(cls: type[TupleResult], values: dict[str, Any]) -> TupleResult:
     return cls(**values)

@@ -41,9 +41,12 @@ import math
 import numbers
 from collections.abc import Mapping
 from fractions import Fraction
-from typing import Any, Literal, TypeGuard, Union, overload
+from typing import TYPE_CHECKING, Literal, TypeGuard, Union, overload
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 _NUMERIC_KINDS = "biuf"
 _EXACT = 2 ** 53
@@ -76,7 +79,7 @@ def _unmask(x: np.ma.MaskedArray, name: str) -> np.ndarray:
     return out
 
 
-def as_numeric_array(x: Any, name: str) -> np.ndarray:
+def as_numeric_array(x: ArrayLike, name: str) -> np.ndarray:
     """Return ``x`` as a native-byte-order numeric ndarray (bool, int, uint or float).
 
     Lists and other array-likes are converted with :func:`numpy.asarray`.
@@ -118,7 +121,7 @@ def reject_long_double(arr: np.ndarray, name: str) -> None:
             "result. Convert it with .astype(np.float64) if that rounding is acceptable.")
 
 
-def as_float64_1d(x: Any, name: str) -> np.ndarray:
+def as_float64_1d(x: ArrayLike, name: str) -> np.ndarray:
     """Return ``x`` as a contiguous 1-D float64 array (raises on other shapes)."""
     arr = as_numeric_array(x, name)
     if arr.ndim != 1:

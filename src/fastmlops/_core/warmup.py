@@ -11,7 +11,16 @@ from __future__ import annotations
 import importlib
 import threading
 import time
-from typing import Any, Callable, TextIO
+from typing import TYPE_CHECKING, Callable, TextIO
+
+if TYPE_CHECKING:  # annotations only: Numba is imported on first use
+    from numba.core.dispatcher import Dispatcher
+    from numba.core.event import Event, Listener
+    from numba.core.types import Type
+    from numba.core.typing.templates import Signature
+
+    #: The kernels of one family: (dispatcher, signatures) each.
+    Kernels = list[tuple[Dispatcher, tuple[str | Signature, ...]]]
 
 #: Seconds to compile one kernel signature, from a cold-cache run of
 #: ``fastmlops warmup`` (128 signatures: 78 s of CPU, 4 min on 2 busy shared
@@ -29,20 +38,20 @@ def kernel_modules() -> list[str]:
                   for info in pkgutil.iter_modules(package.__path__) if info.name != "_jit")
 
 
-def _families() -> dict[str, list[tuple[Any, tuple[Any, ...]]]]:
+def _families() -> dict[str, Kernels]:
     """The registered kernels by family (the module that declares them)."""
     for name in kernel_modules():
         importlib.import_module(name)
     from fastmlops._kernels._jit import REGISTRY
 
-    families: dict[str, list[tuple[Any, tuple[Any, ...]]]] = {}
+    families: dict[str, Kernels] = {}
     for dispatcher, signatures in REGISTRY:
         family = dispatcher.py_func.__module__.rsplit(".", 1)[-1]
         families.setdefault(family, []).append((dispatcher, signatures))
     return families
 
 
-def _arg_types(signature: Any) -> tuple[Any, ...]:
+def _arg_types(signature: str | Signature) -> tuple[Type, ...]:
     # As compile_all(): only the argument types key Numba's cache.
     from numba.core import sigutils
 
@@ -50,11 +59,11 @@ def _arg_types(signature: Any) -> tuple[Any, ...]:
     return tuple(args)
 
 
-def _cached_types(dispatcher: Any) -> set[tuple[Any, ...]] | None:
+def _cached_types(dispatcher: Dispatcher) -> set[tuple[Type, ...]] | None:
     """Argument types that Numba's on-disk cache holds for ``dispatcher``
     (its index is dropped when the source changed); None when unknown."""
     try:
-        index = dispatcher._cache._cache_file._load_index()
+        index = dispatcher._cache._cache_file._load_index()  # type: ignore[attr-defined]
         return {key[0] for key in index}
     except Exception:  # a private API of Numba: unknown, not an error
         return None
@@ -169,15 +178,15 @@ class compile_heartbeat:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._listener: Any = None
+        self._listener: Listener | None = None
         self._said = False
 
-    def _on_start(self, event: Any) -> None:
+    def _on_start(self, event: Event) -> None:
         name = getattr(event.data.get("dispatcher"), "__name__", "kernel")
         with self._lock:
             self._active.setdefault(threading.get_ident(), []).append((name, self.clock()))
 
-    def _on_end(self, event: Any) -> None:
+    def _on_end(self, event: Event) -> None:
         with self._lock:
             stack = self._active.get(threading.get_ident())
             if stack:
@@ -209,10 +218,10 @@ class compile_heartbeat:
         heartbeat = self
 
         class Listener(ev.Listener):
-            def on_start(self, event: Any) -> None:
+            def on_start(self, event: Event) -> None:
                 heartbeat._on_start(event)
 
-            def on_end(self, event: Any) -> None:
+            def on_end(self, event: Event) -> None:
                 heartbeat._on_end(event)
 
         self._listener = Listener()
@@ -222,7 +231,7 @@ class compile_heartbeat:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._listener is None:
             return
         from numba.core import event as ev

@@ -23,6 +23,9 @@ from typing import TYPE_CHECKING, Any
 from fastmlops.cli._common import int_in_range, probability
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
     from fastmlops.cli._common import SubParsers
     from fastmlops.drift import DriftReference
 
@@ -68,7 +71,7 @@ def _size(path: str) -> int:
     return os.path.getsize(path)
 
 
-def read_data(path: str, columns: list[str] | None, what: str) -> Any:
+def read_data(path: str, columns: list[str] | None, what: str) -> pa.Table | np.ndarray:
     """A whole data file or directory as a pyarrow Table (NumPy array for
     .npy), saying on stderr when it is large."""
     from fastmlops.drift import files as _files
@@ -86,7 +89,7 @@ def read_data(path: str, columns: list[str] | None, what: str) -> Any:
                              name=f"{what} {path}")
 
 
-def _build(args: argparse.Namespace, data: Any) -> DriftReference:
+def _build(args: argparse.Namespace, data: pa.Table | np.ndarray) -> DriftReference:
     from fastmlops.drift import DriftReference
 
     columns = _names(args.columns)

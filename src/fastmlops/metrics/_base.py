@@ -15,7 +15,8 @@ import re
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
+from typing import (TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, Literal, NoReturn,
+                    Sequence, TypeVar, cast)
 
 import numpy as np
 
@@ -23,14 +24,31 @@ from fastmlops._core import flush as core_flush
 from fastmlops._core.validation import as_numeric_array
 from fastmlops.metrics.exposition import prometheus_parts, resolve_registry
 from fastmlops.metrics.segment import (
-    _EX_PAYLOAD,
+    EX_PAYLOAD,
     encode_definition,
     layout_hash,
     resolve_directory,
     segment_for,
 )
 
+if TYPE_CHECKING:  # annotations only: prometheus_client is imported on first use
+    import os
+    from contextlib import AbstractContextManager
+    from types import TracebackType
+
+    from numpy.typing import ArrayLike
+    from prometheus_client.metrics_core import Metric as MetricFamily
+    from prometheus_client.registry import CollectorRegistry
+    from prometheus_client.samples import Exemplar
+
+    from fastmlops.metrics._types import (Counter, CounterChild, Gauge, GaugeChild, Histogram,
+                                          HistogramChild)
+
 _log = logging.getLogger("fastmlops.metrics")
+ChildT = TypeVar("ChildT", bound="Child")
+ValueT = TypeVar("ValueT")
+F = TypeVar("F", bound=Callable[..., Any])
+ExceptionTypes = type[BaseException] | tuple[type[BaseException], ...]  # count_exceptions()
 
 # ---------------------------------------------------------------- helpers ----
 
@@ -38,8 +56,8 @@ _NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
-def _full_name(name: Any, namespace: str, subsystem: str, unit: str,
-               counter: bool = False) -> str:
+def full_name(name: str, namespace: str, subsystem: str, unit: str,
+              counter: bool = False) -> str:
     if not isinstance(name, str):
         raise TypeError(f"metric name must be a str, got {type(name).__name__}")
     full = "_".join(part for part in (namespace, subsystem, name) if part)
@@ -53,7 +71,7 @@ def _full_name(name: Any, namespace: str, subsystem: str, unit: str,
     return full
 
 
-def _label_names(labelnames: Any, reserved: Iterable[str] = ()) -> tuple[str, ...]:
+def _label_names(labelnames: Iterable[str], reserved: Iterable[str] = ()) -> tuple[str, ...]:
     if isinstance(labelnames, str):
         raise TypeError("labelnames must be a sequence of str, e.g. ('route',), not a str")
     names = tuple(labelnames)
@@ -70,19 +88,19 @@ def _label_names(labelnames: Any, reserved: Iterable[str] = ()) -> tuple[str, ..
     return names
 
 
-def _positive_int(value: Any, name: str, high: int) -> int:
+def _positive_int(value: int, name: str, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or \
             not 1 <= value <= high:
         raise ValueError(f"{name} must be an integer in [1, {high}], got {value!r}")
     return int(value)
 
 
-def _float_text(x: float) -> str:
+def float_text(x: float) -> str:
     from prometheus_client.utils import floatToGoString
     return floatToGoString(x)
 
 
-def _use_created() -> bool:
+def use_created() -> bool:
     try:
         pc = prometheus_parts()
     except ImportError:  # pragma: no cover
@@ -92,15 +110,17 @@ def _use_created() -> bool:
 
 # ---------------------------------------------------------------- metrics ----
 
-class _Metric:
-    """Shared parts of Counter, Gauge and Histogram (a prometheus_client Collector)."""
+class Metric(Generic[ChildT, ValueT]):
+    """Shared parts of Counter, Gauge and Histogram (a prometheus_client Collector):
+    ``ChildT`` is the class of their children, ``ValueT`` what ``value()`` returns."""
 
     _kind = ""
     _reserved: tuple[str, ...] = ()
 
     def __init__(self, name: str, documentation: str, labelnames: Iterable[str], namespace: str,
-                 subsystem: str, unit: str, registry: Any, width: int, extra: Sequence[Any],
-                 max_series: int, max_processes: int, directory: Any,
+                 subsystem: str, unit: str, registry: CollectorRegistry | None, width: int,
+                 extra: Sequence[object], max_series: int, max_processes: int,
+                 directory: str | os.PathLike[str] | None,
                  definition: dict[str, Any] | None = None, read_only: bool = False) -> None:
         if not isinstance(documentation, str):
             raise TypeError(f"documentation must be a str, got {type(documentation).__name__}")
@@ -116,11 +136,11 @@ class _Metric:
         self._segment = segment_for(name, self._kind, width, self._max_processes,
                                     self._max_series, digest, resolve_directory(directory),
                                     meta, read_only)
-        self._children: dict[tuple[str, ...], Any] = {}
+        self._children: dict[tuple[str, ...], ChildT] = {}
         self._children_lock = threading.Lock()
         # children removed while the application may still hold them: their
         # values are dropped at each flush (prometheus_client's detached children)
-        self._detached: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._detached: weakref.WeakSet[ChildT] = weakref.WeakSet()
         # held while a batch is between its buffer and shared memory, so that a
         # flush (e.g. before value() or a scrape) waits for one in flight
         self._flush_lock = threading.Lock()
@@ -135,7 +155,7 @@ class _Metric:
             registry.register(self)
 
     # -- labels
-    def labels(self, *labelvalues: Any, **labelkwargs: Any) -> Any:
+    def labels(self, *labelvalues: object, **labelkwargs: object) -> ChildT:
         """The child for one set of label values (positional or by name),
         created on first use, as in prometheus_client."""
         if not self._labelnames:
@@ -162,7 +182,7 @@ class _Metric:
             child = self._child(key)
         return child
 
-    def _child(self, key: tuple[str, ...]) -> Any:
+    def _child(self, key: tuple[str, ...]) -> ChildT:
         with self._children_lock:
             child = self._children.get(key)
             if child is None:
@@ -172,26 +192,26 @@ class _Metric:
                 self._children[key] = child
             return child
 
-    def _reattach(self, child: Any) -> None:
+    def _reattach(self, child: ChildT) -> None:
         """``child``'s series was removed by another process while this one
         still uses it: register the label set again and write there."""
         with self._children_lock:
             child._row, child._state = self._segment.series_index(child._key)
 
-    def _bind(self, child: Any) -> None:  # pragma: no cover - overridden
+    def _bind(self, child: ChildT) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def _make_child(self, key: tuple[str, ...], row: int) -> Any:  # pragma: no cover
+    def _make_child(self, key: tuple[str, ...], row: int) -> ChildT:  # pragma: no cover
         raise NotImplementedError
 
-    def _no_labels(self, *args: Any, **kwargs: Any) -> Any:
+    def _no_labels(self, *args: object, **kwargs: object) -> NoReturn:
         example = ", ".join(f"{n}=..." for n in self._labelnames)
         raise ValueError(f"{self._kind} metric is missing label values: {self._name!r} has "
                          f"labels {self._labelnames} and none were given; call "
                          f".labels({example}) first")
 
     # -- removal
-    def remove(self, *labelvalues: Any) -> None:
+    def remove(self, *labelvalues: object) -> None:
         """Remove the series of these label values, in every process: it leaves
         every scrape and its memory is reused (prometheus_client's ``remove``)."""
         if not self._labelnames:
@@ -202,7 +222,7 @@ class _Metric:
         key = tuple(str(v) for v in labelvalues)
         self._remove(lambda k: k == key)
 
-    def remove_by_labels(self, labels: dict[str, Any]) -> None:
+    def remove_by_labels(self, labels: dict[str, str]) -> None:
         """Remove every series whose label values include ``labels`` (a dict of
         some label names to values), in every process."""
         if not self._labelnames:
@@ -256,13 +276,16 @@ class _Metric:
             child._reset()
 
     # -- collector
-    def describe(self) -> list[Any]:
+    def describe(self) -> list[MetricFamily]:
         return [self._family()]
 
-    def _family(self) -> Any:  # pragma: no cover - overridden
+    if TYPE_CHECKING:  # defined by every subclass
+        def collect(self) -> list[MetricFamily]: ...
+
+    def _family(self) -> MetricFamily:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def _present(self, row: np.ndarray) -> Any:  # pragma: no cover - overridden
+    def _present(self, row: np.ndarray) -> ValueT:  # pragma: no cover - overridden
         """A series' summed row as its ``value()``."""
         raise NotImplementedError
 
@@ -272,6 +295,8 @@ class _Metric:
         self._flush()
         seg = self._segment
         data, rows = seg.live(seg.read_sum)
+        if data is None:  # no label set yet (then rows is empty too)
+            return
         merged: dict[tuple[str, ...], list[Any]] = {}
         for i, key, created in rows:
             got = merged.get(key)
@@ -287,18 +312,23 @@ class _Metric:
         return f"{type(self).__module__}.{type(self).__name__}({self._name!r})"
 
 
-class _Child:
+class Child:
     """Shared parts of the children (one label set each)."""
 
     __slots__ = ()
     # slots of every child class
-    _metric: _Metric
+    _metric: Metric[Any, Any]
     _key: tuple[str, ...]
     _row: int
     _state: int
     _detached: bool
 
-    def labels(self, *labelvalues: Any, **labelkwargs: Any) -> Any:
+    if TYPE_CHECKING:  # defined by every child class
+        def _flush(self) -> None: ...
+
+        def _reset(self) -> None: ...
+
+    def labels(self, *labelvalues: object, **labelkwargs: object) -> NoReturn:
         labels = dict(zip(self._metric._labelnames, self._key))
         raise ValueError(f"{self!r} already has labels set ({labels}); can not chain calls "
                          "to .labels(): call .labels() once, on the metric")
@@ -320,7 +350,7 @@ class _Child:
             metric._reattach(self)
 
 
-def _exemplar_payload(exemplar: Any) -> bytes:
+def exemplar_payload(exemplar: dict[str, str]) -> bytes:
     """An exemplar's labels checked as prometheus_client checks them, encoded."""
     if not isinstance(exemplar, dict):
         raise TypeError(f"exemplar must be a dict of label names to values, got "
@@ -341,13 +371,13 @@ def _exemplar_payload(exemplar: Any) -> bytes:
         raise ValueError(f"Exemplar labels have {runes} UTF-8 characters, exceeding the "
                          "limit of 128")
     payload = json.dumps(exemplar, ensure_ascii=False, separators=(",", ":")).encode()
-    if len(payload) > _EX_PAYLOAD:
+    if len(payload) > EX_PAYLOAD:
         raise ValueError(f"exemplar labels take {len(payload)} bytes encoded; at most "
-                         f"{_EX_PAYLOAD} fit (fewer characters outside ASCII)")
+                         f"{EX_PAYLOAD} fit (fewer characters outside ASCII)")
     return payload
 
 
-def _exemplar_sample(got: Any) -> Any:
+def exemplar_sample(got: tuple[dict[str, str], float, float] | None) -> Exemplar | None:
     """A prometheus_client Exemplar from a stored one (or None)."""
     if got is None:
         return None
@@ -372,7 +402,7 @@ def _to_float(v: Any) -> float | None:
         return None
 
 
-def _floats(chunk: list[Any], name: str) -> np.ndarray:
+def _floats(chunk: list[float], name: str) -> np.ndarray:
     """``chunk`` as float64, one value at a time; a value that ``inc``/``observe``
     accepted but that does not convert (an object comparable with numbers but
     without ``__float__``) is dropped and logged, never the others."""
@@ -390,7 +420,7 @@ def _floats(chunk: list[Any], name: str) -> np.ndarray:
     return np.array(out, dtype=np.float64)
 
 
-def _drain(buf: list[Any], name: str) -> np.ndarray | None:
+def drain(buf: list[float], name: str) -> np.ndarray | None:
     """Take the values buffered so far, as float64 (None if there were none);
     values appended meanwhile stay.
 
@@ -410,14 +440,14 @@ def _drain(buf: list[Any], name: str) -> np.ndarray | None:
 
 # -- counter
 
-def _child_value(metric: _Metric, key: tuple[str, ...]) -> Any:
+def child_value(metric: Metric[ChildT, ValueT], key: tuple[str, ...]) -> ValueT:
     for k, _, row, _i in metric._rows():
         if k == key:
             return metric._present(row)
     return metric._present(np.zeros(metric._segment.layout.width))
 
 
-def _as_values(values: Any) -> np.ndarray:
+def as_values(values: ArrayLike) -> np.ndarray:
 
     arr = as_numeric_array(values, "observe_many() values")
     if arr.ndim != 1:
@@ -429,101 +459,105 @@ def _as_values(values: Any) -> np.ndarray:
 
 # ---------------------------------------------- context managers, decorators ----
 
-class _Timer:
+class Timer:
     """``time()``: a context manager and decorator that passes the seconds a
     block took to ``metric.<callback>`` (prometheus_client's ``Timer``; call
     ``.labels(...)`` on it inside the block of a labelled metric)."""
 
     __slots__ = ("_metric", "_callback", "_starts", "duration")
 
-    def __init__(self, metric: Any, callback: str) -> None:
+    def __init__(self, metric: Histogram | HistogramChild | Gauge | GaugeChild,
+                 callback: str) -> None:
         self._metric = metric
         self._callback = callback
         self._starts: list[float] = []  # a stack: the same block may nest
         self.duration: float | None = None
 
-    def _new(self) -> _Timer:
+    def _new(self) -> Timer:
         return type(self)(self._metric, self._callback)
 
-    def labels(self, *args: Any, **kwargs: Any) -> None:
+    def labels(self, *args: object, **kwargs: object) -> None:
         self._metric = self._metric.labels(*args, **kwargs)
 
-    def __enter__(self) -> _Timer:
+    def __enter__(self) -> Timer:
         self._starts.append(time.perf_counter())
         return self
 
-    def __exit__(self, typ: Any, value: Any, tb: Any) -> None:
+    def __exit__(self, typ: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
         # the clock can go backwards
         self.duration = max(time.perf_counter() - self._starts.pop(), 0.0)
         getattr(self._metric, self._callback)(self.duration)
 
-    def __call__(self, fn: Any) -> Any:
+    def __call__(self, fn: F) -> F:
         return _decorate(fn, self._new)
 
 
-class _ExceptionCounter:
+class ExceptionCounter:
     """``count_exceptions()``: counts the exceptions of type ``exception``
     raised in the block (they still propagate); ``.labels(...)`` inside the
     block picks the series of a labelled counter."""
 
     __slots__ = ("_counter", "_exception")
 
-    def __init__(self, counter: Any, exception: Any) -> None:
+    def __init__(self, counter: Counter | CounterChild, exception: ExceptionTypes) -> None:
         self._counter = counter
         self._exception = exception
 
-    def labels(self, *args: Any, **kwargs: Any) -> None:
+    def labels(self, *args: object, **kwargs: object) -> None:
         self._counter = self._counter.labels(*args, **kwargs)
 
-    def __enter__(self) -> _ExceptionCounter:
+    def __enter__(self) -> ExceptionCounter:
         return self
 
-    def __exit__(self, typ: Any, value: Any, tb: Any) -> Literal[False]:
+    def __exit__(self, typ: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
         if typ is not None and issubclass(typ, self._exception):
             self._counter.inc()
         return False
 
-    def __call__(self, fn: Any) -> Any:
-        return _decorate(fn, lambda: _ExceptionCounter(self._counter, self._exception))
+    def __call__(self, fn: F) -> F:
+        return _decorate(fn, lambda: ExceptionCounter(self._counter, self._exception))
 
 
-class _InprogressTracker:
+class InprogressTracker:
     """``track_inprogress()``: +1 on the gauge while the block runs.  On a
     labelled gauge the +1 waits for ``.labels(...)`` inside the block."""
 
     __slots__ = ("_gauge", "_entered")
 
-    def __init__(self, gauge: Any) -> None:
+    def __init__(self, gauge: Gauge | GaugeChild) -> None:
         self._gauge = gauge
         self._entered = 0
 
-    def labels(self, *args: Any, **kwargs: Any) -> None:
+    def labels(self, *args: object, **kwargs: object) -> None:
         self._gauge = self._gauge.labels(*args, **kwargs)
         for _ in range(self._entered):
             self._gauge.inc()
         self._entered = 0
 
-    def __enter__(self) -> _InprogressTracker:
-        if isinstance(self._gauge, _Metric) and self._gauge._labelnames:
+    def __enter__(self) -> InprogressTracker:
+        if isinstance(self._gauge, Metric) and self._gauge._labelnames:
             self._entered += 1  # a labelled gauge: +1 once labels() names the series
         else:
             self._gauge.inc()
         return self
 
-    def __exit__(self, typ: Any, value: Any, tb: Any) -> None:
-        if self._entered:
+    def __exit__(self, typ: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._entered:  # only a labelled Gauge counts entries
             self._entered -= 1
-            self._gauge._no_labels()  # never labelled: prometheus_client's error
+            cast("Gauge", self._gauge)._no_labels()  # never labelled: prometheus_client's error
         self._gauge.dec()
 
-    def __call__(self, fn: Any) -> Any:
-        return _decorate(fn, lambda: _InprogressTracker(self._gauge))
+    def __call__(self, fn: F) -> F:
+        return _decorate(fn, lambda: InprogressTracker(self._gauge))
 
 
 _CALL = "_fastmlops_call_"
 
 
-def _decorate(fn: Any, make: Callable[[], Any]) -> Any:
+def _decorate(fn: F, make: Callable[[], AbstractContextManager[object]]) -> F:
     """``fn`` run inside a new context manager ``make()`` at each call (a
     coroutine function: around its whole run), with ``fn``'s signature kept
     for ``inspect.signature`` *and* ``inspect.getfullargspec``, as
@@ -541,10 +575,11 @@ def _decorate(fn: Any, make: Callable[[], Any]) -> Any:
             with make():
                 return fn(*args, **kwargs)
         call = call_sync
-    return _with_signature(fn, call)
+    return cast("F", _with_signature(fn, call))
 
 
-def _with_signature(fn: Any, call: Any) -> Any:
+def _with_signature(fn: Callable[..., object], call: Callable[..., object]
+                    ) -> Callable[..., object]:
     """A function with ``fn``'s parameters (names, kinds, defaults) that passes
     them on to ``call``; ``functools.wraps`` where ``fn`` has no signature."""
     try:
@@ -552,8 +587,8 @@ def _with_signature(fn: Any, call: Any) -> Any:
     except (TypeError, ValueError):
         return functools.wraps(fn)(call)
     params, args = [], []
-    defaults: list[Any] = []
-    kwdefaults: dict[str, Any] = {}
+    defaults: list[object] = []
+    kwdefaults: dict[str, object] = {}
     star = False
     P = inspect.Parameter
     names = list(sig.parameters)
@@ -598,6 +633,7 @@ def _with_signature(fn: Any, call: Any) -> Any:
     made.__defaults__ = tuple(defaults) or None
     made.__kwdefaults__ = kwdefaults or None
     functools.update_wrapper(made, fn)
-    if getattr(fn, "__signature__", None) is not None:
-        made.__signature__ = fn.__signature__
+    signature = getattr(fn, "__signature__", None)
+    if signature is not None:
+        made.__signature__ = signature
     return made

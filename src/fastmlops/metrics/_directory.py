@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,38 +15,42 @@ from fastmlops.metrics._files import check_directory, open_file
 from fastmlops.metrics._types import Counter, Gauge, Histogram
 from fastmlops.metrics.exposition import DEFAULT_REGISTRY, resolve_registry
 from fastmlops.metrics.segment import (
-    _ENV_DIR,
-    _H_MAGIC,
-    _H_META_LEN,
-    _H_SERIES,
-    _H_SLOTS,
-    _H_VERSION,
-    _HEADER_WORDS,
-    _MAGIC,
-    _META_AT,
-    _VERSION,
+    ENV_DIR,
+    H_MAGIC,
+    H_META_LEN,
+    H_SERIES,
+    H_SLOTS,
+    H_VERSION,
+    HEADER_WORDS,
+    MAGIC,
+    META_AT,
+    VERSION,
     resolve_directory,
 )
+
+if TYPE_CHECKING:  # annotations only: prometheus_client is imported on first use
+    from prometheus_client.metrics_core import Metric as MetricFamily
+    from prometheus_client.registry import CollectorRegistry
 
 _log = logging.getLogger("fastmlops.metrics")
 
 
 def _reader_for(path: str, directory: str) -> Counter | Gauge | Histogram:
     """A read-only view of the metric stored in ``path``, from its own definition."""
-    size = _HEADER_WORDS * 8
+    size = HEADER_WORDS * 8
     with os.fdopen(open_file(path, read_only=True), "rb") as f:  # never through a link
         head = f.read(size)
     if len(head) < size:
         raise ValueError("not a fastmlops metrics file (too short)")
     words = np.frombuffer(head, dtype=np.uint64)
-    if int(words[_H_MAGIC]) != _MAGIC:
+    if int(words[H_MAGIC]) != MAGIC:
         raise ValueError("not a fastmlops metrics file")
-    if int(words[_H_VERSION]) != _VERSION:
+    if int(words[H_VERSION]) != VERSION:
         raise ValueError(f"written by another fastmlops version (layout "
-                         f"{int(words[_H_VERSION])}, this one reads {_VERSION})")
-    meta = json.loads(head[_META_AT:_META_AT + int(words[_H_META_LEN])].decode("utf-8"))
-    common: dict[str, Any] = {"registry": None, "max_series": int(words[_H_SERIES]),
-                              "max_processes": int(words[_H_SLOTS]), "directory": directory,
+                         f"{int(words[H_VERSION])}, this one reads {VERSION})")
+    meta = json.loads(head[META_AT:META_AT + int(words[H_META_LEN])].decode("utf-8"))
+    common: dict[str, Any] = {"registry": None, "max_series": int(words[H_SERIES]),
+                              "max_processes": int(words[H_SLOTS]), "directory": directory,
                               "_read_only": True}
     args = (meta["name"], meta["help"], meta["labelnames"])
     kind = meta["type"]
@@ -77,11 +81,12 @@ class DirectoryCollector:
     in this process: the samples would appear twice.
     """
 
-    def __init__(self, directory: Any = None, registry: Any = DEFAULT_REGISTRY) -> None:
+    def __init__(self, directory: str | os.PathLike[str] | None = None,
+                 registry: CollectorRegistry | None = DEFAULT_REGISTRY) -> None:
         path = resolve_directory(directory)
         if path is None:
             raise ValueError(f"DirectoryCollector needs a directory: pass directory= or set "
-                             f"{_ENV_DIR}")
+                             f"{ENV_DIR}")
         if not os.path.isdir(path):
             raise ValueError(f"metrics directory {path!r} does not exist or is not a directory")
         check_directory(path)
@@ -92,11 +97,11 @@ class DirectoryCollector:
         if registry is not None:
             registry.register(self)
 
-    def describe(self) -> list[Any]:
+    def describe(self) -> list[MetricFamily]:
         return []  # the set of metrics changes as workers create them
 
-    def collect(self) -> list[Any]:
-        families: list[Any] = []
+    def collect(self) -> list[MetricFamily]:
+        families: list[MetricFamily] = []
         with self._lock:
             names = sorted(n for n in os.listdir(self._directory) if n.endswith(".fastmlops"))
             seen = set()

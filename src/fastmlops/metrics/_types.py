@@ -9,38 +9,47 @@ import threading
 import time
 from bisect import bisect_left
 from itertools import accumulate, repeat
-from typing import Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence, TypedDict
 
 import numpy as np
 
 from fastmlops.metrics._base import (
-    _as_values,
-    _Child,
-    _child_value,
-    _drain,
-    _ExceptionCounter,
-    _exemplar_payload,
-    _exemplar_sample,
-    _float_text,
-    _full_name,
-    _InprogressTracker,
-    _Metric,
-    _Timer,
-    _use_created,
+    Child,
+    ExceptionCounter,
+    ExceptionTypes,
+    InprogressTracker,
+    Metric,
+    Timer,
+    as_values,
+    child_value,
+    drain,
+    exemplar_payload,
+    exemplar_sample,
+    float_text,
+    full_name,
+    use_created,
 )
 from fastmlops.metrics._files import alive as process_alive
 from fastmlops.metrics.exposition import DEFAULT_REGISTRY, prometheus_parts
-from fastmlops.metrics.segment import _INF, _PARALLEL_MIN, DEFAULT_BUCKETS
+from fastmlops.metrics.segment import DEFAULT_BUCKETS, INF, PARALLEL_MIN
+
+if TYPE_CHECKING:  # annotations only: prometheus_client is imported on first use
+    import os
+
+    from numpy.typing import ArrayLike
+    from prometheus_client.metrics_core import (CounterMetricFamily, GaugeMetricFamily,
+                                                HistogramMetricFamily, Metric as MetricFamily)
+    from prometheus_client.registry import CollectorRegistry
 
 _log = logging.getLogger("fastmlops.metrics")
 
 
-class _CounterChild(_Child):
+class CounterChild(Child):
     __slots__ = ("_buf", "_row", "_state", "_metric", "_key", "_detached", "_exemplar",
                  "__weakref__")
 
     def __init__(self, metric: Counter, key: tuple[str, ...], row: int) -> None:
-        self._buf: list[Any] = []
+        self._buf: list[float] = []
         self._metric = metric
         self._key = key
         self._row = row
@@ -50,9 +59,9 @@ class _CounterChild(_Child):
 
     def value(self) -> float:
         """This label set's total over all processes."""
-        return _child_value(self._metric, self._key)
+        return child_value(self._metric, self._key)
 
-    def inc(self, amount: Any = 1, exemplar: dict[str, str] | None = None) -> None:
+    def inc(self, amount: float = 1, exemplar: dict[str, str] | None = None) -> None:
         """Add ``amount`` (default 1; must be >= 0); ``exemplar``: labels (a
         trace id...) shown with the counter in the OpenMetrics exposition."""
         # the hot path: one comparison (False for NaN and negatives, TypeError
@@ -67,18 +76,18 @@ class _CounterChild(_Child):
         if not amount >= 0:
             raise ValueError(f"counters only go up: inc() needs an amount >= 0, got "
                              f"{amount!r}")
-        payload = _exemplar_payload(exemplar) if exemplar else None
+        payload = exemplar_payload(exemplar) if exemplar else None
         self._buf.append(amount)
         if payload is not None:
             self._exemplar = (payload, float(amount), time.time())
 
-    def count_exceptions(self, exception: Any = Exception) -> Any:
+    def count_exceptions(self, exception: ExceptionTypes = Exception) -> ExceptionCounter:
         """Context manager and decorator: count the exceptions of type
         ``exception`` raised in the block (they still propagate)."""
-        return _ExceptionCounter(self, exception)
+        return ExceptionCounter(self, exception)
 
     def _flush(self) -> None:
-        values = _drain(self._buf, self._metric._name)
+        values = drain(self._buf, self._metric._name)
         if values is not None:
             self._write(np.array([np.sum(values)]))
         ex = self._exemplar
@@ -91,7 +100,7 @@ class _CounterChild(_Child):
         self._exemplar = None
 
 
-class Counter(_Metric):
+class Counter(Metric["CounterChild", float]):
     """A monotonic counter (prometheus_client's ``Counter`` API).
 
     ``inc(amount=1)`` costs one list append; see the module documentation
@@ -104,65 +113,63 @@ class Counter(_Metric):
 
     def __init__(self, name: str, documentation: str, labelnames: Iterable[str] = (),
                  namespace: str = "", subsystem: str = "", unit: str = "",
-                 registry: Any = DEFAULT_REGISTRY, *, max_series: int = 512,
-                 max_processes: int = 256, directory: Any = None,
+                 registry: CollectorRegistry | None = DEFAULT_REGISTRY, *, max_series: int = 512,
+                 max_processes: int = 256, directory: str | os.PathLike[str] | None = None,
                  _read_only: bool = False) -> None:
-        full = _full_name(name, namespace, subsystem, unit, counter=True)
+        full = full_name(name, namespace, subsystem, unit, counter=True)
         super().__init__(full, documentation, labelnames, namespace, subsystem, unit,
                          registry, 1, (), max_series, max_processes, directory,
                          read_only=_read_only)
 
-    def _make_child(self, key: tuple[str, ...], row: int) -> Any:
-        return _CounterChild(self, key, row)
+    def _make_child(self, key: tuple[str, ...], row: int) -> CounterChild:
+        return CounterChild(self, key, row)
 
     def _present(self, row: np.ndarray) -> float:
         return float(row[0])
 
-    def _bind(self, child: Any) -> None:
+    def _bind(self, child: CounterChild) -> None:
         # no labels: the child's bound methods, one lookup less per call
         self.inc = child.inc  # type: ignore[method-assign]
         self.count_exceptions = child.count_exceptions  # type: ignore[method-assign]
 
-    def inc(self, amount: Any = 1, exemplar: dict[str, str] | None = None) -> None:
+    def inc(self, amount: float = 1, exemplar: dict[str, str] | None = None) -> None:
         """Add ``amount`` (>= 0); needs ``.labels(...)`` first if the counter has labels."""
         self._no_labels()
 
-    def count_exceptions(self, exception: Any = Exception) -> Any:
+    def count_exceptions(self, exception: ExceptionTypes = Exception) -> ExceptionCounter:
         """Count exceptions raised in a block or function; on a labelled counter,
         call ``.labels(...)`` on what it returns, inside the block."""
-        return _ExceptionCounter(self, exception)
-
+        return ExceptionCounter(self, exception)
 
     def value(self) -> float:
         """Total over all processes (no labels); use ``.labels(...).value()`` otherwise."""
         if self._labelnames:
             self._no_labels()
-        return _child_value(self, ())
+        return child_value(self, ())
 
-    def _family(self) -> Any:
+    def _family(self) -> CounterMetricFamily:
         CounterMetricFamily = prometheus_parts().CounterMetricFamily
         return CounterMetricFamily(self._name, self._documentation, labels=self._labelnames,
                                    unit=self._unit)
 
-    def collect(self) -> list[Any]:
+    def collect(self) -> list[MetricFamily]:
         family = self._family()
-        created = _use_created()
+        created = use_created()
         seg = self._segment
         for key, ts, row, index in self._rows():
             ex = seg.exemplars(index)
             family.add_metric(list(key), float(row[0]), created=ts if created else None,
-                              exemplar=_exemplar_sample(ex[0]) if ex else None)
+                              exemplar=exemplar_sample(ex[0]) if ex else None)
         return [family]
 
 
-
-class _HistogramChild(_Child):
+class HistogramChild(Child):
     __slots__ = ("_buf", "_metric", "_key", "_row", "_state", "_detached", "_exemplars",
                  "__weakref__")
     _metric: Histogram
 
     def __init__(self, metric: Histogram, key: tuple[str, ...], row: int) -> None:
-        self._buf: list[Any] = []
+        self._buf: list[float] = []
         self._metric = metric
         self._key = key
         self._row = row
@@ -170,14 +177,14 @@ class _HistogramChild(_Child):
         self._detached = False
         self._exemplars: dict[int, tuple[bytes, float, float]] = {}
 
-    def value(self) -> dict[str, Any]:
+    def value(self) -> HistogramValue:
         """This label set's cumulative buckets, count and sum over all processes."""
-        return _child_value(self._metric, self._key)
+        return child_value(self._metric, self._key)
 
-    def observe(self, value: Any, exemplar: dict[str, str] | None = None) -> None:
+    def observe(self, value: float, exemplar: dict[str, str] | None = None) -> None:
         """Record one value (any real number but NaN); ``exemplar``: labels (a
         trace id...) shown with the value's bucket in the OpenMetrics exposition."""
-        # the hot path, inlined on purpose (see _CounterChild.inc); 1e999 is
+        # the hot path, inlined on purpose (see CounterChild.inc); 1e999 is
         # +inf as a constant, which saves a global lookup per call
         try:
             if value <= 1e999 and exemplar is None:
@@ -189,23 +196,23 @@ class _HistogramChild(_Child):
         if not value <= 1e999:
             raise ValueError(f"cannot observe {value!r}: a histogram takes real numbers, "
                              "not NaN")
-        payload = _exemplar_payload(exemplar) if exemplar else None
+        payload = exemplar_payload(exemplar) if exemplar else None
         self._buf.append(value)
         if payload is not None:
             v = float(value)
             self._exemplars[bisect_left(self._metric._upper, v)] = (payload, v, time.time())
 
-    def observe_many(self, values: Any) -> None:
+    def observe_many(self, values: ArrayLike) -> None:
         """Record every value of an array-like at once (about 3 ns per value; an
         N-D array counts all its values, a scalar is refused: use observe())."""
-        self._metric._add_array(self, _as_values(values))
+        self._metric._add_array(self, as_values(values))
 
-    def time(self) -> Any:
+    def time(self) -> Timer:
         """Context manager and decorator observing the elapsed seconds."""
-        return _Timer(self, "observe")
+        return Timer(self, "observe")
 
     def _flush(self) -> None:
-        values = _drain(self._buf, self._metric._name)
+        values = drain(self._buf, self._metric._name)
         if values is not None:
             self._metric._add_array(self, values, checked=True)
         if self._exemplars and not self._detached:
@@ -219,8 +226,15 @@ class _HistogramChild(_Child):
         self._exemplars = {}
 
 
+class HistogramValue(TypedDict):
+    """A histogram's ``value()``: cumulative count by upper bound, count and sum."""
 
-def _check_buckets(buckets: Any) -> tuple[float, ...]:
+    buckets: dict[float, float]
+    count: float
+    sum: float
+
+
+def _check_buckets(buckets: Sequence[float]) -> tuple[float, ...]:
     if isinstance(buckets, (str, bytes)):
         raise TypeError("buckets must be a sequence of numbers")
     try:
@@ -229,8 +243,8 @@ def _check_buckets(buckets: Any) -> tuple[float, ...]:
         raise TypeError(f"buckets must be numbers, got {buckets!r}") from None
     if any(math.isnan(b) for b in bounds):
         raise ValueError("buckets must not contain NaN")
-    if bounds and bounds[-1] != _INF:
-        bounds.append(_INF)
+    if bounds and bounds[-1] != INF:
+        bounds.append(INF)
     if bounds != sorted(bounds):
         raise ValueError(f"buckets must be in increasing order, got {buckets!r}")
     if len(bounds) != len(set(bounds)):
@@ -240,7 +254,7 @@ def _check_buckets(buckets: Any) -> tuple[float, ...]:
     return tuple(bounds)
 
 
-class Histogram(_Metric):
+class Histogram(Metric["HistogramChild", HistogramValue]):
     """A histogram of observations (prometheus_client's ``Histogram`` API).
 
     Buckets are validated as prometheus_client does (numbers in increasing
@@ -257,19 +271,20 @@ class Histogram(_Metric):
 
     def __init__(self, name: str, documentation: str, labelnames: Iterable[str] = (),
                  namespace: str = "", subsystem: str = "", unit: str = "",
-                 registry: Any = DEFAULT_REGISTRY, buckets: Sequence[float] = DEFAULT_BUCKETS,
-                 *, max_series: int = 512, max_processes: int = 256,
-                 directory: Any = None, _read_only: bool = False) -> None:
-        full = _full_name(name, namespace, subsystem, unit)
+                 registry: CollectorRegistry | None = DEFAULT_REGISTRY,
+                 buckets: Sequence[float] = DEFAULT_BUCKETS, *, max_series: int = 512,
+                 max_processes: int = 256, directory: str | os.PathLike[str] | None = None,
+                 _read_only: bool = False) -> None:
+        full = full_name(name, namespace, subsystem, unit)
         self._upper = _check_buckets(buckets)
         finite = np.array(self._upper[:-1], dtype=np.float64)
         self._nb = len(finite)
         if self._nb <= 16:
-            self._bounds = np.full(16, _INF)
+            self._bounds = np.full(16, INF)
         else:
             self._bounds = finite.copy()
         self._bounds[:self._nb] = finite
-        self._le = [_float_text(b) for b in self._upper] if _has_prometheus() else \
+        self._le = [float_text(b) for b in self._upper] if _has_prometheus() else \
             [repr(b) for b in self._upper]
         self._labels: dict[tuple[str, ...], tuple[dict[str, str], list[dict[str, str]]]] = {}
         super().__init__(full, documentation, labelnames, namespace, subsystem, unit,
@@ -277,29 +292,29 @@ class Histogram(_Metric):
                          directory, {"buckets": [_bound_json(b) for b in self._upper]},
                          read_only=_read_only)
 
-    def _make_child(self, key: tuple[str, ...], row: int) -> Any:
-        return _HistogramChild(self, key, row)
+    def _make_child(self, key: tuple[str, ...], row: int) -> HistogramChild:
+        return HistogramChild(self, key, row)
 
-    def _bind(self, child: Any) -> None:
+    def _bind(self, child: HistogramChild) -> None:
         # no labels: the child's bound methods, one lookup less per call
         self.observe = child.observe  # type: ignore[method-assign]
         self.observe_many = child.observe_many  # type: ignore[method-assign]
         self.time = child.time  # type: ignore[method-assign]
 
-    def observe(self, value: Any, exemplar: dict[str, str] | None = None) -> None:
+    def observe(self, value: float, exemplar: dict[str, str] | None = None) -> None:
         """Record one value; needs ``.labels(...)`` first if the histogram has labels."""
         self._no_labels()
 
-    def observe_many(self, values: Any) -> None:
+    def observe_many(self, values: ArrayLike) -> None:
         """Record an array of values; needs ``.labels(...)`` first if labelled."""
         self._no_labels()
 
-    def time(self) -> Any:
+    def time(self) -> Timer:
         """Time a block or function; on a labelled histogram, call
         ``.labels(...)`` on what it returns, inside the block."""
-        return _Timer(self, "observe")
+        return Timer(self, "observe")
 
-    def _add_array(self, child: Any, values: np.ndarray, checked: bool = False) -> None:
+    def _add_array(self, child: HistogramChild, values: np.ndarray, checked: bool = False) -> None:
         from fastmlops._kernels import metrics as k
         delta = np.zeros(self._nb + 2)
         if values.size == 0:
@@ -315,7 +330,7 @@ class Histogram(_Metric):
                     raise ValueError(f"observe_many(): values[{bad[0]}] is NaN; a histogram "
                                      "takes real numbers (drop or impute NaN first)")
         count = k.bucket_counts16 if self._nb <= 16 else k.bucket_counts_search
-        if values.size < _PARALLEL_MIN:
+        if values.size < PARALLEL_MIN:
             count(values, self._bounds, delta)
         else:  # large arrays: the kernel releases the GIL, so chunks run on all cores
             from fastmlops._core.parallel import chunk_bounds, n_workers, parallel_map
@@ -326,33 +341,32 @@ class Histogram(_Metric):
                 return out
 
             for out in parallel_map(part, chunk_bounds(values.size, n_workers(),
-                                                       _PARALLEL_MIN // 2)):
+                                                       PARALLEL_MIN // 2)):
                 delta += out
         delta[self._nb + 1] = total
         child._write(delta)
 
-    def _forget(self, match: Any) -> None:
+    def _forget(self, match: Callable[[tuple[str, ...]], bool]) -> None:
         for key in [k for k in self._labels if match(k)]:
             del self._labels[key]
 
-
-    def _present(self, row: np.ndarray) -> dict[str, Any]:
+    def _present(self, row: np.ndarray) -> HistogramValue:
         cumulative = np.cumsum(row[:self._nb + 1])
         return {"buckets": dict(zip(self._upper, cumulative.tolist())),
                 "count": float(cumulative[-1]), "sum": float(row[self._nb + 1])}
 
-    def value(self) -> dict[str, Any]:
+    def value(self) -> HistogramValue:
         """Buckets (cumulative), count and sum over all processes (no labels)."""
         if self._labelnames:
             self._no_labels()
-        return _child_value(self, ())
+        return child_value(self, ())
 
-    def _family(self) -> Any:
+    def _family(self) -> HistogramMetricFamily:
         HistogramMetricFamily = prometheus_parts().HistogramMetricFamily
         return HistogramMetricFamily(self._name, self._documentation,
                                      labels=self._labelnames, unit=self._unit)
 
-    def collect(self) -> list[Any]:
+    def collect(self) -> list[MetricFamily]:
         # The samples prometheus_client's own Histogram yields, in its order
         # (_bucket..., _count, _sum unless a bucket bound is negative,
         # _created), built directly: HistogramMetricFamily.add_metric would
@@ -362,7 +376,7 @@ class Histogram(_Metric):
         rest = pc.sample_rest
         family = self._family()
         samples = family.samples
-        created = _use_created()
+        created = use_created()
         bucket, count, total, born = (self._name + s for s in ("_bucket", "_count", "_sum",
                                                                 "_created"))
         with_sum = self._upper[0] >= 0
@@ -378,7 +392,7 @@ class Histogram(_Metric):
             ex = seg.exemplars(index)
             if ex is not None and any(e is not None for e in ex):
                 for le_labels, value, e in zip(labels[1], cumulative, ex):
-                    samples.append(Sample(bucket, le_labels, value, None, _exemplar_sample(e)))
+                    samples.append(Sample(bucket, le_labels, value, None, exemplar_sample(e)))
             elif rest >= 0:
                 samples.extend(map(tuple.__new__, repeat(Sample),
                                    zip(repeat(bucket), labels[1], cumulative,
@@ -394,8 +408,8 @@ class Histogram(_Metric):
         return [family]
 
 
-def _bound_json(b: float) -> Any:
-    return "+Inf" if b == _INF else b
+def _bound_json(b: float) -> float | str:
+    return "+Inf" if b == INF else b
 
 
 def _has_prometheus() -> bool:
@@ -408,7 +422,7 @@ def _has_prometheus() -> bool:
 
 # -- gauge
 
-class _GaugeChild(_Child):
+class GaugeChild(Child):
     __slots__ = ("_value", "_lock", "_row", "_state", "_dirty", "_metric", "_key",
                  "_detached", "_function", "__weakref__")
     _metric: Gauge
@@ -426,13 +440,13 @@ class _GaugeChild(_Child):
         self._row = row
         self._state = 0
         self._detached = False
-        self._function: Any = None
+        self._function: Callable[[], float] | None = None
 
     def value(self) -> float:
         """This label set's value combined over processes (see ``multiprocess_mode``)."""
         return float(sum(v for k, _, v in self._metric._samples() if k == self._key))
 
-    def _number(self, x: Any, what: str) -> float:
+    def _number(self, x: float, what: str) -> float:
         try:
             v = float(x)
         except (TypeError, ValueError):
@@ -441,19 +455,19 @@ class _GaugeChild(_Child):
             raise ValueError(f"Gauge.{what}() got NaN")
         return v
 
-    def inc(self, amount: Any = 1) -> None:
+    def inc(self, amount: float = 1) -> None:
         v = self._number(amount, "inc")
         with self._lock:
             self._value += v
             self._dirty = True
 
-    def dec(self, amount: Any = 1) -> None:
+    def dec(self, amount: float = 1) -> None:
         v = self._number(amount, "dec")
         with self._lock:
             self._value -= v
             self._dirty = True
 
-    def set(self, value: Any) -> None:
+    def set(self, value: float) -> None:
         v = self._number(value, "set")
         with self._lock:
             self._value = v
@@ -462,15 +476,15 @@ class _GaugeChild(_Child):
     def set_to_current_time(self) -> None:
         self.set(time.time())
 
-    def track_inprogress(self) -> Any:
+    def track_inprogress(self) -> InprogressTracker:
         """Context manager and decorator: +1 while the block runs."""
-        return _InprogressTracker(self)
+        return InprogressTracker(self)
 
-    def time(self) -> Any:
+    def time(self) -> Timer:
         """Context manager and decorator: set the gauge to the block's seconds."""
-        return _Timer(self, "set")
+        return Timer(self, "set")
 
-    def set_function(self, f: Any) -> None:
+    def set_function(self, f: Callable[[], float]) -> None:
         """Take the gauge's value from ``f()`` (a float) from now on; ``inc``,
         ``dec`` and ``set`` no longer change what is exposed.
 
@@ -488,7 +502,7 @@ class _GaugeChild(_Child):
             self._dirty = True
 
     def _flush(self) -> None:
-        # flushes of one metric are serialised (_Metric._flush_lock), so the
+        # flushes of one metric are serialised (Metric._flush_lock), so the
         # value taken here is never overwritten by an older one
         f = self._function
         if f is not None:
@@ -522,7 +536,7 @@ class _GaugeChild(_Child):
 _GAUGE_MODES = ("all", "liveall", "sum", "livesum", "max", "livemax", "min", "livemin")
 
 
-class Gauge(_Metric):
+class Gauge(Metric["GaugeChild", float]):
     """A value that goes up and down (prometheus_client's ``Gauge`` API).
 
     Each process has its own value (``inc``/``dec``/``set`` take a short
@@ -538,14 +552,15 @@ class Gauge(_Metric):
 
     def __init__(self, name: str, documentation: str, labelnames: Iterable[str] = (),
                  namespace: str = "", subsystem: str = "", unit: str = "",
-                 registry: Any = DEFAULT_REGISTRY, multiprocess_mode: str = "livesum", *,
-                 max_series: int = 512, max_processes: int = 256,
-                 directory: Any = None, _read_only: bool = False) -> None:
+                 registry: CollectorRegistry | None = DEFAULT_REGISTRY,
+                 multiprocess_mode: str = "livesum", *, max_series: int = 512,
+                 max_processes: int = 256, directory: str | os.PathLike[str] | None = None,
+                 _read_only: bool = False) -> None:
         if multiprocess_mode not in _GAUGE_MODES:
             raise ValueError(f"multiprocess_mode must be one of {_GAUGE_MODES}, "
                              f"got {multiprocess_mode!r}")
         self._mode = multiprocess_mode
-        full = _full_name(name, namespace, subsystem, unit)
+        full = full_name(name, namespace, subsystem, unit)
         reserved = ("pid",) if multiprocess_mode in ("all", "liveall") else ()
         self._reserved = reserved
         super().__init__(full, documentation, labelnames, namespace, subsystem, unit,
@@ -553,46 +568,45 @@ class Gauge(_Metric):
                          directory, {"multiprocess_mode": multiprocess_mode},
                          read_only=_read_only)
 
-    def _make_child(self, key: tuple[str, ...], row: int) -> Any:
-        return _GaugeChild(self, key, row)
+    def _make_child(self, key: tuple[str, ...], row: int) -> GaugeChild:
+        return GaugeChild(self, key, row)
 
-    def _bind(self, child: Any) -> None:
+    def _bind(self, child: GaugeChild) -> None:
         for method in ("inc", "dec", "set", "set_to_current_time", "track_inprogress", "time",
                        "set_function"):
             setattr(self, method, getattr(child, method))
 
-    def inc(self, amount: Any = 1) -> None:
+    def inc(self, amount: float = 1) -> None:
         self._no_labels()
 
-    def dec(self, amount: Any = 1) -> None:
+    def dec(self, amount: float = 1) -> None:
         self._no_labels()
 
-    def set(self, value: Any) -> None:
+    def set(self, value: float) -> None:
         self._no_labels()
 
     def set_to_current_time(self) -> None:
         self._no_labels()
 
-    def track_inprogress(self) -> Any:
+    def track_inprogress(self) -> InprogressTracker:
         """+1 while a block or function runs; on a labelled gauge, call
         ``.labels(...)`` on what it returns, inside the block."""
-        return _InprogressTracker(self)
+        return InprogressTracker(self)
 
-    def time(self) -> Any:
+    def time(self) -> Timer:
         """Set the gauge to a block's seconds; on a labelled gauge, call
         ``.labels(...)`` on what it returns, inside the block."""
-        return _Timer(self, "set")
+        return Timer(self, "set")
 
-    def set_function(self, f: Any) -> None:
+    def set_function(self, f: Callable[[], float]) -> None:
         """Take the value from ``f()`` (see the child's ``set_function``)."""
         self._no_labels()
-
 
     def _samples(self) -> Iterator[tuple[tuple[str, ...], str | None, float]]:
         self._flush()
         seg = self._segment
         got, records = seg.live(seg.read_slots)
-        if not records:
+        if got is None or not records:  # got is None only when records is empty
             return
         data, owners = got
         claimed = np.flatnonzero(owners)
@@ -623,12 +637,12 @@ class Gauge(_Metric):
             self._no_labels()
         return self._children[()].value()
 
-    def _family(self) -> Any:
+    def _family(self) -> GaugeMetricFamily:
         GaugeMetricFamily = prometheus_parts().GaugeMetricFamily
         names = list(self._labelnames) + (["pid"] if self._mode in ("all", "liveall") else [])
         return GaugeMetricFamily(self._name, self._documentation, labels=names, unit=self._unit)
 
-    def collect(self) -> list[Any]:
+    def collect(self) -> list[MetricFamily]:
         family = self._family()
         for key, pid, value in self._samples():
             family.add_metric(list(key) + ([pid] if pid is not None else []), value)

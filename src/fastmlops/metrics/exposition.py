@@ -16,16 +16,20 @@ True
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: prometheus_client is imported on first use
+    from prometheus_client.registry import CollectorRegistry
 
 __all__ = ["DEFAULT_REGISTRY", "PrometheusParts", "prometheus_parts", "resolve_registry"]
 
 #: Default of a collector's ``registry`` argument: prometheus_client's
 #: ``REGISTRY``, looked up (and prometheus_client imported) only when used.
+#: A sentinel, left untyped so that it can default a ``CollectorRegistry | None``.
 DEFAULT_REGISTRY: Any = object()
 
 
-def resolve_registry(registry: Any) -> Any:
+def resolve_registry(registry: CollectorRegistry | None) -> CollectorRegistry | None:
     """The registry a collector given ``registry`` registers in (None: none):
     :data:`DEFAULT_REGISTRY` is prometheus_client's ``REGISTRY``; anything
     else is itself.  ImportError with a hint when prometheus_client is missing."""

@@ -35,7 +35,8 @@ import tempfile
 import threading
 import time
 import weakref
-from typing import Any, Sequence
+from types import ModuleType
+from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 
@@ -45,31 +46,32 @@ __all__ = ["DEFAULT_BUCKETS", "Segment", "encode_definition", "layout_hash",
            "resolve_directory", "segment_for"]
 
 _log = logging.getLogger("fastmlops.metrics")
+_T = TypeVar("_T")
 
-_INF = float("inf")
+INF = float("inf")
 DEFAULT_BUCKETS: tuple[float, ...] = (.005, .01, .025, .05, .075, .1, .25, .5, .75, 1.0,
-                                      2.5, 5.0, 7.5, 10.0, _INF)
-_ENV_DIR = "FASTMLOPS_METRICS_DIR"
+                                      2.5, 5.0, 7.5, 10.0, INF)
+ENV_DIR = "FASTMLOPS_METRICS_DIR"
 _FILE_MODE = 0o600          # metric files: readable by their owner only
 
 # ---------------------------------------------------------------- layout ----
-_MAGIC = 0x31434952_54454D46  # "FMETRIC1"
-_VERSION = 4  # 3: a gauge row holds (value, written); 4: generations, exemplars
-_H_MAGIC, _H_VERSION, _H_KIND, _H_WIDTH, _H_SLOTS, _H_SERIES, _H_NSERIES, _H_HASH, \
-    _H_META_LEN = range(9)
-_HEADER_WORDS = 2048        # 16 KiB: the fields above, then the definition as JSON
-_META_AT = 128              # byte offset of that JSON (name, help, labels, buckets, ...)
-_MAX_META = _HEADER_WORDS * 8 - _META_AT
+MAGIC = 0x31434952_54454D46  # "FMETRIC1"
+VERSION = 4  # 3: a gauge row holds (value, written); 4: generations, exemplars
+H_MAGIC, H_VERSION, _H_KIND, _H_WIDTH, H_SLOTS, H_SERIES, _H_NSERIES, _H_HASH, \
+    H_META_LEN = range(9)
+HEADER_WORDS = 2048        # 16 KiB: the fields above, then the definition as JSON
+META_AT = 128              # byte offset of that JSON (name, help, labels, buckets, ...)
+_MAX_META = HEADER_WORDS * 8 - META_AT
 _RECORD_WORDS = 64          # 512 bytes per label set
 _R_STATE, _R_CREATED, _R_NBYTES, _R_EXEMPLARS, _R_PAYLOAD = 0, 1, 2, 3, 4
 _MAX_KEY_BYTES = (_RECORD_WORDS - _R_PAYLOAD) * 8
 _BUSY, _READY, _DEAD = 1, 2, 3   # low 2 bits of a record's state word
 _EX_WORDS = 64              # an exemplar: seq, value, timestamp, length, payload
-_EX_PAYLOAD = (_EX_WORDS - 4) * 8
+EX_PAYLOAD = (_EX_WORDS - 4) * 8
 _SLOT_HEADER = 8            # owner, seq, then padding to a cache line
 _S_OWNER, _S_SEQ = 0, 1
 _KINDS = {"counter": 1, "gauge": 2, "histogram": 3}
-_PARALLEL_MIN = 1 << 17  # observe_many splits arrays this long over threads
+PARALLEL_MIN = 1 << 17  # observe_many splits arrays this long over threads
 
 
 def _words_per_slot(width: int, max_series: int) -> int:
@@ -88,8 +90,8 @@ class _Layout:
 
     def __init__(self, width: int, slots: int, series: int, ex_width: int = 0) -> None:
         self.width, self.slots, self.series = width, slots, series
-        self.records_at = _HEADER_WORDS
-        self.ex_at = _HEADER_WORDS + series * _RECORD_WORDS
+        self.records_at = HEADER_WORDS
+        self.ex_at = HEADER_WORDS + series * _RECORD_WORDS
         self.ex_width = ex_width
         self.slots_at = self.ex_at + series * ex_width * _EX_WORDS
         self.slot_words = _words_per_slot(width, series)
@@ -98,7 +100,7 @@ class _Layout:
 
 # --------------------------------------------------------------- segments ----
 
-def layout_hash(name: str, kind: str, extra: Sequence[Any]) -> int:
+def layout_hash(name: str, kind: str, extra: Sequence[object]) -> int:
     """A 63-bit digest of a segment's definition (``extra``: whatever shapes its
     rows, by ``repr``), stored in its header: a process that opens a metric
     file with another definition is refused."""
@@ -142,7 +144,7 @@ def _open_segment(name: str, kind: str, layout: _Layout, digest: int,
                 os.unlink(tmp)
         try:
             actual = os.fstat(fd).st_size
-            if actual < _HEADER_WORDS * 8:
+            if actual < HEADER_WORDS * 8:
                 raise ValueError(f"{path} is not a fastmlops metrics file (only {actual} "
                                  "bytes); delete it or use another metrics directory")
             mm = mmap.mmap(fd, actual, flags=mmap.MAP_SHARED,
@@ -150,10 +152,10 @@ def _open_segment(name: str, kind: str, layout: _Layout, digest: int,
                            mmap.PROT_READ | mmap.PROT_WRITE)
         finally:
             os.close(fd)
-        header = np.frombuffer(mm, dtype=np.uint64, count=_HEADER_WORDS)
-        expected = (_MAGIC, _VERSION, _KINDS[kind], layout.width, layout.slots, layout.series)
-        found = tuple(int(header[i]) for i in (_H_MAGIC, _H_VERSION, _H_KIND, _H_WIDTH,
-                                               _H_SLOTS, _H_SERIES))
+        header = np.frombuffer(mm, dtype=np.uint64, count=HEADER_WORDS)
+        expected = (MAGIC, VERSION, _KINDS[kind], layout.width, layout.slots, layout.series)
+        found = tuple(int(header[i]) for i in (H_MAGIC, H_VERSION, _H_KIND, _H_WIDTH,
+                                               H_SLOTS, H_SERIES))
         if found != expected or int(header[_H_HASH]) != digest or actual != size:
             del header
             mm.close()
@@ -168,16 +170,16 @@ def _open_segment(name: str, kind: str, layout: _Layout, digest: int,
 
 
 def _write_header(mm: mmap.mmap, kind: str, layout: _Layout, digest: int, meta: bytes) -> None:
-    mm[_META_AT:_META_AT + len(meta)] = meta
-    header = np.frombuffer(mm, dtype=np.uint64, count=_HEADER_WORDS)
-    header[_H_META_LEN] = len(meta)
-    header[_H_VERSION] = _VERSION
+    mm[META_AT:META_AT + len(meta)] = meta
+    header = np.frombuffer(mm, dtype=np.uint64, count=HEADER_WORDS)
+    header[H_META_LEN] = len(meta)
+    header[H_VERSION] = VERSION
     header[_H_KIND] = _KINDS[kind]
     header[_H_WIDTH] = layout.width
-    header[_H_SLOTS] = layout.slots
-    header[_H_SERIES] = layout.series
+    header[H_SLOTS] = layout.slots
+    header[H_SERIES] = layout.series
     header[_H_HASH] = digest
-    header[_H_MAGIC] = _MAGIC
+    header[H_MAGIC] = MAGIC
     del header
 
 
@@ -291,7 +293,8 @@ class Segment:
     def set(self, row: int, state: int, value: np.ndarray) -> bool:
         return self._write(_km().slot_set, row, state, value)
 
-    def _write(self, slot_kernel: Any, row: int, state: int, values: np.ndarray) -> bool:
+    def _write(self, slot_kernel: Callable[..., object], row: int, state: int,
+               values: np.ndarray) -> bool:
         """``slot_kernel`` (slot_add or slot_set) on ``row`` of this process's slot."""
         with self.lock:
             self.ensure_slot()
@@ -386,7 +389,7 @@ class Segment:
             self.keys[key] = (index, state)
             return index, state
 
-    def remove(self, match: Any) -> int:
+    def remove(self, match: Callable[[tuple[str, ...]], bool]) -> int:
         """Remove every label set for which ``match(label values)`` is true,
         for every process; returns how many records were freed."""
         km = _km()
@@ -441,7 +444,7 @@ class Segment:
             copy(self.words, self.vals, at, at + 1, buf)
             raw = buf.view(np.uint64)
             nbytes = int(raw[2])
-            if not nbytes or nbytes > _EX_PAYLOAD:
+            if not nbytes or nbytes > EX_PAYLOAD:
                 out.append(None)
                 continue
             try:
@@ -493,7 +496,8 @@ class Segment:
         owners = self.words[lay.slots_at + _S_OWNER::lay.slot_words][:lay.slots].copy()
         return out, owners
 
-    def live(self, read: Any) -> tuple[Any, list[tuple[int, tuple[str, ...], float]]]:
+    def live(self, read: Callable[[int], _T]
+             ) -> tuple[_T | None, list[tuple[int, tuple[str, ...], float]]]:
         """``read(n)`` (read_sum or read_slots) and the label sets it may show:
         those ready before and after the copy, in the same generation (a
         series removed meanwhile, possibly half zeroed, is left out)."""
@@ -592,16 +596,16 @@ def resolve_directory(directory: str | os.PathLike[str] | None) -> str | None:
     """The metrics directory: ``directory``, else ``FASTMLOPS_METRICS_DIR``
     if set, else None (anonymous shared memory)."""
     if directory is None:
-        directory = os.environ.get(_ENV_DIR) or None
+        directory = os.environ.get(ENV_DIR) or None
     if directory is None:
         return None
     return os.fspath(directory)
 
 
-_KM: Any = None
+_KM: ModuleType | None = None
 
 
-def _km() -> Any:
+def _km() -> ModuleType:
     """:mod:`fastmlops._kernels.metrics`, imported on first use (that loads
     the compiled kernels) and then kept: an import statement in a function
     costs a microsecond or more on every call, and a scrape makes dozens."""

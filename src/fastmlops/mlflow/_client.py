@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from fastmlops.mlflow._values import _Entities, _plan
+from fastmlops.mlflow._values import Entities, plan
 
 if TYPE_CHECKING:  # MLflow is imported on first use
     from mlflow import MlflowClient
@@ -75,8 +75,8 @@ def _mlflow() -> types.ModuleType:
     return mlflow
 
 
-def _client_and_run(client: MlflowClient | None, run_id: str | None
-                    ) -> tuple[MlflowClient, str]:
+def client_and_run(client: MlflowClient | None, run_id: str | None
+                   ) -> tuple[MlflowClient, str]:
     mlflow = _mlflow()
     if client is None:
         client = mlflow.MlflowClient()
@@ -95,9 +95,9 @@ def _client_and_run(client: MlflowClient | None, run_id: str | None
 
 
 # ------------------------------------------------------------------ sending
-def _send(client: MlflowClient, run_id: str, ent: _Entities, series: dict[str, list[float]],
-          steps: list[Step], *, timestamp: int, step: int,
-          status_tag: str, what: str) -> int:
+def send(client: MlflowClient, run_id: str, ent: Entities, series: dict[str, list[float]],
+         steps: list[Step], *, timestamp: int, step: int,
+         status_tag: str, what: str) -> int:
     """Log everything, then run ``steps`` (``(doing, callable)``: artifact
     uploads, inputs); the status tag is set first (incomplete) and last
     (complete).  Returns the number of ``log_batch`` requests."""
@@ -108,8 +108,8 @@ def _send(client: MlflowClient, run_id: str, ent: _Entities, series: dict[str, l
         metrics.extend(Metric(k, v, timestamp, i) for i, v in enumerate(values))
     params = [Param(k, v) for k, v in ent.params.items()]
     tags = [RunTag(status_tag, "incomplete")] + [RunTag(k, v) for k, v in ent.tags.items()]
-    plan = _plan(metrics, params, tags)
-    total = len(plan) + len(steps) + 1
+    batches = plan(metrics, params, tags)
+    total = len(batches) + len(steps) + 1
     errors = _tracking_errors()
     done = 0
 
@@ -129,11 +129,11 @@ def _send(client: MlflowClient, run_id: str, ent: _Entities, series: dict[str, l
             run_id=run_id, written=done, total=total, timestamp=timestamp,
             status_tag=status_tag)
 
-    for i, (m, p, t) in enumerate(plan):
+    for i, (m, p, t) in enumerate(batches):
         try:
             client.log_batch(run_id, metrics=m, params=p, tags=t, synchronous=True)
         except errors as exc:
-            raise fail(exc, f"sending request {i + 1} of {len(plan)}") from exc
+            raise fail(exc, f"sending request {i + 1} of {len(batches)}") from exc
         done += 1
     for doing, call in steps:
         try:
@@ -145,7 +145,7 @@ def _send(client: MlflowClient, run_id: str, ent: _Entities, series: dict[str, l
         client.set_tag(run_id, status_tag, "complete", synchronous=True)
     except errors as exc:
         raise fail(exc, "marking it complete") from exc
-    return len(plan)
+    return len(batches)
 
 
 def _tracking_errors() -> tuple[type[BaseException], ...]:
@@ -163,15 +163,15 @@ def _tracking_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def _uploads(client: MlflowClient, run_id: str, artifacts: list[tuple[str, str]]
-             ) -> list[Step]:
+def uploads(client: MlflowClient, run_id: str, artifacts: list[tuple[str, str]]
+            ) -> list[Step]:
     """An upload step for each ``(text, artifact path)``."""
     def upload(text: str, path: str) -> Step:
         return (f"uploading the artifact {path}", lambda: client.log_text(run_id, text, path))
     return [upload(text, path) for text, path in artifacts]
 
 
-def _timestamp(timestamp: int | None) -> int:
+def check_timestamp(timestamp: int | None) -> int:
     if timestamp is None:
         return int(time.time() * 1000)
     if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Integral) \
@@ -181,19 +181,19 @@ def _timestamp(timestamp: int | None) -> int:
     return int(timestamp)
 
 
-def _check_step(step: int) -> int:
+def check_step(step: int) -> int:
     if isinstance(step, bool) or not isinstance(step, numbers.Integral) \
             or not -(2**63) <= step < 2**63:
         raise ValueError(f"step must be an int (a 64-bit integer), got {step!r}")
     return int(step)
 
 
-def _check_artifact_path(path: str) -> str:
+def check_artifact_path(path: str) -> str:
     if not isinstance(path, str) or path.startswith("/") or ".." in path.split("/"):
         raise ValueError(f"artifact_path must be a relative directory in the run, got {path!r}")
     return path.strip("/")
 
 
-def _artifact_name(artifact_path: str, stem: str, step: int, ext: str) -> str:
+def artifact_name(artifact_path: str, stem: str, step: int, ext: str) -> str:
     name = f"{stem}.{ext}" if step == 0 else f"{stem}_step{step}.{ext}"
     return f"{artifact_path}/{name}" if artifact_path else name

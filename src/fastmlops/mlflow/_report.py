@@ -7,36 +7,46 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 from fastmlops.mlflow._client import (
     LoggedValues,
-    _artifact_name,
-    _check_artifact_path,
-    _check_step,
-    _client_and_run,
-    _send,
-    _timestamp,
-    _uploads,
+    artifact_name,
+    check_artifact_path,
+    check_step,
+    check_timestamp,
+    client_and_run,
+    send,
+    uploads,
 )
 from fastmlops.mlflow._values import (
-    _burn_rates_series,
-    _check_prefix,
-    _drift_entities,
-    _drift_layout,
-    _Entities,
-    _is_drift_report,
-    _jsonable,
-    _result_entities,
-    _slo_status_dict,
-    _slo_status_entities,
+    Entities,
+    burn_rates_series,
+    check_prefix,
+    drift_entities,
+    drift_layout,
+    is_drift_report,
+    jsonable,
+    result_entities,
+    slo_status_dict,
+    slo_status_entities,
 )
 
 if TYPE_CHECKING:  # MLflow is imported on first use
     from mlflow import MlflowClient
 
+    from fastmlops._core.results import TupleResult
+    from fastmlops.abtest import (ConfidenceInterval, PeekingResult, SequentialResult,
+                                  SimulatedPower, ZTestResult)
+    from fastmlops.drift import DriftReport
+    from fastmlops.slo import BurnRates, SLOStatus
 
-def log_report(report: Any, *, run_id: str | None = None, prefix: str | None = None,
+    #: What :func:`log_report` takes (told apart by their attributes).
+    Report = (DriftReport | SLOStatus | BurnRates | ZTestResult | ConfidenceInterval
+              | SimulatedPower | SequentialResult | PeekingResult)
+
+
+def log_report(report: Report, *, run_id: str | None = None, prefix: str | None = None,
                step: int = 0, timestamp: int | None = None, artifact_path: str = "fastmlops",
                client: MlflowClient | None = None) -> LoggedValues:
     """Log a drift report (or an SLO / A/B test result) to an MLflow run.
@@ -122,47 +132,50 @@ def log_report(report: Any, *, run_id: str | None = None, prefix: str | None = N
     >>> client.set_terminated(run.info.run_id)
     >>> tmp.cleanup()
     """
-    step = _check_step(step)
-    ts = _timestamp(timestamp)
-    artifact_path = _check_artifact_path(artifact_path)
+    step = check_step(step)
+    ts = check_timestamp(timestamp)
+    artifact_path = check_artifact_path(artifact_path)
     series: dict[str, list[float]] = {}
     keys: dict[str, str] = {}
     html = None
-    if _is_drift_report(report):
-        prefix = _check_prefix("drift" if prefix is None else prefix)
-        json_path = _artifact_name(artifact_path, f"{prefix}_report", step, "json")
-        data = _drift_layout(report)
-        ent, keys = _drift_entities(data, prefix, json_path)
+    if is_drift_report(report):
+        prefix = check_prefix("drift" if prefix is None else prefix)
+        json_path = artifact_name(artifact_path, f"{prefix}_report", step, "json")
+        data = drift_layout(report)
+        ent, keys = drift_entities(data, prefix, json_path)
         to_json = getattr(report, "to_json", None)
-        text = to_json() if callable(to_json) else json.dumps(_jsonable(data), indent=2)
+        text = to_json() if callable(to_json) else json.dumps(jsonable(data), indent=2)
         to_html = getattr(report, "to_html", None)
         if callable(to_html):
             html = to_html()
         what = "drift report"
     elif hasattr(report, "check_line") and hasattr(report, "budget_remaining"):
-        prefix = _check_prefix("slo" if prefix is None else prefix)
-        json_path = _artifact_name(artifact_path, f"{prefix}_status", step, "json")
-        ent = _slo_status_entities(report, prefix, json_path)
-        text = json.dumps(_jsonable(_slo_status_dict(report)), indent=2)
+        prefix = check_prefix("slo" if prefix is None else prefix)
+        json_path = artifact_name(artifact_path, f"{prefix}_status", step, "json")
+        status = cast("SLOStatus", report)
+        ent = slo_status_entities(status, prefix, json_path)
+        text = json.dumps(jsonable(slo_status_dict(status)), indent=2)
         what = "SLO status"
     elif hasattr(report, "rates") and hasattr(report, "windows") and hasattr(report, "objective"):
-        prefix = _check_prefix("slo" if prefix is None else prefix)
-        json_path = _artifact_name(artifact_path, f"{prefix}_burn_rates", step, "json")
-        ent = _Entities()
-        ent.param(f"{prefix}.objective", str(float(report.objective)), json_path)
-        series = _burn_rates_series(report, prefix)
-        text = json.dumps(_jsonable({"objective": float(report.objective),
-                                     "windows_minutes": list(report.windows),
-                                     "rates": report.rates}), indent=2)
+        prefix = check_prefix("slo" if prefix is None else prefix)
+        json_path = artifact_name(artifact_path, f"{prefix}_burn_rates", step, "json")
+        rates = cast("BurnRates", report)
+        ent = Entities()
+        ent.param(f"{prefix}.objective", str(float(rates.objective)), json_path)
+        series = burn_rates_series(rates, prefix)
+        text = json.dumps(jsonable({"objective": float(rates.objective),
+                                    "windows_minutes": list(rates.windows),
+                                    "rates": rates.rates}), indent=2)
         what = "burn rates"
     elif callable(getattr(report, "_asdict", None)) and type(report).__module__ == \
             "fastmlops.abtest":
-        prefix = _check_prefix("abtest" if prefix is None else prefix)
+        prefix = check_prefix("abtest" if prefix is None else prefix)
         stem = re.sub(r"(?<!^)(?=[A-Z])", "_", type(report).__name__).lower()
-        json_path = _artifact_name(artifact_path, f"{prefix}_{stem}", step, "json")
-        ent, series = _result_entities(report, prefix, json_path)
-        ent.tag(f"{prefix}.result", type(report).__name__, json_path)
-        text = json.dumps(_jsonable({"result": type(report).__name__, **report._asdict()}),
+        json_path = artifact_name(artifact_path, f"{prefix}_{stem}", step, "json")
+        result = cast("TupleResult", report)
+        ent, series = result_entities(result, prefix, json_path)
+        ent.tag(f"{prefix}.result", type(result).__name__, json_path)
+        text = json.dumps(jsonable({"result": type(result).__name__, **result._asdict()}),
                           indent=2)
         what = f"A/B test result ({type(report).__name__})"
     else:
@@ -172,12 +185,12 @@ def log_report(report: Any, *, run_id: str | None = None, prefix: str | None = N
     if step != 0 and series:
         raise ValueError(f"a {what} is logged as a series by position (step = position); "
                          "step= must be 0 for it (use prefix= to tell logs apart)")
-    client, run_id = _client_and_run(client, run_id)
+    client, run_id = client_and_run(client, run_id)
     artifacts = [(text, json_path)]
     if html is not None:
         artifacts.append((html, json_path[: -len(".json")] + ".html"))
-    requests = _send(client, run_id, ent, series, _uploads(client, run_id, artifacts),
-                     timestamp=ts, step=step, status_tag=f"{prefix}.status", what=what)
+    requests = send(client, run_id, ent, series, uploads(client, run_id, artifacts),
+                    timestamp=ts, step=step, status_tag=f"{prefix}.status", what=what)
     metrics = dict(ent.metrics)
     for k, values in series.items():
         metrics[k] = values[-1] if values else math.nan

@@ -10,7 +10,15 @@ import json
 import math
 import numbers
 import re
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence, SupportsFloat, TypeGuard
+
+if TYPE_CHECKING:  # annotations only: nothing here needs MLflow or the reports' packages
+    import datetime
+
+    from mlflow.entities import Metric, Param, RunTag
+
+    from fastmlops._core.results import TupleResult
+    from fastmlops.slo import BurnRates, SLOStatus
 
 
 #: MLflow's limits per ``log_batch`` request (``mlflow.utils.validation``).
@@ -39,7 +47,7 @@ def _hash8(name: str) -> str:
     return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
-def _check_prefix(prefix: Any) -> str:
+def check_prefix(prefix: str) -> str:
     if not isinstance(prefix, str) or not prefix or _BAD_CHARS.search(prefix) \
             or prefix.startswith(".") or len(prefix) > 100:
         raise ValueError(f"prefix must be 1 to 100 letters, digits, '_', '-', '.' or spaces, "
@@ -47,7 +55,7 @@ def _check_prefix(prefix: Any) -> str:
     return prefix
 
 
-def _unique_keys(names: Sequence[str], budget: int, reserved: Iterable[str] = ()) -> list[str]:
+def unique_keys(names: Sequence[str], budget: int, reserved: Iterable[str] = ()) -> list[str]:
     """Sanitized keys, distinct from each other and from ``reserved`` (and
     from ``reserved + '.'``-prefixed names); see :func:`column_keys`."""
     reserved = tuple(reserved)
@@ -112,9 +120,9 @@ def column_keys(names: Sequence[object], *, prefix: str = "drift") -> dict[str, 
     >>> column_keys(["age", "income ($)", "a/b", "a_b"])
     {'age': 'age', 'income ($)': 'income ___-e7ef31d7', 'a/b': 'a_b-c14cddc0', 'a_b': 'a_b'}
     """
-    prefix = _check_prefix(prefix)
+    prefix = check_prefix(prefix)
     texts = [str(n) for n in names]
-    keys = _unique_keys(texts, MAX_KEY_LENGTH - len(prefix) - 2 - FIELD_ROOM, _RESERVED)
+    keys = unique_keys(texts, MAX_KEY_LENGTH - len(prefix) - 2 - FIELD_ROOM, _RESERVED)
     out: dict[str, str] = {}
     for name, key in zip(texts, keys):
         out.setdefault(name, key)
@@ -122,32 +130,32 @@ def column_keys(names: Sequence[object], *, prefix: str = "drift") -> dict[str, 
 
 
 # ------------------------------------------------------------------ values
-def _is_number(v: Any) -> bool:
+def _is_number(v: object) -> TypeGuard[numbers.Real]:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
-def _as_float(v: Any) -> float:
+def _as_float(v: SupportsFloat) -> float:
     return float(v)
 
 
-def _text(v: Any) -> str:
+def _text(v: object) -> str:
     if isinstance(v, str):
         return v
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v):
         return ",".join(v)
-    return json.dumps(_jsonable(v), sort_keys=True, allow_nan=False)
+    return json.dumps(jsonable(v), sort_keys=True, allow_nan=False)
 
 
-def _jsonable(v: Any) -> Any:
+def jsonable(v: object) -> Any:
     """Plain JSON types; non-finite floats become None (JSON has no NaN)."""
     if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
+        return {str(k): jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
+        return [jsonable(x) for x in v]
     if hasattr(v, "tolist") and not isinstance(v, (str, bytes)):  # numpy arrays and scalars
-        return _jsonable(v.tolist())
+        return jsonable(v.tolist())
     if isinstance(v, bool) or v is None or isinstance(v, str):
         return v
     if isinstance(v, numbers.Integral):
@@ -160,7 +168,7 @@ def _jsonable(v: Any) -> Any:
     return str(v)
 
 
-def _long_text(key: str, value: str, limit: int, artifact: str) -> str:
+def long_text(key: str, value: str, limit: int, artifact: str) -> str:
     """``value`` if it fits ``limit``, else a pointer to the artifact holding it."""
     if len(value) <= limit:
         return value
@@ -168,7 +176,7 @@ def _long_text(key: str, value: str, limit: int, artifact: str) -> str:
     return f"(too long for MLflow: {len(value)} characters, sha256:{digest}; see {artifact})"
 
 
-class _Entities:
+class Entities:
     """Metrics, params and tags to send, with names checked for uniqueness."""
 
     def __init__(self) -> None:
@@ -176,7 +184,7 @@ class _Entities:
         self.params: dict[str, str] = {}
         self.tags: dict[str, str] = {}
 
-    def metric(self, key: str, value: Any) -> None:
+    def metric(self, key: str, value: SupportsFloat | None) -> None:
         if value is None:
             return
         if isinstance(value, bool):
@@ -185,17 +193,17 @@ class _Entities:
             raise AssertionError(f"metric name {key!r} used twice")
         self.metrics[key] = _as_float(value)
 
-    def tag(self, key: str, value: Any, artifact: str) -> None:
+    def tag(self, key: str, value: object, artifact: str) -> None:
         if value is None:
             return
-        self.tags[key] = _long_text(key, _text(value), MAX_TAG_VALUE_LENGTH, artifact)
+        self.tags[key] = long_text(key, _text(value), MAX_TAG_VALUE_LENGTH, artifact)
 
-    def param(self, key: str, value: Any, artifact: str) -> None:
+    def param(self, key: str, value: object, artifact: str) -> None:
         if value is None:
             return
-        self.params[key] = _long_text(key, _text(value), MAX_PARAM_VALUE_LENGTH, artifact)
+        self.params[key] = long_text(key, _text(value), MAX_PARAM_VALUE_LENGTH, artifact)
 
-    def scalar(self, key: str, value: Any, artifact: str) -> None:
+    def scalar(self, key: str, value: object, artifact: str) -> None:
         """A number becomes a metric, text (or a list of codes) a tag."""
         if value is None:
             return
@@ -206,7 +214,7 @@ class _Entities:
 
 
 # ------------------------------------------------------------------ drift reports
-def _drift_layout(report: Any) -> dict[str, Any]:
+def drift_layout(report: Any) -> dict[str, Any]:
     """The report as the ``to_dict()`` layout of docs/drift-report-json.md."""
     to_dict = getattr(report, "to_dict", None)
     if callable(to_dict):
@@ -237,15 +245,15 @@ def _drift_layout(report: Any) -> dict[str, Any]:
     }
 
 
-def _is_drift_report(report: Any) -> bool:
+def is_drift_report(report: object) -> bool:
     if callable(getattr(report, "to_dict", None)) and hasattr(report, "column_verdict"):
         return True
     return callable(getattr(report, "to_records", None)) and hasattr(report, "column_verdict")
 
 
-def _drift_entities(data: dict[str, Any], prefix: str, artifact: str
-                    ) -> tuple[_Entities, dict[str, str]]:
-    ent = _Entities()
+def drift_entities(data: dict[str, Any], prefix: str, artifact: str
+                   ) -> tuple[Entities, dict[str, str]]:
+    ent = Entities()
     ent.tag(f"{prefix}.verdict", data.get("verdict"), artifact)
     ent.tag(f"{prefix}.format", f"{data.get('format')}/{data.get('version')}", artifact)
     for name, value in (data.get("summary") or {}).items():
@@ -262,7 +270,7 @@ def _drift_entities(data: dict[str, Any], prefix: str, artifact: str
         ent.param(f"{prefix}.rule.{_segment(name)}", value, artifact)
     columns = data.get("columns") or []
     names = [str(c.get("name", "")) for c in columns]
-    keys = _unique_keys(names, MAX_KEY_LENGTH - len(prefix) - 2 - FIELD_ROOM, _RESERVED)
+    keys = unique_keys(names, MAX_KEY_LENGTH - len(prefix) - 2 - FIELD_ROOM, _RESERVED)
     for col, name, key in zip(columns, names, keys):
         base = f"{prefix}.{key}"
         if key != name:
@@ -282,7 +290,7 @@ def _drift_entities(data: dict[str, Any], prefix: str, artifact: str
     return ent, dict(zip(names, keys))
 
 
-def _segment(name: Any) -> str:
+def _segment(name: object) -> str:
     """A fixed field name of a report, checked (these never need changing)."""
     s = str(name)
     if _BAD_CHARS.search(s) or not s or len(s) > FIELD_ROOM - 1:
@@ -291,8 +299,8 @@ def _segment(name: Any) -> str:
 
 
 # ------------------------------------------------------------------ SLO and A/B results
-def _slo_status_entities(status: Any, prefix: str, artifact: str) -> _Entities:
-    ent = _Entities()
+def slo_status_entities(status: SLOStatus, prefix: str, artifact: str) -> Entities:
+    ent = Entities()
     for name in ("good", "total", "availability", "latency"):
         ent.metric(f"{prefix}.{name}", getattr(status, name))
     for sli, windows in status.burn_rates.items():
@@ -308,7 +316,7 @@ def _slo_status_entities(status: Any, prefix: str, artifact: str) -> _Entities:
     return ent
 
 
-def _window_label(window: Any) -> str:
+def _window_label(window: datetime.timedelta | int) -> str:
     minutes = window.total_seconds() / 60 if hasattr(window, "total_seconds") else window
     minutes = int(round(minutes))
     if minutes % 1440 == 0:
@@ -318,11 +326,11 @@ def _window_label(window: Any) -> str:
     return f"{minutes}m"
 
 
-def _result_entities(result: Any, prefix: str, artifact: str
-                     ) -> tuple[_Entities, dict[str, list[float]]]:
+def result_entities(result: TupleResult, prefix: str, artifact: str
+                    ) -> tuple[Entities, dict[str, list[float]]]:
     """An A/B result: scalars as metrics/tags, pairs as ``.low``/``.high``,
     arrays as one series per field (``step`` = position)."""
-    ent = _Entities()
+    ent = Entities()
     series: dict[str, list[float]] = {}
     for name, value in result._asdict().items():
         key = f"{prefix}.{_segment(name)}"
@@ -338,22 +346,24 @@ def _result_entities(result: Any, prefix: str, artifact: str
     return ent, series
 
 
-def _burn_rates_series(rates: Any, prefix: str) -> dict[str, list[float]]:
+def burn_rates_series(rates: BurnRates, prefix: str) -> dict[str, list[float]]:
     return {f"{prefix}.burn_rate.{_window_label(w)}": [float(x) for x in rates.rates[k].tolist()]
             for k, w in enumerate(rates.windows)}
 
 
 # ------------------------------------------------------------------ requests
-def _plan(metrics: list[Any], params: list[Any], tags: list[Any]
-          ) -> list[tuple[list[Any], list[Any], list[Any]]]:
+def plan(metrics: list[Metric], params: list[Param], tags: list[RunTag]
+         ) -> list[tuple[list[Metric], list[Param], list[RunTag]]]:
     """Pack entities into requests under MLflow's count and size limits."""
-    def size(e: Any) -> int:
+    def size(e: Metric | Param | RunTag) -> int:
         return len(json.dumps(e.key)) + len(json.dumps(str(e.value))) + 60
 
-    requests: list[tuple[list[Any], list[Any], list[Any]]] = []
-    queues = [list(reversed(params)), list(reversed(tags)), list(reversed(metrics))]
+    requests: list[tuple[list[Metric], list[Param], list[RunTag]]] = []
+    queues: list[list[Metric | Param | RunTag]] = [list(reversed(params)), list(reversed(tags)),
+                                                   list(reversed(metrics))]
     caps = [MAX_PARAMS_PER_REQUEST, MAX_TAGS_PER_REQUEST, MAX_METRICS_PER_REQUEST]
     while any(queues):
+        # (params, tags, metrics), each list of its queue's type
         parts: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
         total = nbytes = 0
         for queue, part, cap in zip(queues, parts, caps):
@@ -367,7 +377,7 @@ def _plan(metrics: list[Any], params: list[Any], tags: list[Any]
     return requests
 
 
-def _slo_status_dict(status: Any) -> dict[str, Any]:
+def slo_status_dict(status: SLOStatus) -> dict[str, Any]:
     return {
         "time": status.time, "good": status.good, "total": status.total,
         "availability": status.availability, "latency": status.latency,
@@ -382,15 +392,15 @@ def _slo_status_dict(status: Any) -> dict[str, Any]:
     }
 
 
-def _flatten(value: Any, path: str, out: dict[str, Any]) -> None:
+def flatten(value: object, path: str, out: dict[str, object]) -> None:
     if isinstance(value, dict) and value:
         for k, v in value.items():
-            _flatten(v, f"{path}.{k}" if path else str(k), out)
+            flatten(v, f"{path}.{k}" if path else str(k), out)
     else:
         out[path] = value
 
 
-def _param_text(value: Any) -> str:
+def param_text(value: object) -> str:
     """As ``mlflow.log_params`` writes values (``str``), so the two agree."""
     if isinstance(value, (str, bool, int, float)) or value is None:
         return str(value)

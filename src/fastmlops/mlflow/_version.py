@@ -5,26 +5,26 @@ params, tags, artifacts and a dataset input of an MLflow run."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastmlops.mlflow._client import (
     LoggedValues,
     Step,
-    _artifact_name,
-    _check_artifact_path,
-    _client_and_run,
-    _send,
-    _timestamp,
-    _uploads,
+    artifact_name,
+    check_artifact_path,
+    check_timestamp,
+    client_and_run,
+    send,
+    uploads,
 )
 from fastmlops.mlflow._values import (
     MAX_KEY_LENGTH,
     MAX_PARAM_VALUE_LENGTH,
-    _Entities,
-    _flatten,
-    _long_text,
-    _param_text,
-    _unique_keys,
+    Entities,
+    flatten,
+    long_text,
+    param_text,
+    unique_keys,
 )
 
 if TYPE_CHECKING:  # imported on first use
@@ -131,39 +131,39 @@ def log_model_version(version: ModelVersion, *, run_id: str | None = None,
                          f"got {dataset_name!r}")
     if not isinstance(context, str) or not context or len(context) > 500:
         raise ValueError(f"context must be a non-empty str, got {context!r}")
-    artifact_path = _check_artifact_path(artifact_path)
-    json_path = _artifact_name(artifact_path, "model_version", 0, "json")
+    artifact_path = check_artifact_path(artifact_path)
+    json_path = artifact_name(artifact_path, "model_version", 0, "json")
 
-    ent = _Entities()
-    hyper: dict[str, Any] = {}
-    _flatten(version.hyperparameters, "", hyper)
+    ent = Entities()
+    hyper: dict[str, object] = {}
+    flatten(version.hyperparameters, "", hyper)
     hyper.pop("", None)  # an empty dict of hyper-parameters
     names = list(hyper)
-    hkeys = _unique_keys(names, MAX_KEY_LENGTH, ("fastmlops",))
+    hkeys = unique_keys(names, MAX_KEY_LENGTH, ("fastmlops",))
     for name, key in zip(names, hkeys):
-        ent.params[key] = _long_text(key, _param_text(hyper[name]), MAX_PARAM_VALUE_LENGTH,
-                                     json_path)
+        ent.params[key] = long_text(key, param_text(hyper[name]), MAX_PARAM_VALUE_LENGTH,
+                                    json_path)
     ent.params["fastmlops.seed"] = str(version.seed)
     ent.tag("fastmlops.weights", version.weights, json_path)
     ent.tag("fastmlops.data", version.data, json_path)
     ent.tag("fastmlops.hyperparameters_digest", version.hyperparameters_digest, json_path)
     ent.tag("fastmlops.environment_digest", version.environment_digest, json_path)
     ent.tag("fastmlops.version_digest", version.digest, json_path)
-    env: dict[str, Any] = {}
-    _flatten(version.environment, "", env)
+    env: dict[str, object] = {}
+    flatten(version.environment, "", env)
     env.pop("", None)
     env_names = list(env)
-    env_keys = _unique_keys(env_names, MAX_KEY_LENGTH - len("fastmlops.env."))
+    env_keys = unique_keys(env_names, MAX_KEY_LENGTH - len("fastmlops.env."))
     for name, key in zip(env_names, env_keys):
         if env[name] is not None:
             ent.tag(f"fastmlops.env.{key}", env[name], json_path)
     artifacts = [(version.to_json(), json_path)]
     for part, manifest in manifests:
         artifacts.append((manifest.to_json(),
-                          _artifact_name(artifact_path, f"{part}_manifest", 0, "json")))
+                          artifact_name(artifact_path, f"{part}_manifest", 0, "json")))
 
-    client, run_id = _client_and_run(client, run_id)
-    steps: list[Step] = _uploads(client, run_id, artifacts)
+    client, run_id = client_and_run(client, run_id)
+    steps: list[Step] = uploads(client, run_id, artifacts)
     if callable(getattr(client, "log_inputs", None)):
         from mlflow.entities import Dataset, DatasetInput, InputTag
 
@@ -176,9 +176,9 @@ def log_model_version(version: ModelVersion, *, run_id: str | None = None,
         inputs = [DatasetInput(dataset, tags=[InputTag("mlflow.data.context", context)])]
         steps.append(("logging the dataset input",
                       lambda: client.log_inputs(run_id, datasets=inputs)))
-    ts = _timestamp(None)
-    requests = _send(client, run_id, ent, {}, steps, timestamp=ts, step=0,
-                     status_tag="fastmlops.version.status", what="model version")
+    ts = check_timestamp(None)
+    requests = send(client, run_id, ent, {}, steps, timestamp=ts, step=0,
+                    status_tag="fastmlops.version.status", what="model version")
     return LoggedValues(run_id=run_id, timestamp=ts, step=0, metrics={},
                         params=dict(ent.params), tags=dict(ent.tags), requests=requests,
                         artifacts=[p for _, p in artifacts], keys=dict(zip(names, hkeys)))

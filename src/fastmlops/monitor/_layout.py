@@ -26,13 +26,16 @@ import hashlib
 import logging
 import math
 import zlib
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, cast
 
 import numpy as np
 
 from fastmlops.drift.categories import CategoryCounts
 from fastmlops.drift.columns import CategoricalColumn, NumericColumn, label_hashes
 from fastmlops.drift.counts import CategoricalCounts, ColumnCounts, KsFigures, NumericCounts
+
+if TYPE_CHECKING:
+    from fastmlops.drift import DriftReference
 
 _log = logging.getLogger("fastmlops.monitor")
 
@@ -42,12 +45,12 @@ UNSEEN_BUCKETS = 64
 #: at most one cell in 32 holds an edge (and is searched); 34 KB per column at
 #: the default 512 buckets.
 _CELLS_PER_EDGE = 32
-_TOTALS_TAG = -1.0
+TOTALS_TAG = -1.0
 #: Values of a batch above which :meth:`Layout.count_table` uses every thread.
 _PARALLEL_VALUES = 200_000
 
 
-def _unseen_bucket(value: Any) -> int:
+def _unseen_bucket(value: object) -> int:
     """A process-independent bucket of a category label (``hash`` is salted
     per process; CRC-32 of its ``repr`` is not)."""
     return zlib.crc32(repr(value).encode("utf-8", "surrogatepass")) % UNSEEN_BUCKETS
@@ -59,7 +62,7 @@ class NumericBins:
     __slots__ = ("union", "ref_below", "psi_of", "grid_of", "lo", "scale", "top", "cell_bin",
                  "width", "max_mass")
 
-    def __init__(self, col: Any, buckets: int) -> None:
+    def __init__(self, col: NumericColumn, buckets: int) -> None:
         from fastmlops import divergence
 
         values = col.sorted_values
@@ -147,7 +150,7 @@ def bucketed_ks(ref_below: np.ndarray, n_ref: int, cur_below: np.ndarray, n_cur:
 class Layout:
     """Every column's bins and where they sit in the counts vector."""
 
-    def __init__(self, ref: Any, buckets: int) -> None:
+    def __init__(self, ref: DriftReference, buckets: int) -> None:
         self.ref = ref
         self.m = len(ref.columns)
         self.kinds = list(ref.kinds)
@@ -179,7 +182,7 @@ class Layout:
                                              if nbs else np.zeros(0, np.int16), dtype=np.int16)
         self.count_at = np.array([self.offsets[j] for j in num], dtype=np.int64)
         #: kept category -> its bin, per column (empty for a numeric column)
-        self.index: list[Mapping[Any, int]] = [
+        self.index: list[Mapping[object, int]] = [
             col.categories.index if isinstance(col, CategoricalColumn) else {}
             for col in ref.column_models]
 
@@ -191,8 +194,9 @@ class Layout:
             nb = self.bins[j]
             if nb is not None:
                 h.update(nb.union.tobytes())
-            else:
-                h.update(repr(col.categories.categories).encode("utf-8", "surrogatepass"))
+            else:  # no bins: a categorical column
+                h.update(repr(cast(CategoricalColumn, col).categories.categories)
+                         .encode("utf-8", "surrogatepass"))
         return h.hexdigest()
 
     # ------------------------------------------------------------ counting
@@ -294,7 +298,7 @@ class Layout:
             return bad, why
         return self._mixed_rows(rows, out)
 
-    def _numeric_row(self, r: Any) -> tuple[list | None, str | None]:
+    def _numeric_row(self, r: Iterable[object]) -> tuple[list | None, str | None]:
         vals = []
         try:
             seq = list(r)
@@ -347,7 +351,7 @@ class Layout:
                 else:
                     pos = self._category_bin(j, x)
                     if pos < 0:
-                        kind = self.ref.column_models[j].categories.kind
+                        kind = cast(CategoricalColumn, self.ref.column_models[j]).categories.kind
                         reason = (f"column {names[j]!r} holds {kind} categories but the row "
                                   f"holds {x!r:.40} ({type(x).__name__})")
                         break
@@ -364,11 +368,13 @@ class Layout:
             self.count_table(np.array(num_rows, dtype=np.float64), out)
         return bad, why
 
-    def _category_bin(self, j: int, x: Any) -> int:
+    def _category_bin(self, j: int, x: object) -> int:
         """Position in the counts vector of categorical value ``x`` of column
         ``j`` (its kept category, unseen bucket or missing bin); -1 when ``x``
         is of another kind than the reference's values."""
         col = self.ref.column_models[j]
+        if TYPE_CHECKING:  # callers pass categorical columns (no cast: a hot path)
+            assert isinstance(col, CategoricalColumn)
         at = self.offsets[j]
         k = len(col.categories.categories)
         if x is None or (isinstance(x, float) and x != x):

@@ -78,7 +78,7 @@ import re
 import dataclasses
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NoReturn, Sized
 
 import numpy as np
 
@@ -90,7 +90,16 @@ from fastmlops.metrics.segment import (Segment, encode_definition, layout_hash,
                                        resolve_directory, segment_for)
 from fastmlops.drift.judge import judge
 from fastmlops.drift.report import DriftReport
-from fastmlops.monitor._layout import _TOTALS_TAG, Layout
+from fastmlops.monitor._layout import TOTALS_TAG, Layout
+
+if TYPE_CHECKING:  # annotations only: prometheus_client is imported on first use
+    import datetime
+    import os
+
+    from prometheus_client.metrics_core import Metric as MetricFamily
+    from prometheus_client.registry import CollectorRegistry
+
+    from fastmlops.drift import DriftReference
 
 __all__ = ["DriftMonitor", "VERDICT_CODES"]
 
@@ -102,7 +111,7 @@ _SUBDIR = "drift-monitors"
 _F8 = np.dtype(np.float64)
 
 
-def _seconds(value: Any, name: str) -> float:
+def _seconds(value: float | datetime.timedelta, name: str) -> float:
     if hasattr(value, "total_seconds"):
         value = value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
@@ -157,10 +166,12 @@ class DriftMonitor:
     (2, 0.5)
     """
 
-    def __init__(self, reference: Any, *, window: Any = 600.0, bucket: Any = 60.0,
-                 name: str = "fastmlops_drift", ks_buckets: int = 512,
-                 registry: Any = DEFAULT_REGISTRY, directory: Any = None,
-                 max_processes: int = 64, clock: Callable[[], float] | None = None) -> None:
+    def __init__(self, reference: DriftReference | str | os.PathLike[str], *,
+                 window: float | datetime.timedelta = 600.0,
+                 bucket: float | datetime.timedelta = 60.0, name: str = "fastmlops_drift",
+                 ks_buckets: int = 512, registry: CollectorRegistry | None = DEFAULT_REGISTRY,
+                 directory: str | os.PathLike[str] | None = None, max_processes: int = 64,
+                 clock: Callable[[], float] | None = None) -> None:
         from fastmlops.drift import DriftReference
 
         if not isinstance(reference, DriftReference):
@@ -208,7 +219,7 @@ class DriftMonitor:
         self._segment: Segment = segment_for(name, "counter", self._width, int(max_processes),
                                              self._max_rows, digest, directory, meta)
         self._rows = [self._segment.series_index((str(r),)) for r in range(n_rows)]
-        self._buf: list[Any] = []
+        self._buf: list[object] = []
         # a float64 numpy row is buffered as its bytes when every column is numeric
         # (None, which no array's shape equals, when a column is categorical)
         self._row_shape = (self._m,) if self._layout.numeric_only else None
@@ -240,7 +251,7 @@ class DriftMonitor:
         else:
             self._observe_other(features)
 
-    def _wrong_length(self, row: Any) -> None:
+    def _wrong_length(self, row: Sized) -> NoReturn:
         raise ValueError(f"a row has {len(row)} value(s) but the reference has {self._m} "
                          f"column(s) {self.reference.columns[:10]!r}; pass one value per "
                          "column, in the reference's order (or a dict by column name)")
@@ -331,7 +342,7 @@ class DriftMonitor:
             add(row, state, tag, counts)
         if counts[0] or rejected:
             row, state = self._rows[self._steps + 1]
-            add(row, state, _TOTALS_TAG, np.array([counts[0], float(rejected)]))
+            add(row, state, TOTALS_TAG, np.array([counts[0], float(rejected)]))
 
     def _after_fork_in_child(self) -> None:
         """In a forked child: new locks, a slot of its own, an empty buffer
@@ -359,7 +370,7 @@ class DriftMonitor:
     def totals(self) -> tuple[int, int]:
         """(rows counted, rows rejected) since the start, every process."""
         self._flush()
-        t = self._sum(_TOTALS_TAG, _TOTALS_TAG, 2)
+        t = self._sum(TOTALS_TAG, TOTALS_TAG, 2)
         return int(t[0]), int(t[1])
 
     def report(self) -> DriftReport:
@@ -393,10 +404,10 @@ class DriftMonitor:
                ("nan_share", "Share of missing values over the window"),
                ("verdict", "Column verdict: 0 ok, 1 watch, 2 drift"))
 
-    def describe(self) -> list[Any]:
+    def describe(self) -> list[MetricFamily]:
         return list(self._families(None, prometheus_parts(), (0, 0)))
 
-    def collect(self) -> list[Any]:
+    def collect(self) -> list[MetricFamily]:
         try:
             report = self.report()
         except ValueError:
@@ -404,7 +415,7 @@ class DriftMonitor:
         return list(self._families(report, prometheus_parts(), self.totals()))
 
     def _families(self, report: DriftReport | None, pc: PrometheusParts,
-                  totals: tuple[int, int]) -> Iterator[Any]:
+                  totals: tuple[int, int]) -> Iterator[MetricFamily]:
         n = self.name
         gauges = {key: pc.GaugeMetricFamily(f"{n}_{key}", doc, labels=["column"])
                   for key, doc in self._GAUGES}

@@ -60,9 +60,9 @@ temporality, start times and resource attributes.  See its documentation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from fastmlops.otel._deps import _require
+from fastmlops.otel._deps import require
 from fastmlops.telemetry import tracing as _tracing
 from fastmlops.telemetry.attributes import to_attributes
 
@@ -100,7 +100,7 @@ def enable_tracing(tracer_provider: TracerProvider | None = None) -> None:
     >>> otel.tracing_enabled()
     True
     """
-    _require("opentelemetry.trace", "tracing")
+    require("opentelemetry.trace", "tracing")
     _tracing.enable(tracer_provider)
 
 
@@ -128,7 +128,7 @@ def tracing_enabled() -> bool:
 
 
 # --------------------------------------------------------------------------- metrics
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in ("OTLPMetricExporter", "start_metrics_exporter"):
         from fastmlops.otel import _otlp
         return getattr(_otlp, name)

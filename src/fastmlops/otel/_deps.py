@@ -8,7 +8,7 @@ import types
 _EXTRA = "pip install fastmlops[otel]"
 
 
-def _require(module: str, what: str) -> types.ModuleType:
+def require(module: str, what: str) -> types.ModuleType:
     """Import ``module`` or raise an ImportError naming the extra."""
     try:
         return __import__(module, fromlist=["_"])

@@ -19,11 +19,20 @@ import threading
 import time
 import urllib.parse
 import weakref
-from typing import Any, Mapping
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Mapping, TypedDict
 
 from fastmlops import __version__
-from fastmlops.otel._deps import _require
+from fastmlops.otel._deps import require
 from fastmlops.telemetry.attributes import to_attributes
+
+if TYPE_CHECKING:  # annotations only: the libraries are imported on first use
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+    from opentelemetry.proto.metrics.v1.metrics_pb2 import NumberDataPoint
+    from prometheus_client.metrics_core import Metric as MetricFamily
+    from prometheus_client.registry import Collector
+
+    from fastmlops.telemetry.attributes import AttributeValue
 
 __all__ = ["OTLPMetricExporter", "start_metrics_exporter"]
 
@@ -34,10 +43,10 @@ _CUMULATIVE = 2  # AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 _LOG_EVERY = 60.0  # seconds between two logged failures after the first
 
 
-def _pb() -> Any:
+def _pb() -> tuple[ModuleType, ModuleType, ModuleType, ModuleType]:
     """The protobuf modules (ImportError naming the extra when missing)."""
-    _require("opentelemetry.proto.collector.metrics.v1.metrics_service_pb2",
-             "OTLP metrics export")
+    require("opentelemetry.proto.collector.metrics.v1.metrics_service_pb2",
+            "OTLP metrics export")
     from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as service
     from opentelemetry.proto.common.v1 import common_pb2 as common
     from opentelemetry.proto.metrics.v1 import metrics_pb2 as metrics
@@ -66,8 +75,8 @@ def _env_endpoint() -> str:
     return _DEFAULT_ENDPOINT
 
 
-def _env_resource() -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _env_resource() -> dict[str, str]:
+    out: dict[str, str] = {}
     for part in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
         if "=" in part:
             k, v = part.split("=", 1)
@@ -79,7 +88,7 @@ def _env_resource() -> dict[str, Any]:
     return out
 
 
-def _any_value(common: Any, value: Any) -> Any:
+def _any_value(common: ModuleType, value: AttributeValue) -> AnyValue:
     if isinstance(value, bool):
         return common.AnyValue(bool_value=value)
     if isinstance(value, int):
@@ -92,7 +101,7 @@ def _any_value(common: Any, value: Any) -> Any:
     return common.AnyValue(string_value=str(value))
 
 
-def _key_values(common: Any, attrs: Mapping[str, Any]) -> list[Any]:
+def _key_values(common: ModuleType, attrs: Mapping[str, AttributeValue]) -> list[KeyValue]:
     return [common.KeyValue(key=k, value=_any_value(common, v)) for k, v in attrs.items()]
 
 
@@ -106,9 +115,9 @@ class _Series:
     (restarted when its value goes down: the counter was reset)."""
 
     def __init__(self) -> None:
-        self._first: dict[tuple[Any, ...], tuple[int, float]] = {}
+        self._first: dict[tuple[str | tuple[str, str], ...], tuple[int, float]] = {}
 
-    def start(self, key: tuple[Any, ...], created: float | None, value: float,
+    def start(self, key: tuple[str | tuple[str, str], ...], created: float | None, value: float,
               now_ns: int) -> int:
         if created is not None and math.isfinite(created) and created > 0:
             return int(created * 1e9)
@@ -121,11 +130,11 @@ class _Series:
         return got[0]
 
 
-def _families(source: Any) -> list[Any]:
+def _families(source: Collector) -> list[MetricFamily]:
     return list(source.collect())
 
 
-def encode(source: Any, resource: Mapping[str, Any], series: _Series,
+def encode(source: Collector, resource: Mapping[str, AttributeValue], series: _Series,
            now_ns: int | None = None) -> tuple[bytes, int]:
     """``(ExportMetricsServiceRequest bytes, number of data points)`` for
     everything ``source.collect()`` yields now."""
@@ -209,7 +218,7 @@ def encode(source: Any, resource: Mapping[str, Any], series: _Series,
                                               summary=pbm.Summary(data_points=dps)))
                 points += len(dps)
         else:  # gauge, info, stateset, unknown, gaugehistogram: each sample a gauge point
-            by_name: dict[str, list[Any]] = {}
+            by_name: dict[str, list[NumberDataPoint]] = {}
             for s in samples:
                 by_name.setdefault(s.name, []).append(pbm.NumberDataPoint(
                     attributes=_key_values(common, to_attributes(s.labels)),
@@ -225,6 +234,18 @@ def encode(source: Any, resource: Mapping[str, Any], series: _Series,
             scope=common.InstrumentationScope(name="fastmlops", version=__version__),
             metrics=metrics)])])
     return request.SerializeToString(), points
+
+
+class ExportStats(TypedDict):
+    """``OTLPMetricExporter.stats``: counts since the start, the last error and success."""
+
+    exports: int
+    failures: int
+    dropped_points: int
+    rejected_points: int
+    skipped_not_leader: int
+    last_error: str | None
+    last_success: float | None
 
 
 _LIVE: "weakref.WeakSet[OTLPMetricExporter]" = weakref.WeakSet()
@@ -302,11 +323,11 @@ class OTLPMetricExporter:
     (15.0, 0)
     """
 
-    def __init__(self, endpoint: str | None = None, *, registry: Any = _DEFAULT_REGISTRY,
+    def __init__(self, endpoint: str | None = None, *, registry: Collector = _DEFAULT_REGISTRY,
                  interval: float = 60.0, timeout: float = 10.0,
                  headers: Mapping[str, str] | None = None,
                  resource: Mapping[str, Any] | None = None, compression: str | None = None,
-                 lock_file: Any = None) -> None:
+                 lock_file: str | os.PathLike[str] | None = None) -> None:
         _pb()  # the ImportError naming the extra, now rather than on the thread
         endpoint = _env_endpoint() if endpoint is None else endpoint
         if not isinstance(endpoint, str):
@@ -357,13 +378,13 @@ class OTLPMetricExporter:
         self._pid = os.getpid()
         self._last_log = -math.inf
         self._failing = False
-        self.stats: dict[str, Any] = {"exports": 0, "failures": 0, "dropped_points": 0,
-                                      "rejected_points": 0, "skipped_not_leader": 0,
-                                      "last_error": None, "last_success": None}
+        self.stats: ExportStats = {"exports": 0, "failures": 0, "dropped_points": 0,
+                                   "rejected_points": 0, "skipped_not_leader": 0,
+                                   "last_error": None, "last_success": None}
         _LIVE.add(self)
 
     @staticmethod
-    def _seconds(value: Any, name: str) -> float:
+    def _seconds(value: float, name: str) -> float:
         try:
             x = float(value)
         except (TypeError, ValueError):

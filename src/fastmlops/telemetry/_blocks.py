@@ -12,13 +12,25 @@ import contextvars
 import functools
 import inspect
 import sys
-from typing import Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Generator, Literal, TypeVar, cast
+
+if TYPE_CHECKING:
+    from types import FrameType, TracebackType
+    from typing import Self  # Python 3.11
+
+    from fastmlops.telemetry.tracing import ActiveSpan
+
+    #: What a block's ``_enter`` returns and its ``_exit`` takes: the start
+    #: (clock seconds), paired with its OpenTelemetry span when traced.
+    Token = float | tuple[float, ActiveSpan]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # --------------------------------------------------------------------------- start-time stacks
 _getframe = getattr(sys, "_getframe", None)
 
 
-def _caller_frame(depth: int) -> Any:
+def _caller_frame(depth: int) -> FrameType | None:
     """The frame ``depth`` levels above the caller of this function (``None``
     where the interpreter has no ``sys._getframe``)."""
     if _getframe is None:  # pragma: no cover - not CPython/PyPy
@@ -32,7 +44,7 @@ def _caller_frame(depth: int) -> Any:
 _GENERATOR_FRAME = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
 
 
-class _Starts:
+class Starts:
     """The start values of the ``with`` blocks open on one object, each
     matched to its own exit.
 
@@ -54,11 +66,11 @@ class _Starts:
     __slots__ = ("_by_frame", "_var")
 
     def __init__(self) -> None:
-        self._by_frame: dict[Any, list[Any]] = {}
-        self._var: contextvars.ContextVar[tuple] = contextvars.ContextVar("fastmlops_starts",
-                                                                         default=())
+        self._by_frame: dict[FrameType, list[Token]] = {}
+        self._var: contextvars.ContextVar[tuple[Token, ...]] = contextvars.ContextVar(
+            "fastmlops_starts", default=())
 
-    def push(self, value: Any, frame: Any) -> None:
+    def push(self, value: Token, frame: FrameType | None) -> None:
         if frame is not None and frame.f_code.co_flags & _GENERATOR_FRAME:
             own = self._by_frame.get(frame)
             if own is None:
@@ -68,7 +80,7 @@ class _Starts:
             return
         self._var.set(self._var.get() + (value,))
 
-    def pop(self, frame: Any) -> Any:
+    def pop(self, frame: FrameType | None) -> Token:
         if frame is not None and frame.f_code.co_flags & _GENERATOR_FRAME:
             own = self._by_frame.get(frame)
             if own:
@@ -83,7 +95,7 @@ class _Starts:
         return stack[-1]
 
 
-def _is_kind(fn: Any, test: Callable[[Any], bool]) -> bool:
+def _is_kind(fn: object, test: Callable[[object], bool]) -> bool:
     """``test(fn)`` (an ``inspect.is...function``), also for partials and for
     callable objects whose ``__call__`` passes it."""
     if test(fn):
@@ -93,15 +105,15 @@ def _is_kind(fn: Any, test: Callable[[Any], bool]) -> bool:
     return test(getattr(fn, "__call__", None))
 
 
-def _is_async(fn: Any) -> bool:
+def is_async(fn: object) -> bool:
     return _is_kind(fn, inspect.iscoroutinefunction)
 
 
-def _is_asyncgen(fn: Any) -> bool:
+def is_asyncgen(fn: object) -> bool:
     return _is_kind(fn, inspect.isasyncgenfunction)
 
 
-def _is_gen(fn: Any) -> bool:
+def is_gen(fn: object) -> bool:
     return _is_kind(fn, inspect.isgeneratorfunction)
 
 
@@ -112,15 +124,16 @@ def _as_ended(exc: BaseException | None) -> BaseException | None:
     return None if isinstance(exc, GeneratorExit) else exc
 
 
-def _otel_parts(token: Any) -> tuple[Any, Any]:
+def otel_parts(token: Token) -> tuple[float, ActiveSpan | None]:
     """``(start, active OpenTelemetry span or None)`` of an enter token."""
     if token.__class__ is tuple:
         return token
-    return token, None
+    # a float (mypy narrows only the ``is`` branch; isinstance would cost every span)
+    return token, None  # type: ignore[return-value]
 
 
-def _wrap(fn: Callable[..., Any], enter: Callable[[], Any],
-          exit_: Callable[[Any, BaseException | None], None]) -> Callable[..., Any]:
+def wrap(fn: F, enter: Callable[[], Token],
+         exit_: Callable[[Token, BaseException | None], None]) -> F:
     """Decorate a sync or async function with ``enter``/``exit_`` around each call.
 
     Generator and async generator functions are timed from the first
@@ -128,7 +141,7 @@ def _wrap(fn: Callable[..., Any], enter: Callable[[], Any],
     exception, and an early ``close()`` (the consumer stopped iterating,
     ``GeneratorExit``) as a normal end.
     """
-    if _is_async(fn):
+    if is_async(fn):
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             token = enter()
@@ -139,13 +152,13 @@ def _wrap(fn: Callable[..., Any], enter: Callable[[], Any],
                 raise
             exit_(token, None)
             return result
-        return async_wrapper
+        return cast("F", async_wrapper)
 
-    if _is_asyncgen(fn):
+    if is_asyncgen(fn):
         @functools.wraps(fn)
         async def asyncgen_wrapper(*args: Any, **kwargs: Any) -> Any:
             token = enter()
-            active = _otel_parts(token)[1]  # its context is left at every yield
+            active = otel_parts(token)[1]  # its context is left at every yield
             try:
                 agen = fn(*args, **kwargs)
                 try:
@@ -174,14 +187,14 @@ def _wrap(fn: Callable[..., Any], enter: Callable[[], Any],
                 exit_(token, _as_ended(exc))
                 raise
             exit_(token, None)
-        return asyncgen_wrapper
+        return cast("F", asyncgen_wrapper)
 
-    if _is_gen(fn):
+    if is_gen(fn):
         @functools.wraps(fn)
         def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
             token = enter()
             try:
-                active = _otel_parts(token)[1]
+                active = otel_parts(token)[1]
                 if active is None:
                     result = yield from fn(*args, **kwargs)
                 else:  # traced: the span's context is left at every yield
@@ -191,7 +204,7 @@ def _wrap(fn: Callable[..., Any], enter: Callable[[], Any],
                 raise
             exit_(token, None)
             return result
-        return gen_wrapper
+        return cast("F", gen_wrapper)
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -203,10 +216,11 @@ def _wrap(fn: Callable[..., Any], enter: Callable[[], Any],
             raise
         exit_(token, None)
         return result
-    return wrapper
+    return cast("F", wrapper)
 
 
-def _suspending(gen: Any, active: Any) -> Any:
+def _suspending(gen: Generator[object, object, object], active: ActiveSpan
+                ) -> Generator[object, object, object]:
     """``yield from gen``, leaving ``active``'s OpenTelemetry context while
     suspended, so the consumer's code between two items is not in the span."""
     try:
@@ -229,35 +243,36 @@ def _suspending(gen: Any, active: Any) -> Any:
         return stop.value
 
 
-class _ContextDecorator:
+class ContextDecorator:
     """``with obj:``, ``async with obj:`` and ``@obj`` on sync/async functions."""
 
-    _starts: _Starts
+    _starts: Starts
 
-    def _enter(self) -> Any:  # pragma: no cover - overridden
+    def _enter(self) -> Token:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def _exit(self, token: Any, exc: BaseException | None) -> None:  # pragma: no cover
+    def _exit(self, token: Token, exc: BaseException | None) -> None:  # pragma: no cover
         raise NotImplementedError
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> Self:
         self._starts.push(self._enter(), _caller_frame(1))
         return self
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
         self._exit(self._starts.pop(_caller_frame(1)), _as_ended(exc))
         return False  # re-raise
 
-    async def __aenter__(self) -> Any:
+    async def __aenter__(self) -> Self:
         self._starts.push(self._enter(), _caller_frame(1))
         return self
 
-    async def __aexit__(self, exc_type: Any, exc: BaseException | None,
-                        tb: Any) -> Literal[False]:
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> Literal[False]:
         self._exit(self._starts.pop(_caller_frame(1)), _as_ended(exc))
         return False
 
-    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def __call__(self, fn: F) -> F:
         if not callable(fn):
             raise TypeError(f"decorate a function, got {fn!r}")
-        return _wrap(fn, self._enter, self._exit)
+        return wrap(fn, self._enter, self._exit)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 _log = logging.getLogger("fastmlops.telemetry")
 
@@ -21,7 +21,15 @@ _handlers: dict[Hashable, tuple[tuple[tuple[str, ...], ...], Handler]] = {}
 _by_event: dict[tuple[str, ...], tuple[tuple[Hashable, Handler], ...]] = {}
 
 
-def _check_event(event: Any, name: str = "event_name") -> tuple[str, ...]:
+class HandlerInfo(TypedDict):
+    """One entry of :func:`list_handlers`."""
+
+    id: Hashable
+    event_name: tuple[str, ...]
+    function: Handler
+
+
+def check_event(event: object, name: str = "event_name") -> tuple[str, ...]:
     if isinstance(event, list):
         event = tuple(event)
     if type(event) is not tuple or not event or not all(isinstance(p, str) for p in event):
@@ -78,7 +86,7 @@ def attach(handler_id: Hashable, event_name: tuple[str, ...], handler: Handler) 
 def attach_many(handler_id: Hashable, event_names: Iterable[tuple[str, ...]],
                 handler: Handler) -> None:
     """Like :func:`attach`, for several events with one ``handler_id``."""
-    events = tuple(_check_event(ev) for ev in event_names)
+    events = tuple(check_event(ev) for ev in event_names)
     if not events:
         raise ValueError("event_names is empty; pass at least one event tuple")
     if not callable(handler):
@@ -106,7 +114,7 @@ def detach(handler_id: Hashable) -> bool:
         return True
 
 
-def list_handlers(prefix: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+def list_handlers(prefix: tuple[str, ...] = ()) -> list[HandlerInfo]:
     """The attached handlers whose event starts with ``prefix`` (all by default):
     ``[{"id": ..., "event_name": ..., "function": ...}, ...]``."""
     prefix = tuple(prefix)

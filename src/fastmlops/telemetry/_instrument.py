@@ -8,23 +8,44 @@ import functools
 import logging
 import threading
 import time
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping, ParamSpec, Protocol, TypeVar
 
 from fastmlops.telemetry._blocks import (
-    _ContextDecorator,
-    _is_async,
-    _is_asyncgen,
-    _is_gen,
-    _otel_parts,
-    _Starts,
-    _wrap,
+    ContextDecorator,
+    Starts,
+    is_async,
+    is_asyncgen,
+    is_gen,
+    otel_parts,
+    wrap,
 )
-from fastmlops.telemetry.tracing import _recording
+from fastmlops.telemetry.tracing import recording
+
+if TYPE_CHECKING:
+    from fastmlops.telemetry._blocks import F, Token
 
 _log = logging.getLogger("fastmlops.telemetry")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def _metric(obj: Any, method: str, role: str, labels: Mapping[str, Any] | None) -> Any:
+class SupportsInc(Protocol):
+    """A requests or errors metric: ``inc()`` (e.g. a prometheus_client Counter)."""
+
+    def inc(self) -> object: ...
+
+
+class SupportsObserve(Protocol):
+    """A latency metric: ``observe(seconds)`` (e.g. a prometheus_client Histogram)."""
+
+    def observe(self, value: float, /) -> object: ...
+
+
+M = TypeVar("M", SupportsInc, SupportsObserve)
+
+
+def _metric(obj: M | None, method: str, role: str, labels: Mapping[str, str] | None
+            ) -> M | None:
     if obj is None:
         return None
     if labels:
@@ -37,11 +58,11 @@ def _metric(obj: Any, method: str, role: str, labels: Mapping[str, Any] | None) 
     return obj
 
 
-class Instrument(_ContextDecorator):
+class Instrument(ContextDecorator):
     """See :func:`instrument`."""
 
-    def __init__(self, requests: Any = None, errors: Any = None, latency: Any = None,
-                 labels: Mapping[str, Any] | None = None,
+    def __init__(self, requests: SupportsInc | None = None, errors: SupportsInc | None = None,
+                 latency: SupportsObserve | None = None, labels: Mapping[str, str] | None = None,
                  clock: Callable[[], float] = time.perf_counter, *,
                  name: str | None = None) -> None:
         if labels is not None and not isinstance(labels, Mapping):
@@ -59,15 +80,15 @@ class Instrument(_ContextDecorator):
         #: ``__qualname__``, or ``"fastmlops.instrument"`` for a ``with`` block)
         self.name = name
         #: the OpenTelemetry span attributes: the labels
-        self.attributes: dict[str, Any] = dict(labels or {})
-        self._starts = _Starts()
+        self.attributes: dict[str, str] = dict(labels or {})
+        self._starts = Starts()
 
-    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def __call__(self, fn: F) -> F:
         if not callable(fn):
             raise TypeError(f"decorate a function, got {fn!r}")
-        return _wrap(fn, functools.partial(self._enter, self._name_for(fn)), self._exit)
+        return wrap(fn, functools.partial(self._enter, self._name_for(fn)), self._exit)
 
-    def _name_for(self, fn: Any) -> str:
+    def _name_for(self, fn: object) -> str:
         if self.name is not None:
             return self.name
         name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
@@ -75,13 +96,13 @@ class Instrument(_ContextDecorator):
             name = getattr(type(fn), "__qualname__", None) or "fastmlops.instrument"
         return name
 
-    def _enter(self, name: str | None = None) -> Any:
+    def _enter(self, name: str | None = None) -> Token:
         if self.requests is not None:
             try:
                 self.requests.inc()
             except Exception:
                 _log.exception("telemetry: requests metric %r failed in inc()", self.requests)
-        ot = _recording()
+        ot = recording()
         if ot is None:
             return self._clock()
         active = ot.start(name or self.name or "fastmlops.instrument", self.attributes,
@@ -89,8 +110,8 @@ class Instrument(_ContextDecorator):
         start = self._clock()
         return start if active is None else (start, active)
 
-    def _exit(self, token: Any, exc: BaseException | None) -> None:
-        start, active = _otel_parts(token)
+    def _exit(self, token: Token, exc: BaseException | None) -> None:
+        start, active = otel_parts(token)
         elapsed = max(self._clock() - start, 0.0)  # a clock that went backwards: 0
         try:
             self._record(elapsed, exc)
@@ -111,7 +132,7 @@ class Instrument(_ContextDecorator):
             except Exception:
                 _log.exception("telemetry: errors metric %r failed in inc()", self.errors)
 
-    def record(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def record(self, f: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Call ``f(*args, **kwargs)`` once, recorded; return its result.
 
         For a coroutine function the result is a coroutine, recorded while it
@@ -120,7 +141,7 @@ class Instrument(_ContextDecorator):
         """
         if not callable(f):
             raise TypeError(f"f must be callable, got {f!r}")
-        if _is_async(f) or _is_asyncgen(f) or _is_gen(f):
+        if is_async(f) or is_asyncgen(f) or is_gen(f):
             return self(f)(*args, **kwargs)
         token = self._enter(self._name_for(f))
         try:
@@ -132,8 +153,8 @@ class Instrument(_ContextDecorator):
         return result
 
 
-def instrument(requests: Any = None, errors: Any = None, latency: Any = None, *,
-               labels: Mapping[str, Any] | None = None,
+def instrument(requests: SupportsInc | None = None, errors: SupportsInc | None = None,
+               latency: SupportsObserve | None = None, *, labels: Mapping[str, str] | None = None,
                clock: Callable[[], float] = time.perf_counter,
                name: str | None = None) -> Instrument:
     """RED metrics in one line: count requests and errors, observe latency.
@@ -190,8 +211,9 @@ _default_lock = threading.Lock()
 DEFAULT_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0)
 
 
-def set_default_metrics(requests: Any = None, errors: Any = None, latency: Any = None, *,
-                        labels: Mapping[str, Any] | None = None,
+def set_default_metrics(requests: SupportsInc | None = None, errors: SupportsInc | None = None,
+                        latency: SupportsObserve | None = None, *,
+                        labels: Mapping[str, str] | None = None,
                         clock: Callable[[], float] = time.perf_counter) -> Instrument:
     """Set the metrics :func:`record_request` records on (as :func:`instrument`)."""
     global _default
@@ -222,7 +244,7 @@ def _default_instrument() -> Instrument:
     return _default
 
 
-def record_request(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def record_request(f: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """Call ``f(*args, **kwargs)``: count the request, time it, observe the
     latency, count an error if ``f`` raised (and re-raise); return its result.
 

@@ -5,19 +5,22 @@ around a block or a call, each also an OpenTelemetry span when tracing is on
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from fastmlops.telemetry._blocks import _ContextDecorator, _otel_parts, _Starts
-from fastmlops.telemetry._events import _check_event, execute
-from fastmlops.telemetry.tracing import _recording
+from fastmlops.telemetry._blocks import ContextDecorator, Starts, otel_parts
+from fastmlops.telemetry._events import check_event, execute
+from fastmlops.telemetry.tracing import recording
+
+if TYPE_CHECKING:
+    from fastmlops.telemetry._blocks import Token
 
 
-class Span(_ContextDecorator):
+class Span(ContextDecorator):
     """See :func:`span`."""
 
     def __init__(self, event_prefix: tuple[str, ...], metadata: Mapping[str, Any] | None,
                  clock: Callable[[], float], system_time: Callable[[], float]) -> None:
-        self.prefix = _check_event(event_prefix, "event_prefix")
+        self.prefix = check_event(event_prefix, "event_prefix")
         if metadata is not None and not isinstance(metadata, Mapping):
             raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
         self.metadata: dict[str, Any] = dict(metadata or {})
@@ -30,10 +33,10 @@ class Span(_ContextDecorator):
         self._exc_ev = self.prefix + ("exception",)
         #: the OpenTelemetry span name: the prefix joined with dots
         self.name = ".".join(self.prefix)
-        self._starts = _Starts()
+        self._starts = Starts()
 
-    def _enter(self) -> Any:
-        ot = _recording()
+    def _enter(self) -> Token:
+        ot = recording()
         start = self._clock()
         now = self._system_time()
         if ot is None:
@@ -45,8 +48,8 @@ class Span(_ContextDecorator):
         execute(self._start_ev, {"system_time": now, "monotonic_time": start}, self.metadata)
         return start if active is None else (start, active)
 
-    def _exit(self, token: Any, exc: BaseException | None) -> None:
-        start, active = _otel_parts(token)
+    def _exit(self, token: Token, exc: BaseException | None) -> None:
+        start, active = otel_parts(token)
         end = self._clock()
         duration = max(end - start, 0.0)  # a clock that went backwards: 0, never negative
         try:
@@ -102,7 +105,7 @@ def span(event_prefix: tuple[str, ...], metadata: Mapping[str, Any] | None = Non
     return Span(event_prefix, metadata, clock, system_time)
 
 
-def _ns(seconds: Any) -> int:
+def _ns(seconds: float) -> int:
     """Epoch seconds (``system_time``) as OpenTelemetry's integer nanoseconds."""
     try:
         return int(seconds * 1e9)

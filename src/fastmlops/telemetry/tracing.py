@@ -129,7 +129,7 @@ def _decide() -> Bridge | None:
         return _bridge
 
 
-def _recording() -> Bridge | None:
+def recording() -> Bridge | None:
     """The bridge if the span starting now should be traced, else None (the
     hot path of every span: two global reads when tracing is off, one read
     and one call when it is on)."""
