@@ -128,7 +128,8 @@ from fastmlops._core import flush as _core_flush
 from fastmlops._core.flush import FLUSH_INTERVAL, flush, set_flush_interval
 from fastmlops.metrics import _base, _directory, _files, _types, exposition, segment
 from fastmlops.metrics._directory import DirectoryCollector
-from fastmlops.metrics._types import Counter, Gauge, Histogram
+from fastmlops.metrics._gauge import Gauge
+from fastmlops.metrics._types import Counter, Histogram
 from fastmlops.metrics.segment import DEFAULT_BUCKETS
 
 __all__ = ["Counter", "Gauge", "Histogram", "DirectoryCollector", "DEFAULT_BUCKETS",

@@ -41,8 +41,8 @@ if TYPE_CHECKING:  # annotations only: prometheus_client is imported on first us
     from prometheus_client.registry import CollectorRegistry
     from prometheus_client.samples import Exemplar
 
-    from fastmlops.metrics._types import (Counter, CounterChild, Gauge, GaugeChild, Histogram,
-                                          HistogramChild)
+    from fastmlops.metrics._gauge import Gauge, GaugeChild
+    from fastmlops.metrics._types import Counter, CounterChild, Histogram, HistogramChild
 
 _log = logging.getLogger("fastmlops.metrics")
 ChildT = TypeVar("ChildT", bound="Child")

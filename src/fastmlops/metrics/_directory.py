@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fastmlops.metrics._files import check_directory, open_file
-from fastmlops.metrics._types import Counter, Gauge, Histogram
+from fastmlops.metrics._gauge import Gauge
+from fastmlops.metrics._types import Counter, Histogram
 from fastmlops.metrics.exposition import DEFAULT_REGISTRY, resolve_registry
 from fastmlops.metrics.segment import (
     ENV_DIR,
