@@ -1,1 +1,2 @@
-"""The shared core: input checks, threads, progress, warm-up, the exit protocol of shared-memory writers and the Prometheus rule writer."""
+"""The shared core: input checks, threads, progress, warm-up, the exit protocol
+of shared-memory writers, named results and the Prometheus rule writer."""
