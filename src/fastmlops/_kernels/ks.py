@@ -40,15 +40,15 @@ from fastmlops._kernels._jit import kernel
 _DATA_SIGS = ("float64", "float32", "int64", "uint64")
 
 
-def _sigs(template: str) -> tuple[str, ...]:
+def sigs(template: str) -> tuple[str, ...]:
     return tuple(template.format(d=dt) for dt in _DATA_SIGS)
 
 
-_CHUNK = 512
+CHUNK = 512
 
 
 @kernel()
-def _bucket_chunk(values, start, stop, lo, scale, top, idx):
+def bucket_chunk(values, start, stop, lo, scale, top, idx):
     """Buckets of values[start:stop] into idx[:stop - start]; return the NaN count.
 
     The bucket is clamp((x - lo) * scale + 1, 0, top) truncated: every step is
@@ -70,8 +70,8 @@ def _bucket_chunk(values, start, stop, lo, scale, top, idx):
     return nan
 
 
-@kernel(*(_sigs("int64({d}[::1], float64, float64, float64, int64[::1], uint16[::1])")
-           + _sigs("int64({d}[::1], float64, float64, float64, int32[::1], uint16[::1])")))
+@kernel(*(sigs("int64({d}[::1], float64, float64, float64, int64[::1], uint16[::1])")
+           + sigs("int64({d}[::1], float64, float64, float64, int32[::1], uint16[::1])")))
 def bucket_counts(values, lo, scale, top, counts, ids):
     """Add the number of non-NaN values per bucket to ``counts`` (length
     ``int(top) + 1 <= 65536``; int32 counts when fewer than 2**31 values, as the
@@ -118,7 +118,7 @@ def bucket_ids(values, lo, scale, top, ids):
     return nan
 
 
-@kernel(*_sigs("int64({d}[:, :], int64, int64, int64, float64[::1], float64[::1],"
+@kernel(*sigs("int64({d}[:, :], int64, int64, int64, float64[::1], float64[::1],"
                " float64[::1], uint16[:, ::1], int64[:, ::1], int64[::1], uint8[::1],"
                " uint8[:, ::1], float64[::1], int64[::1], int64[:, ::1])"))
 def rows_bucket_counts(table, r0, r1, j0, los, scales, tops, ids, counts, nans, use_split,
@@ -230,19 +230,19 @@ def add_counts(total, counts):
         total[k] += counts[k]
 
 
-@kernel(*_sigs("int64({d}[::1], float64, float64, float64, int64[::1])"))
+@kernel(*sigs("int64({d}[::1], float64, float64, float64, int64[::1])"))
 def sorted_bucket_counts(values, lo, scale, top, counts):
     """``bucket_counts`` for values sorted ascending with NaNs last: counts runs
     of equal buckets instead of incrementing per element (the bucket is
     non-decreasing along the array).  Returns the number of NaNs."""
-    idx = np.empty(_CHUNK, np.int32)
+    idx = np.empty(CHUNK, np.int32)
     n = values.size
     nan = 0
     prev = -1
     run = 0
-    for start in range(0, n, _CHUNK):
-        stop = min(n, start + _CHUNK)
-        nan += _bucket_chunk(values, start, stop, lo, scale, top, idx)
+    for start in range(0, n, CHUNK):
+        stop = min(n, start + CHUNK)
+        nan += bucket_chunk(values, start, stop, lo, scale, top, idx)
         for t in range(stop - start):
             k = idx[t]
             if k == prev:
@@ -259,8 +259,8 @@ def sorted_bucket_counts(values, lo, scale, top, counts):
     return nan
 
 
-@kernel(*(_sigs("int64({d}[::1], uint16[::1], uint8[::1], int64[::1], {d}[::1])")
-           + _sigs("int64({d}[:], uint16[::1], uint8[::1], int64[::1], {d}[::1])")))
+@kernel(*(sigs("int64({d}[::1], uint16[::1], uint8[::1], int64[::1], {d}[::1])")
+           + sigs("int64({d}[:], uint16[::1], uint8[::1], int64[::1], {d}[::1])")))
 def gather(values, ids, selected, pos, out):
     """Copy the non-NaN values whose bucket (``ids``, from ``bucket_counts``) is
     selected into ``out`` (in input order); return how many, or -1 when more
@@ -382,13 +382,13 @@ def _merge(a, lo_a, hi_a, b, lo_b, hi_b, i0, j0, n1, n2, st, locs):
             in_b = False
 
 
-@kernel(*_sigs("void({d}[::1], {d}[::1], float64[::1], {d}[::1])"))
+@kernel(*sigs("void({d}[::1], {d}[::1], float64[::1], {d}[::1])"))
 def merge_sorted(a, b, st, locs):
     """Sort-merge pass over two whole sorted samples (no NaN)."""
     _merge(a, 0, a.size, b, 0, b.size, 0, 0, a.size, b.size, st, locs)
 
 
-@kernel(*_sigs(
+@kernel(*sigs(
     "void({d}[::1], int64[::1], {d}[::1], int64[::1], int64[::1], int64[::1], int64,"
     " int64, float64[::1], {d}[::1])"
 ))

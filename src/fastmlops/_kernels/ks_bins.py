@@ -25,12 +25,12 @@ from __future__ import annotations
 import numpy as np
 
 from fastmlops._kernels._jit import kernel
-from fastmlops._kernels.ks import _CHUNK, _bucket_chunk, _sigs, bin_right, bucket_ids
+from fastmlops._kernels.ks import CHUNK, bucket_chunk, sigs, bin_right, bucket_ids
 
 
-@kernel(*(_sigs("int64({d}[::1], float64, float64, float64, int64[::1], uint16[::1], "
+@kernel(*(sigs("int64({d}[::1], float64, float64, float64, int64[::1], uint16[::1], "
                 "uint8[::1], float64[::1], int64[::1])")
-          + _sigs("int64({d}[::1], float64, float64, float64, int32[::1], uint16[::1], "
+          + sigs("int64({d}[::1], float64, float64, float64, int32[::1], uint16[::1], "
                   "uint8[::1], float64[::1], int64[::1])")))
 def bucket_split_counts(values, lo, scale, top, counts, ids, split, edges, scounts):
     """``_kernels.ks.bucket_counts`` (returns the NaNs), and for every non-NaN
@@ -76,19 +76,19 @@ def fold_buckets(bucket_counts, bin_of, counts):
             counts[k] += bucket_counts[b]
 
 
-@kernel(*_sigs("int64({d}[::1], float64, float64, float64, uint8[::1], {d}[::1])"))
+@kernel(*sigs("int64({d}[::1], float64, float64, float64, uint8[::1], {d}[::1])"))
 def gather_mapped(values, lo, scale, top, selected, out):
     """Copy the non-NaN values whose bucket (the map ``lo, scale, top`` of
     ``_kernels.ks``) is selected into ``out``, in input order; return how many,
     or -1 (stopping) when ``out`` is full.  ``selected.size`` must exceed
     ``int(top)`` (the caller checks)."""
-    idx = np.empty(_CHUNK, np.int32)
+    idx = np.empty(CHUNK, np.int32)
     n = values.size
     k = 0
     room = out.size
-    for start in range(0, n, _CHUNK):
-        stop = min(n, start + _CHUNK)
-        _bucket_chunk(values, start, stop, lo, scale, top, idx)
+    for start in range(0, n, CHUNK):
+        stop = min(n, start + CHUNK)
+        bucket_chunk(values, start, stop, lo, scale, top, idx)
         for t in range(stop - start):
             if selected[idx[t]]:
                 x = values[start + t]

@@ -250,7 +250,7 @@ def copy_consistent(words: np.ndarray, vals: np.ndarray, seq_at: int, src_at: in
                     dst: np.ndarray) -> bool:
     """Copy ``vals[src_at:src_at + len(dst)]`` between two equal, even values
     of the ``seq`` word at ``seq_at``; True if it stayed odd (stuck)."""
-    return _copy_slot(words, vals, seq_at, src_at, dst)
+    return copy_slot(words, vals, seq_at, src_at, dst)
 
 
 @kernel("void(u8[::1], i8, i8, u8[::1])", _t.void(_RO_WORDS, _I8, _I8, _t.Array(_t.uint64, 1, "C")))
@@ -262,7 +262,7 @@ def load_strided(words: np.ndarray, at: int, stride: int, out: np.ndarray) -> No
 
 
 @kernel()
-def _copy_slot(words: np.ndarray, vals: np.ndarray, seq_at: int, src_at: int,
+def copy_slot(words: np.ndarray, vals: np.ndarray, seq_at: int, src_at: int,
                dst: np.ndarray) -> bool:
     """Copy ``vals[src_at:src_at + len(dst)]`` (a slot's rows) into the 1-D
     ``dst`` between two equal, even values of the slot's ``seq``; after
@@ -294,7 +294,7 @@ def read_slots(words: np.ndarray, vals: np.ndarray, slots_at: int, slot_words: i
                stuck: np.ndarray) -> int:
     """Copy every claimed slot's first ``out.shape[1]`` rows of
     ``out.shape[2]`` values into ``out[slot]``, each copy consistent (see
-    :func:`_copy_slot`; a stuck slot is flagged in ``stuck``, the caller
+    :func:`copy_slot`; a stuck slot is flagged in ``stuck``, the caller
     decides).  Unclaimed slots are left zero.  Returns how many were claimed."""
     count = 0
     for slot in range(n_slots):
@@ -304,7 +304,7 @@ def read_slots(words: np.ndarray, vals: np.ndarray, slots_at: int, slot_words: i
             continue
         count += 1
         row = out[slot]
-        stuck[slot] = _copy_slot(words, vals, base + seq_off, base + data_off,
+        stuck[slot] = copy_slot(words, vals, base + seq_off, base + data_off,
                                  row.reshape(row.shape[0] * row.shape[1]))
     return count
 
@@ -328,7 +328,7 @@ def sum_slots(words: np.ndarray, vals: np.ndarray, slots_at: int, slot_words: in
         if load_acquire(words, base + owner_off) == 0:
             continue
         count += 1
-        stuck[slot] = _copy_slot(words, vals, base + seq_off, base + data_off, flat_tmp)
+        stuck[slot] = copy_slot(words, vals, base + seq_off, base + data_off, flat_tmp)
         for i in range(k):
             flat_out[i] += flat_tmp[i]
     return count

@@ -12,7 +12,7 @@ import numpy as np
 
 from fastmlops._kernels._jit import kernel
 from fastmlops._kernels.atomics import load_acquire
-from fastmlops._kernels.metrics import _copy_slot
+from fastmlops._kernels.metrics import copy_slot
 
 #: Rows per block of :func:`bin_rows` (x 20 columns x 8 bytes: fits in L1/L2).
 _BLOCK = 256
@@ -100,7 +100,7 @@ def window_sum(words: np.ndarray, vals: np.ndarray, slots_at: int, slot_words: i
     values: the row without its tag).  Each slot is copied consistently
     (between two equal, even sequence numbers) into ``scratch`` first.
     Returns the number of slots read; ``stuck[s]`` is 1 for a slot whose
-    writer never left its update (see the metrics' ``_copy_slot``)."""
+    writer never left its update (see the metrics' ``copy_slot``)."""
     count = 0
     k = n_rows * width
     for slot in range(n_slots):
@@ -109,7 +109,7 @@ def window_sum(words: np.ndarray, vals: np.ndarray, slots_at: int, slot_words: i
         if load_acquire(words, base + owner_off) == 0:
             continue
         count += 1
-        stuck[slot] = _copy_slot(words, vals, base + seq_off, base + data_off, scratch[:k])
+        stuck[slot] = copy_slot(words, vals, base + seq_off, base + data_off, scratch[:k])
         for r in range(n_rows):
             tag = scratch[r * width]
             if tag < tag_lo or tag > tag_hi:

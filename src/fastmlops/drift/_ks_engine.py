@@ -62,7 +62,7 @@ class Sample:
 
 @dataclass(frozen=True)
 class BucketMap:
-    """A monotone value -> bucket map (see ``_kernels.ks._bucket_chunk``) and, for
+    """A monotone value -> bucket map (see ``_kernels.ks.bucket_chunk``) and, for
     the sample it was made for, that sample's counts per bucket."""
 
     lo: float
