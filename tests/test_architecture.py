@@ -50,11 +50,6 @@ def _bin(name: str) -> str:
     return str(pathlib.Path(sys.executable).with_name(name))
 
 
-def _owner(module: str) -> str:
-    """The package whose private parts ``module`` may use: its own package."""
-    return module.rsplit(".", 1)[0]
-
-
 def _private_at(module: str) -> str | None:
     """The package a private module belongs to (None for a public module or a
     shared layer)."""

@@ -34,6 +34,8 @@ def test_top_level_names_are_the_objects_of_their_modules():
         value = getattr(fastmlops, name)
         if name in fastmlops._SUBMODULES:
             assert value is importlib.import_module(f"fastmlops.{name}")
+        elif name in fastmlops._LAZY:  # the object of the public module it comes from
+            assert value is getattr(importlib.import_module(fastmlops._LAZY[name]), name), name
 
 
 def test_import_fastmlops_loads_no_numba_scipy_or_subpackage():

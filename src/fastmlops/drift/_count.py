@@ -43,7 +43,10 @@ def count_columns(models: Sequence[ColumnModel], names: Sequence[str], cols: Col
                 parts[j] = count_numeric(ref, values, names[j], alternative, binned)
 
     parallel_map(work, cols.blocks())
-    return [p for p in parts if p is not None]
+    done = [p for p in parts if p is not None]
+    if len(done) != m:  # pragma: no cover - every block is counted or raises
+        raise RuntimeError(f"fastmlops: {m - len(done)} column(s) were not counted")
+    return done
 
 
 def _row_major(models: Sequence[ColumnModel], cols: Columns) -> np.ndarray | None:

@@ -48,7 +48,6 @@ class NumericCounts:
     bins: np.ndarray | None = None
     grid: np.ndarray | None = None
     ks: KsFigures | None = None
-    kind: str = field(default="numeric", init=False)
 
 
 @dataclass
@@ -68,7 +67,6 @@ class CategoricalCounts:
     categories: CategoryCounts | None = None
     unseen_counts: np.ndarray = field(default_factory=_empty)
     unseen_keys: np.ndarray = field(default_factory=_empty)
-    kind: str = field(default="categorical", init=False)
 
     @property
     def ks(self) -> None:
