@@ -40,8 +40,10 @@ def test_exposition_answers_for_the_window():
     cur[:, 1] += 1
     m.observe(cur)
     m.observe([0.0, "bad"])
-    s = _samples(reg)
+    # a scrape reads the figures published last (the flusher's, at most once
+    # per bucket, or report()'s), never computes: publish them first
     rep = m.report()
+    s = _samples(reg)
     assert s[("expo_drift_window_rows", ())] == 3000
     assert s[("expo_drift_rows_total", ())] == 3000
     assert s[("expo_drift_rejected_rows_total", ())] == 1

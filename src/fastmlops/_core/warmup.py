@@ -51,6 +51,25 @@ def _families() -> dict[str, Kernels]:
     return families
 
 
+def load_kernels(*modules: str) -> int:
+    """Load (or compile, on a cold cache) every declared signature of the
+    kernel modules ``modules`` (``"metrics"`` for
+    :mod:`fastmlops._kernels.metrics`); return how many.  What a writer's
+    warm-up calls, so that a process forked later starts with them loaded."""
+    from fastmlops._kernels._jit import REGISTRY
+
+    names = {f"fastmlops._kernels.{m}" for m in modules}
+    for name in sorted(names):
+        importlib.import_module(name)
+    count = 0
+    for dispatcher, signatures in list(REGISTRY):
+        if dispatcher.py_func.__module__ in names:
+            for sig in signatures:
+                dispatcher.compile(_arg_types(sig))
+                count += 1
+    return count
+
+
 def _arg_types(signature: str | Signature) -> tuple[Type, ...]:
     # As compile_all(): only the argument types key Numba's cache.
     from numba.core import sigutils

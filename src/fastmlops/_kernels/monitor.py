@@ -118,3 +118,24 @@ def window_sum(words: np.ndarray, vals: np.ndarray, slots_at: int, slot_words: i
             for c in range(width - 1):
                 out[c] += scratch[row + 1 + c]
     return count
+
+
+@kernel("i8(u8[::1], f8[::1], i8, i8, i8, i8, i8, i8, i8, f8[:, ::1], i1[::1])")
+def slot_rows(words: np.ndarray, vals: np.ndarray, slots_at: int, slot_words: int, n_slots: int,
+              seq_off: int, data_off: int, owner_off: int, row_off: int, out: np.ndarray,
+              stuck: np.ndarray) -> int:
+    """Copy the ``out.shape[1]`` values at ``row_off`` of every claimed slot's
+    data into ``out[slot]``, each copy consistent (see the metrics'
+    ``copy_slot``; ``stuck[s]`` as in :func:`window_sum`); unclaimed slots
+    are left as they are.  Returns the number of slots read.  One row of each
+    slot, not the whole slot: what a scrape reads of a monitor."""
+    count = 0
+    for slot in range(n_slots):
+        base = slots_at + slot * slot_words
+        stuck[slot] = 0
+        if load_acquire(words, base + owner_off) == 0:
+            continue
+        count += 1
+        stuck[slot] = copy_slot(words, vals, base + seq_off, base + data_off + row_off,
+                                out[slot])
+    return count

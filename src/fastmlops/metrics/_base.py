@@ -22,7 +22,7 @@ import numpy as np
 
 from fastmlops._core import flush as core_flush
 from fastmlops._core.validation import as_numeric_array
-from fastmlops.metrics.exposition import prometheus_parts, resolve_registry
+from fastmlops.metrics.exposition import prometheus_parts, resolve_registry, warm_metrics
 from fastmlops.metrics.segment import (
     EX_PAYLOAD,
     encode_definition,
@@ -265,6 +265,12 @@ class Metric(Generic[ChildT, ValueT]):
             if self._detached:
                 for child in list(self._detached):
                     child._reset()
+
+    def _warm_up(self) -> None:
+        warm_metrics()  # kernels and exposition, before a fork (see _core.flush)
+
+    def _refresh(self) -> None:
+        """Nothing to compute off the request path: a scrape sums the slots."""
 
     def _after_fork_in_child(self) -> None:
         """In a forked child: new locks, a slot of its own, and empty buffers

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # annotations only: prometheus_client is imported on first use
     from prometheus_client.registry import CollectorRegistry
 
-__all__ = ["DEFAULT_REGISTRY", "PrometheusParts", "prometheus_parts", "resolve_registry"]
+__all__ = ["DEFAULT_REGISTRY", "PrometheusParts", "prometheus_parts", "resolve_registry",
+           "warm_metrics"]
 
 #: Default of a collector's ``registry`` argument: prometheus_client's
 #: ``REGISTRY``, looked up (and prometheus_client imported) only when used.
@@ -80,3 +81,22 @@ def prometheus_parts() -> PrometheusParts:
     if _PC is None:
         _PC = PrometheusParts()
     return _PC
+
+
+_WARM: list[bool] = []
+
+
+def warm_metrics() -> None:
+    """Load what every metric's flush and scrape need (the kernels, and
+    prometheus_client's parts when it is installed), once per process: a
+    metric's warm-up, so that workers forked later start with them loaded."""
+    if _WARM:
+        return
+    from fastmlops._core.warmup import load_kernels
+
+    load_kernels("metrics")
+    try:
+        prometheus_parts()
+    except ImportError:  # exposition is optional
+        pass
+    _WARM.append(True)

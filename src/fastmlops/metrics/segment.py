@@ -555,6 +555,25 @@ class Segment:
             self._repair(stuck)
         return out
 
+    def slot_rows(self, row: int, n: int) -> np.ndarray:
+        """The first ``n`` values of ``row`` in every process's slot,
+        ``(max_processes, n)``, each copied consistently; NaN for a slot no
+        process ever claimed.  Reads ``n`` values per slot, whatever the rows'
+        width: a scrape's cost does not grow with the other rows."""
+        from fastmlops._kernels.monitor import slot_rows
+
+        lay = self.layout
+        if not 0 <= row < lay.series or not 0 < n <= lay.width:
+            raise ValueError(f"row {row} / {n} values outside the segment's "
+                             f"{lay.series} x {lay.width}")
+        out = np.full((lay.slots, n), np.nan)
+        stuck = np.zeros(lay.slots, dtype=np.int8)
+        slot_rows(self.words, self.vals, lay.slots_at, lay.slot_words, lay.slots, _S_SEQ,
+                  _SLOT_HEADER, _S_OWNER, row * lay.width, out, stuck)
+        if stuck.any():
+            self._repair(stuck)
+        return out
+
 
 _SEGMENTS: "weakref.WeakValueDictionary[str, Segment]" = weakref.WeakValueDictionary()
 _SEGMENTS_LOCK = threading.Lock()

@@ -90,7 +90,9 @@ from fastmlops.metrics.segment import (Segment, encode_definition, layout_hash,
                                        resolve_directory, segment_for)
 from fastmlops.drift.judge import judge
 from fastmlops.drift.report import DriftReport
+from fastmlops.monitor import _published as published
 from fastmlops.monitor._layout import TOTALS_TAG, Layout
+from fastmlops.monitor._published import VERDICT_CODES
 
 if TYPE_CHECKING:  # annotations only: prometheus_client is imported on first use
     import datetime
@@ -105,10 +107,9 @@ __all__ = ["DriftMonitor", "VERDICT_CODES"]
 
 _log = logging.getLogger("fastmlops.monitor")
 _NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-#: Values of the ``<name>_verdict`` gauges.
-VERDICT_CODES = {"ok": 0, "watch": 1, "drift": 2}
 _SUBDIR = "drift-monitors"
 _F8 = np.dtype(np.float64)
+_NDARRAY = np.ndarray
 
 
 def _seconds(value: float | datetime.timedelta, name: str) -> float:
@@ -205,15 +206,16 @@ class DriftMonitor:
         self._clock = clock or time.time
         self._layout = Layout(reference, self.ks_buckets)
         self._m = self._layout.m
-        self._width = 1 + self._layout.size  # tag, then the counts vector
-        n_rows = self._steps + 2  # the ring, the totals row
+        # a row: its tag, then the counts vector (or the published figures)
+        self._width = max(1 + self._layout.size, published.size(self._m))
+        n_rows = self._steps + 3  # the ring, the totals row, the published figures
         self._max_rows = 2 * n_rows  # room for a row registered twice by two processes
         directory = resolve_directory(directory)
         if directory is not None:
             import os
             directory = os.path.join(directory, _SUBDIR)
         digest = layout_hash(name, "counter", ["drift-monitor", self._layout.digest(),
-                                               self.bucket, self._steps])
+                                               self.bucket, self._steps, "published-1"])
         meta = encode_definition(name, "counter", "fastmlops drift monitor", (), "",
                                  {"monitor": True})
         self._segment: Segment = segment_for(name, "counter", self._width, int(max_processes),
@@ -222,8 +224,10 @@ class DriftMonitor:
         self._buf: list[object] = []
         # a float64 numpy row is buffered as its bytes when every column is numeric
         # (None, which no array's shape equals, when a column is categorical)
-        self._row_shape = (self._m,) if self._layout.numeric_only else None
-        self._lock = threading.Lock()
+        self._row_bytes = 8 * self._m if self._layout.numeric_only else -1
+        self._append = self._buf.append
+        self._lock = threading.Lock()  # one flush at a time: rows out of the buffer
+        #                                are in shared memory when it is released
         self.rejected_rows = 0  # rows this process dropped (all processes: the metric)
         self._bounds: np.ndarray = np.full(self._m, np.nan)
         core_flush.register(self)
@@ -242,12 +246,17 @@ class DriftMonitor:
         list, tuple or dict is always one row.  ``None`` and NaN are missing values.  A row is read at the next
         flush: do not change a list after passing it (arrays are copied)."""
         t = type(features)
-        if t is list or t is tuple or t is dict:
+        if t is _NDARRAY:
+            if features.dtype is _F8 and features.ndim == 1:
+                data = features.tobytes()  # a copy, 8 bytes a value, already checked
+                if len(data) == self._row_bytes:
+                    self._append(data)
+                    return
+            self._observe_other(features)
+        elif t is list or t is tuple or t is dict:
             if len(features) != self._m:
                 self._wrong_length(features)
-            self._buf.append(features)
-        elif t is np.ndarray and features.dtype is _F8 and features.shape == self._row_shape:
-            self._buf.append(features.tobytes())  # a copy, 8 bytes a value, already checked
+            self._append(features)
         else:
             self._observe_other(features)
 
@@ -261,7 +270,7 @@ class DriftMonitor:
             if features.ndim == 1:
                 if features.shape[0] != self._m:
                     self._wrong_length(features)
-                if self._row_shape and features.dtype.kind in "fiub" and \
+                if self._row_bytes > 0 and features.dtype.kind in "fiub" and \
                         features.dtype.itemsize <= 8:  # numbers of a numeric-only layout
                     self._buf.append(features.astype(np.float64).tobytes())
                 else:
@@ -312,6 +321,12 @@ class DriftMonitor:
         self._flush()
 
     def _flush(self) -> None:
+        if not self._buf:
+            return
+        with self._lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
         buf = self._buf
         n = len(buf)
         if not n:
@@ -350,7 +365,35 @@ class DriftMonitor:
         self._segment.after_fork()
         self._lock = threading.Lock()
         self._buf = []
+        self._append = self._buf.append
         self.rejected_rows = 0
+
+    def _warm_up(self) -> None:
+        """Load what a flush, the figures and a scrape need (kernels, the
+        p-value functions, prometheus_client's parts) by running them on one
+        row of missing values, writing nothing (see
+        :mod:`fastmlops._core.flush`)."""
+        from fastmlops._core.warmup import load_kernels
+
+        load_kernels("metrics", "monitor")
+        out = np.zeros(self._layout.size, dtype=np.int64)
+        self._layout.count_rows([[None] * self._m], out)
+        out[0] = 1
+        parts, n_rows, _ = self._layout.parts(out)
+        judge(self.reference.column_models, parts, n_rows, self.reference.settings())
+        self._segment.slot_rows(self._rows[self._steps + 2][0], 1)
+        try:
+            prometheus_parts()
+        except ImportError:  # exposition is optional
+            pass
+
+    def _refresh(self) -> None:
+        """In the flusher thread: compute and publish the window's figures
+        when the newest publication is stale (see
+        :mod:`fastmlops.monitor._published`)."""
+        tag = float(math.floor(self._clock() / self.bucket) + 1)
+        if published.stale(self._newest(), tag, self.totals()[0]):
+            self._publish()
 
     # ------------------------------------------------------------ reading
     def _sum(self, lo: float, hi: float, n: int) -> np.ndarray:
@@ -370,15 +413,30 @@ class DriftMonitor:
     def totals(self) -> tuple[int, int]:
         """(rows counted, rows rejected) since the start, every process."""
         self._flush()
-        t = self._sum(TOTALS_TAG, TOTALS_TAG, 2)
-        return int(t[0]), int(t[1])
+        rows = self._segment.slot_rows(self._rows[self._steps + 1][0], 3)
+        rows = rows[rows[:, 0] == TOTALS_TAG]
+        return int(rows[:, 1].sum()), int(rows[:, 2].sum())
 
-    def report(self) -> DriftReport:
-        """The :class:`~fastmlops.DriftReport` of the window, every process:
-        the figures and verdicts of :meth:`DriftReference.check` (PSI, KL, JSD,
-        the binned test and missing shares exact on the window's rows; the KS
-        statistic from the buckets, see the module docstring and
-        :meth:`ks_bounds`).  Raises ValueError while the window has no rows."""
+    def _newest(self) -> published.Published | None:
+        """The newest figures any process published."""
+        return published.newest(
+            self._segment.slot_rows(self._rows[self._steps + 2][0], published.size(self._m)),
+            self._m)
+
+    def _publish(self) -> DriftReport | None:
+        """Compute the window's report (None: no rows) and publish it."""
+        rows_total = self.totals()[0]
+        tag = float(math.floor(self._clock() / self.bucket) + 1)
+        try:
+            report = self._compute()
+        except ValueError:
+            report = None
+        row, state = self._rows[self._steps + 2]
+        self._segment.set(row, state, published.encode(tag, self._clock(), report, rows_total,
+                                                       self._m))
+        return report
+
+    def _compute(self) -> DriftReport:
         parts, n_rows, uppers = self._layout.parts(self.window_counts())
         if n_rows == 0:
             raise ValueError(f"drift monitor {self.name!r}: no rows in the last "
@@ -386,6 +444,22 @@ class DriftMonitor:
         self._bounds = np.array(uppers, dtype=np.float64)
         report = judge(self.reference.column_models, parts, n_rows, self.reference.settings())
         return dataclasses.replace(report, ks_method="bucketed")
+
+    def report(self) -> DriftReport:
+        """The :class:`~fastmlops.DriftReport` of the window, every process:
+        the figures and verdicts of :meth:`DriftReference.check` (PSI, KL, JSD,
+        the binned test and missing shares exact on the window's rows; the KS
+        statistic from the buckets, see the module docstring and
+        :meth:`ks_bounds`).  Raises ValueError while the window has no rows.
+
+        Always computed now, from every row flushed so far; it is also
+        published, so the next scrape shows it (a scrape shows the figures the
+        background flusher computes at most once per ``bucket``: see
+        :mod:`fastmlops.monitor._published`)."""
+        report = self._publish()
+        if report is None:
+            return self._compute()  # raises the "no rows" error
+        return report
 
     def ks_bounds(self) -> np.ndarray:
         """Per column, the upper bound of the exact KS statistic for the window
@@ -408,13 +482,11 @@ class DriftMonitor:
         return list(self._families(None, prometheus_parts(), (0, 0)))
 
     def collect(self) -> list[MetricFamily]:
-        try:
-            report = self.report()
-        except ValueError:
-            report = None
-        return list(self._families(report, prometheus_parts(), self.totals()))
+        """The newest published figures (see :mod:`fastmlops.monitor._published`)
+        and the row totals: a scrape reads, it never computes."""
+        return list(self._families(self._newest(), prometheus_parts(), self.totals()))
 
-    def _families(self, report: DriftReport | None, pc: PrometheusParts,
+    def _families(self, figures: published.Published | None, pc: PrometheusParts,
                   totals: tuple[int, int]) -> Iterator[MetricFamily]:
         n = self.name
         gauges = {key: pc.GaugeMetricFamily(f"{n}_{key}", doc, labels=["column"])
@@ -429,18 +501,13 @@ class DriftMonitor:
         window_seconds.add_metric([], self.window)
         rows.add_metric([], rows_total)
         bad.add_metric([], rejected)
-        if report is not None:
-            window_rows.add_metric([], report.n_rows)
-            table.add_metric([], VERDICT_CODES[report.verdict])
-            fields = {"psi": report.psi, "kl": report.kl, "jsd": report.jsd,
-                      "ks_statistic": report.ks_statistic, "ks_pvalue": report.ks_pvalue,
-                      "pvalue": report.pvalue, "nan_share": report.nan_share}
-            for j, col in enumerate(report.columns):
-                for key, arr in fields.items():
-                    v = float(arr[j])
+        if figures is not None and figures.table_verdict is not None:
+            window_rows.add_metric([], figures.n_rows)
+            table.add_metric([], figures.table_verdict)
+            for key, values in figures.figures.items():
+                for col, v in zip(self.reference.columns, values.tolist()):
                     if not math.isnan(v):
                         gauges[key].add_metric([col], v)
-                gauges["verdict"].add_metric([col], VERDICT_CODES[report.column_verdict[j]])
         else:
             window_rows.add_metric([], 0)
         yield from gauges.values()
