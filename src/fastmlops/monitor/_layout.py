@@ -443,11 +443,15 @@ def _number(x: Any) -> float | None:
             return float(x)
         except OverflowError:
             return math.inf if x > 0 else -math.inf
+    if isinstance(x, (np.timedelta64, np.datetime64)):  # timedelta64 is an np.integer
+        return None
     if isinstance(x, (int, float, np.integer, np.floating, np.bool_)):  # bools: 0/1, as numpy
         try:
             return float(x)
         except OverflowError:
             return math.inf if x > 0 else -math.inf
+        except (TypeError, ValueError):  # a number type float() refuses
+            return None
     return None
 
 

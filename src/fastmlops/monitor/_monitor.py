@@ -270,12 +270,14 @@ class DriftMonitor:
             if features.ndim == 1:
                 if features.shape[0] != self._m:
                     self._wrong_length(features)
-                if self._row_bytes > 0 and features.dtype.kind in "fiub" and \
-                        features.dtype.itemsize <= 8:  # numbers of a numeric-only layout
-                    self._buf.append(features.astype(np.float64).tobytes())
-                else:
-                    self._buf.append(features.tolist() if features.dtype.kind in "OUS"
+                kind = features.dtype.kind
+                if kind in "fiub" and features.dtype.itemsize <= 8:  # plain numbers
+                    self._buf.append(features.astype(np.float64).tobytes() if self._row_bytes > 0
                                      else features.copy())
+                elif kind in "OUS":
+                    self._buf.append(features.tolist())
+                else:  # long double, complex, dates, times, bytes: a batch's rules
+                    self.observe_batch(features.reshape(1, -1))
                 return
             self.observe_batch(features)
             return
@@ -285,6 +287,14 @@ class DriftMonitor:
                 self._wrong_length(row)
             self._buf.append(row)
             return
+        if features is None or isinstance(features, (set, frozenset, str, bytes, int, float)) \
+                or not hasattr(features, "__len__"):
+            raise TypeError(
+                f"observe takes one row (a list or tuple in the reference's column order, a "
+                f"dict by column name, a 1-D array, a pandas Series) or a batch (a 2-D array, "
+                f"a DataFrame, an Arrow table), got {type(features).__name__}"
+                + (": a set has no order, pass a list" if isinstance(features, (set, frozenset))
+                   else ""))
         self.observe_batch(features)
 
     def observe_batch(self, batch: Any) -> None:
@@ -336,15 +346,33 @@ class DriftMonitor:
         out = np.zeros(self._layout.size, dtype=np.int64)
         try:
             bad, why = self._layout.count_rows(chunk, out)
-        except Exception:  # pragma: no cover - a bug: drop the rows, keep serving
-            _log.exception("fastmlops.monitor %s: %d buffered rows dropped", self.name, n)
-            bad, why, out[:] = n, "internal error", 0
+        except Exception:  # a row the checks missed: count the others one by one
+            bad, why = self._count_one_by_one(chunk, out)
         if bad:
             self.rejected_rows += bad
             _log.warning("fastmlops.monitor %s: dropped %d row(s) (not counted): %s",
                          self.name, bad, why)
         if out[0] or bad:
             self._write(out.astype(np.float64), bad)
+
+    def _count_one_by_one(self, rows: list[object], out: np.ndarray) -> tuple[int, str | None]:
+        """Count ``rows`` one at a time: a row that makes the counting raise
+        is dropped alone (logged with its error), never the rows around it."""
+        out[:] = 0
+        bad, why = 0, None
+        one = np.zeros_like(out)
+        for row in rows:
+            one[:] = 0
+            try:
+                b, w = self._layout.count_rows([row], one)
+            except Exception as exc:  # a bug; logged, the row dropped
+                _log.exception("fastmlops.monitor %s: a row could not be counted", self.name)
+                b, w = 1, f"{type(exc).__name__}: {exc}"
+            if b:
+                bad, why = bad + b, why or w
+            else:
+                out += one
+        return bad, why
 
     def _write(self, counts: np.ndarray, rejected: int) -> None:
         """Add ``counts`` to this process's row of the current time bucket (a
