@@ -15,6 +15,7 @@ import http.client
 import logging
 import math
 import os
+import socket
 import threading
 import time
 import urllib.parse
@@ -244,6 +245,7 @@ class ExportStats(TypedDict):
     dropped_points: int
     rejected_points: int
     skipped_not_leader: int
+    skipped_busy: int
     last_error: str | None
     last_success: float | None
 
@@ -380,7 +382,7 @@ class OTLPMetricExporter:
         self._failing = False
         self.stats: ExportStats = {"exports": 0, "failures": 0, "dropped_points": 0,
                                    "rejected_points": 0, "skipped_not_leader": 0,
-                                   "last_error": None, "last_success": None}
+                                   "skipped_busy": 0, "last_error": None, "last_success": None}
         _LIVE.add(self)
 
     @staticmethod
@@ -408,16 +410,22 @@ class OTLPMetricExporter:
         return self
 
     def shutdown(self, final_export: bool = True, timeout: float | None = None) -> None:
-        """Stop the thread (waiting at most ``timeout``, default the request
-        timeout), then export once more if ``final_export``; release the lock."""
+        """Stop the thread, then export once more if ``final_export``;
+        release the lock.  Returns within ``timeout`` seconds (default: the
+        request timeout) plus a few milliseconds, whatever the collector
+        does: an export in flight ends by its own deadline, and the final
+        export is skipped (counted in ``stats["skipped_busy"]``) if the one in
+        flight has not ended by then."""
+        limit = self.timeout if timeout is None else self._seconds(timeout, "timeout")
+        deadline = time.monotonic() + limit
         self._stop.set()
         t = self._thread
         if t is not None and t is not threading.current_thread():
-            t.join(self.timeout if timeout is None else timeout)
+            t.join(limit)
         self._thread = None
         atexit.unregister(self._at_exit)
         if final_export and os.getpid() == self._pid:
-            self.export_once()
+            self.export_once(_deadline=deadline)
         self._release()
 
     def _at_exit(self) -> None:
@@ -468,7 +476,7 @@ class OTLPMetricExporter:
             self._lock_fd = None
 
     # -- one export
-    def export_once(self) -> bool:
+    def export_once(self, *, _deadline: float | None = None) -> bool:
         """Collect and send now; True if the endpoint accepted the request.
 
         False (never an exception) when the export failed or was skipped: in
@@ -477,21 +485,34 @@ class OTLPMetricExporter:
         """
         if os.getpid() != self._pid:
             return False
-        with self._export_lock:
-            try:
-                if not self._leader():
-                    self.stats["skipped_not_leader"] += 1
-                    return False
-            except OSError as exc:
-                return self._failed(f"lock file {self.lock_file!r}: {exc}", 0)
-            try:
-                body, points = encode(self.registry, self.resource, self._series)
-            except Exception as exc:  # noqa: BLE001 - a broken collector
-                _log.exception("fastmlops.otel: collecting metrics for OTLP failed")
-                return self._failed(f"collect: {exc!r}", 0, logged=True)
-            return self._send(body, points)
+        wait = -1.0 if _deadline is None else max(_deadline - time.monotonic(), 0.0)
+        if not self._export_lock.acquire(timeout=wait):
+            self.stats["skipped_busy"] += 1
+            return False
+        try:
+            return self._export_locked(_deadline)
+        finally:
+            self._export_lock.release()
 
-    def _send(self, body: bytes, points: int) -> bool:
+    def _export_locked(self, deadline: float | None) -> bool:
+        try:
+            if not self._leader():
+                self.stats["skipped_not_leader"] += 1
+                return False
+        except OSError as exc:
+            return self._failed(f"lock file {self.lock_file!r}: {exc}", 0)
+        try:
+            body, points = encode(self.registry, self.resource, self._series)
+        except Exception as exc:  # noqa: BLE001 - a broken collector
+            _log.exception("fastmlops.otel: collecting metrics for OTLP failed")
+            return self._failed(f"collect: {exc!r}", 0, logged=True)
+        return self._send(body, points, deadline)
+
+    def _send(self, body: bytes, points: int, deadline: float | None = None) -> bool:
+        """POST ``body``; the whole request (connect, send, the answer) ends
+        by ``min(deadline, now + timeout)``: a socket timeout alone bounds one
+        read, and a collector that sends a byte now and then would hold the
+        export (and the exit, which waits for it) for ever."""
         headers = {"Content-Type": "application/x-protobuf",
                    "User-Agent": f"fastmlops/{__version__}", **self.headers}
         if self.compression == "gzip":
@@ -503,17 +524,37 @@ class OTLPMetricExporter:
         path = url.path or "/v1/metrics"
         if url.query:
             path += "?" + url.query
-        deadline = time.monotonic() + self.timeout
+        now = time.monotonic()
+        deadline = min(deadline if deadline is not None else math.inf, now + self.timeout)
+        remaining = max(deadline - now, 0.001)
+        expired = threading.Event()
+        conn = conn_cls(self._host, url.port, timeout=remaining)
+
+        def abort() -> None:  # at the deadline: end the reads, whatever arrives
+            expired.set()
+            sock = conn.sock
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        timer = threading.Timer(remaining, abort)
+        timer.daemon = True
+        timer.start()
         try:
-            conn = conn_cls(self._host, url.port, timeout=self.timeout)
             try:
                 conn.request("POST", path, body=body, headers=headers)
-                conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
                 resp = conn.getresponse()
                 payload = resp.read()
             finally:
+                timer.cancel()
                 conn.close()
+            if expired.is_set():
+                raise TimeoutError(f"no complete answer within {self.timeout:g} s")
         except (OSError, http.client.HTTPException) as exc:
+            if expired.is_set() and not isinstance(exc, TimeoutError):
+                exc = TimeoutError(f"no complete answer within {self.timeout:g} s")
             return self._failed(f"{type(exc).__name__}: {exc}", points)
         if not 200 <= resp.status < 300:
             text = payload[:200].decode("utf-8", "replace")
