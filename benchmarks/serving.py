@@ -58,11 +58,15 @@ MODES = ("none", "prometheus", "fastmlops", "monitor")
 SCRAPE_MODES = ("prometheus", "fastmlops", "monitor")
 
 
-def _rps(workdir: Path, mode: str, max_requests: int, *, requests: int, threads: int,
+def _rps(workdir: Path, mode: str, max_requests: int | str, *, requests: int, threads: int,
          workers: int, reference: Path) -> float:
-    """Requests per second of one run (a fresh server)."""
+    """Requests per second of one run (a fresh server); ``max_requests`` "40+hook":
+    40 with ``fastmlops.serving.worker_exit`` as gunicorn's worker_exit hook."""
+    fast = isinstance(max_requests, str)
     server = gunicorn(workdir, mode=mode, workers=workers, preload=True,
-                      max_requests=max_requests, env={"FMLOPS_REFERENCE": str(reference)})
+                      max_requests=int(str(max_requests).split("+")[0]),
+                      env={"FMLOPS_REFERENCE": str(reference),
+                           "FMLOPS_FAST_EXIT": "1" if fast else "0"})
     with server:
         load(server.port, 4 * workers, threads=threads)           # warm-up
         got = load(server.port, requests, threads=threads)
@@ -73,14 +77,16 @@ def _rps(workdir: Path, mode: str, max_requests: int, *, requests: int, threads:
 
 
 def measure_rps(workdir: Path, *, rounds: int, requests: int, threads: int, workers: int,
-                reference: Path, modes=MODES, recycling=(0, 40)) -> dict:
-    """{(mode, max_requests): [requests per second of each round]}, interleaved."""
-    configs = list(itertools.product(modes, recycling))
+                reference: Path, modes=MODES, recycling=(0, 40, "40+hook")) -> dict:
+    """{(mode, max_requests): [requests per second of each round]}, interleaved
+    (the "40+hook" runs for fastmlops' modes only)."""
+    configs = [(m, r) for m, r in itertools.product(modes, recycling)
+               if r != "40+hook" or m in ("fastmlops", "monitor")]
     results: dict = {c: [] for c in configs}
     for rnd in range(rounds):
         order = configs[rnd % len(configs):] + configs[:rnd % len(configs)]  # round-robin
         for mode, max_req in order:
-            run_dir = workdir / f"rps-{mode}-{max_req}-{rnd}"
+            run_dir = workdir / f"rps-{mode}-{str(max_req).replace('+', '-')}-{rnd}"
             results[(mode, max_req)].append(
                 _rps(run_dir, mode, max_req, requests=requests, threads=threads,
                      workers=workers, reference=reference))
@@ -197,10 +203,13 @@ def main(argv=None) -> None:
         if not args.skip_rps:
             rps = measure_rps(workdir, rounds=rounds, requests=requests,
                               threads=args.threads, workers=args.workers, reference=reference)
-            print("| mode | req/s, no recycling | req/s, --max-requests 40 |")
-            print("|---|---|---|")
+            print("| mode | req/s, no recycling | req/s, --max-requests 40 | the same with "
+                  "fastmlops.serving.worker_exit |")
+            print("|---|---|---|---|")
             for mode in MODES:
-                print(f"| {mode} | {_fmt_rps(rps[(mode, 0)])} | {_fmt_rps(rps[(mode, 40)])} |")
+                hook = _fmt_rps(rps[(mode, "40+hook")]) if (mode, "40+hook") in rps else ""
+                print(f"| {mode} | {_fmt_rps(rps[(mode, 0)])} | {_fmt_rps(rps[(mode, 40)])} "
+                      f"| {hook} |")
             print("\nmedian (lowest-highest) over the rounds\n")
         if not args.skip_exits:
             exits = measure_exits(workdir, rounds=min(rounds, 3), reference=reference)

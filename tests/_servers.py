@@ -78,6 +78,9 @@ def _stamp(event, pid):
 
 def worker_exit(server, worker):   # in the worker, before it exits
     _stamp("worker_exit", worker.pid)
+    if os.environ.get("FMLOPS_FAST_EXIT") == "1":  # fastmlops' opt-in hook
+        from fastmlops.serving import worker_exit as fast_exit
+        fast_exit(server, worker)
 
 
 def child_exit(server, worker):    # in the master, once it reaped the worker

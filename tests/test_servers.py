@@ -75,14 +75,19 @@ def _directory_totals(directory, reference):
 
 
 # ----------------------------------------------------------------------------- recycling
-@pytest.mark.parametrize("mode", ["prometheus", "monitor"])
-def test_preload_workers_recycled_count_exactly(need_gunicorn, tmp_path, reference, mode):
+@pytest.mark.parametrize("mode,fast_exit", [("prometheus", False), ("monitor", False),
+                                            ("monitor", True)])
+def test_preload_workers_recycled_count_exactly(need_gunicorn, tmp_path, reference, mode,
+                                                fast_exit):
     """--preload (metrics in anonymous shared memory inherited through fork),
     2 sync workers recycled every 20 requests (about 15 recycles): the counts
-    equal the answered requests.  prometheus_client's multiprocess mode is the
-    control (it checks the harness)."""
+    equal the answered requests, also with ``fastmlops.serving.worker_exit``
+    as the worker_exit hook (the atexit flush, then ``os._exit``).
+    prometheus_client's multiprocess mode is the control (it checks the
+    harness)."""
     with gunicorn(tmp_path, mode=mode, workers=2, preload=True, max_requests=20,
-                  env={"FMLOPS_REFERENCE": str(reference)}) as srv:
+                  env={"FMLOPS_REFERENCE": str(reference),
+                       "FMLOPS_FAST_EXIT": "1" if fast_exit else "0"}) as srv:
         got = load(srv.port, 300, threads=4)
         assert got.answered >= 290, got.errors
         assert _settled(srv.port, got.answered, mode == "monitor") == \
