@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from importlib import resources
 from string import Template
 from typing import TYPE_CHECKING, Any, Mapping
@@ -120,11 +121,18 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+#: Surrogate code points: no UTF-8 for them (a lone one comes from undecodable
+#: bytes read with ``surrogateescape``, or from JSON's ``"\\ud800"``).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _script_json(value: Any) -> str:
     """JSON to embed in ``<script type="application/json">``: ``<``, ``>`` and
-    ``&`` escaped so that no text in the data can end the element."""
+    ``&`` escaped so that no text in the data can end the element, and
+    surrogates as JSON escapes (the strings stay exact, the page UTF-8)."""
     text = json.dumps(_json_safe(value), ensure_ascii=False, allow_nan=False,
                       separators=(",", ":"))
+    text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
@@ -366,7 +374,9 @@ def render(report: Mapping[str, Any], *, title: str | None = None) -> str:
                            "page": PAGE_ROWS}),
         version=html.escape(str(report.get("version"))),
     )
-    return page
+    # text outside the data (title, digest, rule): a surrogate, which has no
+    # UTF-8, shows as U+FFFD, so the page can always be written
+    return _SURROGATE.sub("\ufffd", page)
 
 
 def write(report: Mapping[str, Any], path: str | os.PathLike[str], *,

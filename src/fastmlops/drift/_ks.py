@@ -248,6 +248,24 @@ def resolve(st: np.ndarray, locs: np.ndarray, alternative: str) -> tuple[float, 
     return float(max_s), loc_max, 1
 
 
+def _zero_is_negative(a: np.ndarray, b: np.ndarray, dt: np.dtype) -> bool:
+    """The sign of scipy's ``statistic_location`` when it is a zero of ``a``
+    or ``b`` (NaNs and masked values left out): scipy takes the first zero
+    of ``np.sort(data1)`` if data1 has one, else of ``np.sort(data2)``, both
+    promoted to their common dtype ``dt``.  Where -0.0 and 0.0 both occur,
+    their order is the sort's: the same sort is run on the same values."""
+    for x in (a, b):
+        zero = x == 0
+        if not zero.any():
+            continue
+        neg = np.signbit(x[zero])
+        if neg.all() or not neg.any():
+            return bool(neg[0])
+        s = np.sort(x[~np.isnan(x)].astype(dt))
+        return bool(np.signbit(s[np.searchsorted(s, 0)]))
+    return False
+
+
 def _row(res: tuple[np.ndarray, np.ndarray] | None, nan_a: int, nan_b: int, n_a: int, n_b: int,
          alternative: str, nan_policy: str) -> tuple[float, Location, float, int, int]:
     """(d, location, sign, n1, n2) of one test; d is NaN when NaNs propagate or
@@ -309,8 +327,10 @@ def _ks_1d(a: np.ndarray, b: np.ndarray, alternative: str, method: str,
     # warnings point at the caller of ks_2samp: ks_pvalue_at, _ks_1d, ks_2samp, caller
     d_ok, p_ok = ks_pvalue_at(d, n1, n2, alternative, method, stacklevel=4)
     # the location is one of the input values: exact in their promoted dtype
-    return KstestResult(np.float64(d_ok), np.float64(p_ok),
-                        np.array([loc], dtype=dtype).astype(loc_dtype)[0], np.int8(sign))
+    location = np.array([loc], dtype=dtype).astype(loc_dtype)
+    if loc_dtype.kind == "f" and location[0] == 0:
+        location[0] = -0.0 if _zero_is_negative(a, b, loc_dtype) else 0.0
+    return KstestResult(np.float64(d_ok), np.float64(p_ok), location[0], np.int8(sign))
 
 
 def _batch_rows(a2: np.ndarray, b2: np.ndarray, ma2: np.ndarray | None,
@@ -433,7 +453,8 @@ def ks_2samp(data1: ArrayLike, data2: ArrayLike, alternative: str = "two-sided",
         NaN scalar result has the inputs' floating dtype (float32 NaN for
         float32 samples); batch arrays are float64, except
         ``statistic_location`` for int64/uint64 samples, which keeps that
-        dtype so that large integers stay exact.
+        dtype so that large integers stay exact.  A location of zero has
+        scipy's sign: -0.0 or 0.0 as ``np.sort`` leaves the sample's zeros.
 
     Raises
     ------
@@ -553,5 +574,10 @@ def ks_2samp(data1: ArrayLike, data2: ArrayLike, alternative: str = "two-sided",
     # values float64 could round
     wide_int = loc_dtype.kind in "iu" and loc_dtype.itemsize == 8
     loc = np.array([r[1] for r in rows], dtype=dtype if wide_int else np.float64)
+    if loc.dtype.kind == "f" and loc_dtype.kind == "f":
+        for j in np.flatnonzero(loc == 0):  # its sign: scipy's, from its sort
+            x = a2[j] if ma2 is None else a2[j][~ma2[j]]
+            y = b2[j] if mb2 is None else b2[j][~mb2[j]]
+            loc[j] = -0.0 if _zero_is_negative(x, y, loc_dtype) else 0.0
     return _keep(KstestResult(d.reshape(batch), p.reshape(batch), loc.reshape(batch),
                               sign.reshape(batch)), axes, keepdims)

@@ -39,10 +39,19 @@ The column's p-value is ``min(1, 2 * min(p_ks, p_binned))`` for numbers and
 ``p_binned`` for categories, adjusted by the correction; a column is
 significant when it is below ``alpha``.  Under no drift, "watch" verdicts of
 a numeric column occur at most ``alpha / 2`` of the time.
+
+A test counts when its p-value (doubled for numbers), multiplied by the
+column's correction factor ``p_adj / p_col``, is below ``alpha``: the test
+that gives the column its p-value counts exactly when the column is
+significant, the other one is compared in logarithms.  No decision goes
+through a quantity that can underflow: p-values of 0, subnormal ones (the
+exact KS p-value of a total shift is often near 1e-323) and 1e-300 are all
+significant at any correction.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,7 +59,7 @@ import numpy as np
 from fastmlops.divergence import PSI_MAJOR, PSI_MINOR, psi_verdict
 
 __all__ = ["MIN_EXPECTED", "PSI_MAJOR", "PSI_MINOR", "CORRECTIONS", "BinnedTest",
-           "pooled_chi2", "adjust", "judge", "explain"]
+           "pooled_chi2", "adjust", "log_adjust", "judge", "explain"]
 
 #: A pooled bin must expect at least this many values in the smaller sample.
 MIN_EXPECTED = 5.0
@@ -147,6 +156,49 @@ def adjust(p: np.ndarray, method: str) -> np.ndarray:
     return out
 
 
+def log_adjust(p: np.ndarray, method: str) -> np.ndarray:
+    """The natural logarithms of :func:`adjust`'s p-values, computed in logs:
+    exact for subnormal p-values, whose adjusted values :func:`adjust` can
+    only round to a multiple of 5e-324 (``log(0)`` is ``-inf``; NaN stays NaN)."""
+    p = np.asarray(p, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        lp = np.log(p)
+    if method == "none":
+        return lp
+    out = lp.copy()
+    ok = np.flatnonzero(~np.isnan(p))
+    m = ok.size
+    if m == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    lps = lp[order]
+    if method == "holm":
+        adj = np.maximum.accumulate(np.minimum(0.0, np.log(m - np.arange(m)) + lps))
+    else:  # "bh"
+        adj = np.minimum.accumulate(np.log(m / np.arange(m, 0, -1)) + lps[::-1])[::-1]
+        adj = np.minimum(0.0, adj)
+    out[order] = adj
+    return out
+
+
+def _log(x: float) -> float:
+    return math.log(x) if x > 0 else -math.inf
+
+
+def _counts(p: float, weight: float, p_col: float, log_p_adj: float, alpha: float) -> bool:
+    """Whether a test of p-value ``p``, counted ``weight`` times in the column's
+    p-value ``p_col`` (adjusted: ``exp(log_p_adj)``), is significant: when
+    ``weight * p * p_adj / p_col < alpha``, in logs (nothing underflows)."""
+    if not np.isfinite(p):
+        return False
+    wp = weight * p  # weight >= 1: no underflow
+    if wp <= p_col:  # the test that gives the column its p-value
+        return True
+    if p_col <= 0:  # 0 / 0: the correction factor is unknown; judged at alpha
+        return wp < alpha
+    return _log(wp) - math.log(p_col) + log_p_adj < math.log(alpha)
+
+
 @dataclass
 class ColumnVerdict:
     verdict: str
@@ -160,26 +212,27 @@ def _pct(x: float) -> str:
 
 def judge(kind: str, *, p_ks: float, p_bin: float, p_col: float, p_adj: float, alpha: float,
           psi: float, nan_up: float, nan_increase: float, n_current: int,
-          unseen: int = 0, unseen_share: float = 0.0) -> ColumnVerdict:
+          unseen: int = 0, unseen_share: float = 0.0,
+          log_p_adj: float | None = None) -> ColumnVerdict:
     """The verdict of one column from its tests (see the module docstring).
 
     ``p_col`` is the column's combined p-value before the correction and
-    ``p_adj`` after it; the two tests are judged at the level that makes
-    ``p_col < level`` equivalent to ``p_adj < alpha``."""
-    if np.isnan(p_adj) or p_adj >= alpha:
-        level = 0.0
-    elif p_adj > 0:
-        level = alpha * p_col / p_adj
-    else:
-        level = alpha
+    ``p_adj`` after it (``log_p_adj`` its logarithm from :func:`log_adjust`,
+    exact where ``p_adj`` is subnormal; by default ``log(p_adj)``).  The
+    column is significant when ``p_adj < alpha``; each test then counts when
+    its p-value (doubled for numbers) times ``p_adj / p_col`` is below
+    ``alpha``, compared in logs."""
+    p_col, p_adj = float(p_col), float(p_adj)
+    lpa = _log(p_adj) if log_p_adj is None else float(log_p_adj)
+    significant = bool(p_adj < alpha)  # False for NaN
     tier = psi_verdict(psi) if np.isfinite(psi) else "n/a"
     big_nan = nan_up > nan_increase
     if kind == "numeric":
-        ks_sig = bool(np.isfinite(p_ks) and 2 * p_ks < level) or (level > 0 and p_ks == 0)
-        bin_sig = bool(2 * p_bin < level) or (level > 0 and p_bin == 0)
+        ks_sig = significant and _counts(float(p_ks), 2.0, p_col, lpa, alpha)
+        bin_sig = significant and _counts(float(p_bin), 2.0, p_col, lpa, alpha)
     else:
         ks_sig = False
-        bin_sig = bool(p_bin < level) or (level > 0 and p_bin == 0)
+        bin_sig = significant and _counts(float(p_bin), 1.0, p_col, lpa, alpha)
     reasons: list[str] = []
     if ks_sig:
         reasons.append("ks")

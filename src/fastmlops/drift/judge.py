@@ -130,6 +130,7 @@ def judge(models: Sequence[ColumnModel], counts: Sequence[ColumnCounts], n_rows:
     p_col = np.where(numeric, np.minimum(1.0, 2 * np.fmin(np.nan_to_num(p_ks, nan=1.0),
                                                           f["p_bin"])), f["p_bin"])
     p_adj = rule.adjust(p_col, settings.correction)
+    log_p_adj = rule.log_adjust(p_col, settings.correction)  # exact where p_adj is subnormal
     verdicts = []
     for j in range(m):
         new = unseen[j]
@@ -137,7 +138,8 @@ def judge(models: Sequence[ColumnModel], counts: Sequence[ColumnCounts], n_rows:
             kinds[j], p_ks=p_ks[j], p_bin=f["p_bin"][j], p_col=p_col[j], p_adj=p_adj[j],
             alpha=settings.alpha, psi=f["psi"][j], nan_up=nan_share[j] - ref_nan[j],
             nan_increase=settings.nan_increase, n_current=int(n_cur[j]),
-            unseen=new["count"] if new else 0, unseen_share=new["share"] if new else 0.0))
+            unseen=new["count"] if new else 0, unseen_share=new["share"] if new else 0.0,
+            log_p_adj=log_p_adj[j]))
     tiers = [divergence.psi_verdict(v) if np.isfinite(v) else "n/a" for v in f["psi"]]
     return DriftReport(
         columns=list(settings.columns), n_rows=int(n_rows), ks_statistic=d, ks_pvalue=p_ks,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, SupportsFloat
 
@@ -32,6 +33,57 @@ def _num(x: SupportsFloat | None) -> float | None:
         return None
     v = float(x)
     return v if math.isfinite(v) else None
+
+
+#: Characters that start markup anywhere in GitHub-flavoured Markdown: emphasis,
+#: code, strikethrough, table cells, links and images, headings and issue links,
+#: math, @mentions; and the backslash itself.
+_MD_ESCAPE = frozenset("\\`*_~|[]#!$@")
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+#: A list item or heading at the start of a line ("- ", "+ ", "1. ", "2) ", "= ").
+_MD_LEADING = re.compile(r"^(?:[-+=]|\d+[.)])")
+
+
+def _md(text: str) -> str:
+    """``text`` as literal Markdown (GitHub-flavoured) on one line, inside a
+    table cell or at the start of a line: control characters and line
+    separators become visible escapes (``\\n``), ``&``, ``<`` and ``>`` (and
+    spaces at either end) entities (no HTML gets through, no indent), the
+    characters of :data:`_MD_ESCAPE` and a leading list marker are
+    backslash-escaped (no emphasis, link, code span, heading, list, table
+    cell or @mention starts in it)."""
+    out = []
+    for ch in str(text):
+        if ch in _MD_ENTITIES:
+            out.append(_MD_ENTITIES[ch])
+        elif ch in _MD_ESCAPE:
+            out.append("\\" + ch)
+        elif ch.isprintable() or ch == " ":
+            out.append(ch)
+        else:  # \n, \r, \t, U+2028, ...: shown as their escapes, the backslash escaped
+            out.append(ch.encode("unicode_escape").decode("ascii").replace("\\", "\\\\"))
+    md = "".join(out)
+    lead = _MD_LEADING.match(md)
+    if lead:  # "1. x" -> "1\. x", "- x" -> "\- x"
+        end = lead.end()
+        md = md[:end - 1] + "\\" + md[end - 1:]
+    # spaces at either end as entities: kept in table cells, never an indent
+    body = md.strip(" ")
+    if not body:
+        return "&#32;" * len(md)
+    start = md.index(body)
+    return "&#32;" * start + body + "&#32;" * (len(md) - start - len(body))
+
+
+def _finite_tree(value: Any) -> Any:
+    """``value`` (dicts, lists, numbers) with every non-finite float as None."""
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_tree(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -161,15 +213,16 @@ class DriftReport:
             "jsd": _num(self.jsd[j]),
             "nan_share": float(self.nan_share[j]),
             "reference_nan_share": float(self.reference_nan_share[j]),
-            "unseen": None if (new := self.unseen[j]) is None else dict(new),
+            "unseen": None if (new := self.unseen[j]) is None else _finite_tree(dict(new)),
             "other": bool(self.other[j]),
-            "plot": self.plots[j],
+            "plot": _finite_tree(self.plots[j]),  # edges and grid are +-inf at times
         }
 
     def to_dict(self) -> dict[str, Any]:
         """Every figure of the report in the stable layout of
         ``docs/drift-report-json.md`` (version :data:`REPORT_VERSION`).
-        Non-finite floats are ``None``."""
+        Every non-finite float (NaN, +-inf: in figures and in the plot
+        data) is ``None``, as in :meth:`to_json`."""
         cols = [self._column_dict(j) for j in range(len(self.columns))]
         counts = {v: sum(c == v for c in self.column_verdict) for v in ("drift", "watch", "ok")}
         reasons: dict[str, int] = {}
@@ -263,19 +316,23 @@ class DriftReport:
 
     def format(self, max_rows: int = 50, markdown: bool = False) -> str:
         """A readable table, worst columns first, the reasons, and the table verdict.
-        ``markdown=True`` gives a GitHub-flavoured Markdown table."""
+        ``markdown=True`` gives a GitHub-flavoured Markdown table, and a list of
+        the reasons; the column names and every other text in it are escaped
+        (see :func:`_md`): a row stays one row and no markup or HTML comes
+        from the data."""
         order = self.order()
         head = ["column", "kind", "KS D", "p-value", "PSI", "PSI tier", "NaN %", "verdict",
                 "why"]
+        text = _md if markdown else str
         rows = []
         for j in order[:max_rows]:
             rows.append([
-                self.columns[j], self.kinds[j][:3] if not markdown else self.kinds[j],
+                text(self.columns[j]), self.kinds[j][:3] if not markdown else self.kinds[j],
                 f"{self.ks_statistic[j]:.4f}" if np.isfinite(self.ks_statistic[j]) else "-",
                 f"{self.pvalue[j]:.2e}" if np.isfinite(self.pvalue[j]) else "-",
                 f"{self.psi[j]:.4f}" if np.isfinite(self.psi[j]) else "-",
                 self.psi_verdict[j], f"{100 * self.nan_share[j]:.2f}",
-                self.column_verdict[j], ",".join(self.reasons[j]) or "-"])
+                self.column_verdict[j], text(",".join(self.reasons[j])) or "-"])
         summary = (f"{self.n_drifted} of {len(self.columns)} columns drifted "
                    f"(alpha {self.alpha:g}, correction {self.correction}); "
                    f"table verdict: {self.verdict.upper()}")
@@ -294,10 +351,11 @@ class DriftReport:
             lines.append(f"... {len(order) - max_rows} more columns")
         lines.append("")
         lines.append(summary)
-        notes = [f"  {self.columns[j]}: {self.explanations[j]}" for j in order[:max_rows]
-                 if self.column_verdict[j] != "ok"]
+        bullet = "- " if markdown else "  "
+        notes = [f"{bullet}{text(self.columns[j])}: {text(self.explanations[j])}"
+                 for j in order[:max_rows] if self.column_verdict[j] != "ok"]
         if notes:
-            lines.append("why:")
+            lines.extend(["", "why:"] if markdown else ["why:"])
             lines.extend(notes)
         return "\n".join(lines)
 
