@@ -78,9 +78,28 @@ How it works
   OpenMetrics exposition, multi-process included.
 * **Files.** Metric files are created with ``mkstemp`` (``O_EXCL``, never
   through a symbolic link), mode 0600, published with ``link``, and opened
-  with ``O_NOFOLLOW``; a file of another user, a link or a non-regular file is
-  refused, and so is a directory writable by every user without the sticky
-  bit.  The exporter (``DirectoryCollector``) must run as the same user.
+  with ``O_NOFOLLOW``; a file of another user (effective uid), a link or a
+  non-regular file is refused, to write and to read (``DirectoryCollector``
+  skips it with a warning), and so is a directory writable by every user
+  without the sticky bit.  The exporter (``DirectoryCollector``) must run as
+  the same user.
+* **Damaged files.** Nothing read from a file is trusted: a label-set record,
+  exemplar or definition that is not what fastmlops writes (wrong types or
+  count, bad UTF-8, a length beyond its record, deep nesting) is skipped with
+  a warning on the ``fastmlops.metrics`` logger, in a worker's own registry as
+  in ``DirectoryCollector``, and every other series and metric is still
+  exposed.  A file truncated under a live mapping would raise SIGBUS (which
+  kills the process) at the first access beyond its new end, so every pass
+  over a file's mapping (one series' write, one metric's scrape) first checks
+  its size (one ``fstat``, about half a microsecond) and its header; a file
+  that fails is refused with one logged error: the metric's writes are
+  dropped, scrapes leave it out, ``value()`` raises ``ValueError``, and a
+  metric created again on it (or ``DirectoryCollector``, at its next scrape)
+  opens the file again and is refused.  Remaining limit: a truncation in the
+  microseconds between that check and the end of the pass still raises
+  SIGBUS; only the file's owner and root can truncate it.  Metric files are
+  sparse, so on a full file system the first write to a page never written
+  raises SIGBUS too: give the metrics directory room for its files.
 * **Exposition** goes through prometheus_client: every metric is a
   ``Collector`` registered in ``registry`` (default: prometheus_client's
   ``REGISTRY``; ``None``: not registered), so ``generate_latest``,
@@ -126,7 +145,8 @@ import sys as _sys
 
 from fastmlops._core import flush as _core_flush
 from fastmlops._core.flush import FLUSH_INTERVAL, flush, set_flush_interval
-from fastmlops.metrics import _base, _directory, _files, _types, exposition, segment
+from fastmlops.metrics import (_base, _decode, _directory, _files, _gauge, _mapfile, _types,
+                               exposition, segment)
 from fastmlops.metrics._directory import DirectoryCollector
 from fastmlops.metrics._gauge import Gauge
 from fastmlops.metrics._types import Counter, Histogram
@@ -141,7 +161,8 @@ for _cls in (Counter, Gauge, Histogram, DirectoryCollector):
     _cls.__module__ = __name__
 # Code in these files may hold a lock the SIGTERM flush needs (see
 # fastmlops._core.flush.add_locking_file).
-for _mod in (_base, _directory, _files, _types, exposition, segment):
+for _mod in (_base, _decode, _directory, _files, _gauge, _mapfile, _types, exposition,
+             segment):
     _core_flush.add_locking_file(_mod.__file__ or "")
 _core_flush.add_locking_file(__file__)
 # FLUSH_INTERVAL follows set_flush_interval().

@@ -136,6 +136,7 @@ class Metric(Generic[ChildT, ValueT]):
         self._segment = segment_for(name, self._kind, width, self._max_processes,
                                     self._max_series, digest, resolve_directory(directory),
                                     meta, read_only)
+        self._segment.key_len = len(self._labelnames)  # records are checked against it
         self._children: dict[tuple[str, ...], ChildT] = {}
         self._children_lock = threading.Lock()
         # children removed while the application may still hold them: their
@@ -315,7 +316,7 @@ class Metric(Generic[ChildT, ValueT]):
             yield key, created, row, index
 
     def __repr__(self) -> str:
-        return f"{type(self).__module__}.{type(self).__name__}({self._name!r})"
+        return f"{type(self).__module__}.{type(self).__name__}({self._name})"  # as theirs
 
 
 class Child:
@@ -341,7 +342,7 @@ class Child:
 
     def __repr__(self) -> str:
         m = self._metric
-        return f"{type(m).__module__}.{type(m).__name__}({m._name!r}, {self._key})"
+        return f"{type(m).__module__}.{type(m).__name__}({m._name}, {self._key})"
 
     def _write(self, values: np.ndarray, setter: bool = False) -> None:
         """Write ``values`` to this series' row of this process's slot.  A child
@@ -363,9 +364,9 @@ def exemplar_payload(exemplar: dict[str, str]) -> bytes:
                         f"{type(exemplar).__name__}")
     runes = 0
     for k, v in exemplar.items():
-        if not isinstance(k, str) or not k:
+        if not isinstance(k, str) or not _LABEL_RE.match(k):
             raise ValueError(f"Invalid label metric name: {k!r} (exemplar label names are "
-                             "non-empty str)")
+                             "letters, digits and '_', not starting with a digit)")
         if k.startswith("__"):
             raise ValueError(f"Reserved label metric name: {k} (names starting with '__' "
                              "are Prometheus's own)")

@@ -3,7 +3,6 @@ exporter process that defines none of them."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -11,12 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fastmlops.metrics._decode import decode_definition
 from fastmlops.metrics._files import check_directory, open_file
 from fastmlops.metrics._gauge import Gauge
-from fastmlops.metrics._types import Counter, Histogram
-from fastmlops.metrics.exposition import DEFAULT_REGISTRY, resolve_registry
-from fastmlops.metrics.segment import (
-    ENV_DIR,
+from fastmlops.metrics._mapfile import (
     H_MAGIC,
     H_META_LEN,
     H_SERIES,
@@ -24,10 +21,13 @@ from fastmlops.metrics.segment import (
     H_VERSION,
     HEADER_WORDS,
     MAGIC,
+    MAX_META,
     META_AT,
     VERSION,
-    resolve_directory,
 )
+from fastmlops.metrics._types import Counter, Histogram
+from fastmlops.metrics.exposition import DEFAULT_REGISTRY, resolve_registry
+from fastmlops.metrics.segment import ENV_DIR, resolve_directory
 
 if TYPE_CHECKING:  # annotations only: prometheus_client is imported on first use
     from prometheus_client.metrics_core import Metric as MetricFamily
@@ -37,7 +37,8 @@ _log = logging.getLogger("fastmlops.metrics")
 
 
 def _reader_for(path: str, directory: str) -> Counter | Gauge | Histogram:
-    """A read-only view of the metric stored in ``path``, from its own definition."""
+    """A read-only view of the metric stored in ``path``, from its own definition
+    (validated: see :func:`~fastmlops.metrics._decode.decode_definition`)."""
     size = HEADER_WORDS * 8
     with os.fdopen(open_file(path, read_only=True), "rb") as f:  # never through a link
         head = f.read(size)
@@ -49,21 +50,27 @@ def _reader_for(path: str, directory: str) -> Counter | Gauge | Histogram:
     if int(words[H_VERSION]) != VERSION:
         raise ValueError(f"written by another fastmlops version (layout "
                          f"{int(words[H_VERSION])}, this one reads {VERSION})")
-    meta = json.loads(head[META_AT:META_AT + int(words[H_META_LEN])].decode("utf-8"))
+    if int(words[H_META_LEN]) > MAX_META:
+        raise ValueError("its definition's length is corrupted")
+    stem = os.path.basename(path)[:-len(".fastmlops")]
+    meta = decode_definition(head[META_AT:META_AT + int(words[H_META_LEN])], stem)
     common: dict[str, Any] = {"registry": None, "max_series": int(words[H_SERIES]),
                               "max_processes": int(words[H_SLOTS]), "directory": directory,
                               "_read_only": True}
     args = (meta["name"], meta["help"], meta["labelnames"])
     kind = meta["type"]
-    if kind == "counter":
-        return Counter(*args, unit=meta["unit"], **common)
-    if kind == "histogram":
-        return Histogram(*args, unit=meta["unit"], buckets=[float(b) for b in meta["buckets"]],
-                         **common)
-    if kind == "gauge":
-        return Gauge(*args, unit=meta["unit"], multiprocess_mode=meta["multiprocess_mode"],
-                     **common)
-    raise ValueError(f"unknown metric type {kind!r}")
+    reader: Counter | Gauge | Histogram
+    if kind == "counter":  # "_total" is removed again: a name that ends with it stays whole
+        reader = Counter(meta["name"] + "_total", *args[1:], unit=meta["unit"], **common)
+    elif kind == "histogram":
+        reader = Histogram(*args, unit=meta["unit"],
+                           buckets=[float(b) for b in meta["buckets"]], **common)
+    else:
+        reader = Gauge(*args, unit=meta["unit"], multiprocess_mode=meta["multiprocess_mode"],
+                       **common)
+    if reader._name != stem:  # pragma: no cover - decode_definition checked the name
+        raise ValueError(f"its definition makes metric {reader._name!r}, not {stem!r}")
+    return reader
 
 
 class DirectoryCollector:
@@ -76,7 +83,10 @@ class DirectoryCollector:
     ``FASTMLOPS_METRICS_DIR``).  Each metric file carries its own definition
     (name, help, labels, buckets, gauge mode), so nothing needs declaring
     here; the view is read-only and takes no process slot.  A file that cannot
-    be read is skipped with a warning on the ``fastmlops.metrics`` logger.
+    be read (not a metric file, corrupted, of another user, a link) is skipped
+    with a warning on the ``fastmlops.metrics`` logger, a corrupted label set
+    of a file likewise, and a file truncated under the view is refused with an
+    error: every other file is still exposed.
 
     Do not register it in a registry that also holds the same metrics defined
     in this process: the samples would appear twice.
@@ -92,7 +102,7 @@ class DirectoryCollector:
             raise ValueError(f"metrics directory {path!r} does not exist or is not a directory")
         check_directory(path)
         self._directory = path
-        self._readers: dict[str, tuple[tuple[int, int], Counter | Gauge | Histogram]] = {}
+        self._readers: dict[str, tuple[tuple[int, int, int], Counter | Gauge | Histogram]] = {}
         self._lock = threading.Lock()
         registry = resolve_registry(registry)
         if registry is not None:
@@ -111,14 +121,20 @@ class DirectoryCollector:
                 seen.add(path)
                 try:
                     st = os.stat(path)
-                    ident = (st.st_dev, st.st_ino)
+                    # a file chown'd since is opened (and refused) again
+                    ident = (st.st_dev, st.st_ino, st.st_uid)
                     got = self._readers.get(path)
                     if got is None or got[0] != ident:
+                        self._readers.pop(path, None)
                         got = (ident, _reader_for(path, self._directory))
                         self._readers[path] = got
                     families.extend(got[1].collect())
-                except (OSError, ValueError, KeyError, TypeError) as exc:
-                    _log.warning("fastmlops.metrics: skipping %s: %s", path, exc)
+                    if got[1]._segment.refused is not None:  # truncated (logged): opened again
+                        del self._readers[path]              # at the next scrape, or skipped
+                except Exception as exc:  # noqa: BLE001 - one bad file never breaks a scrape
+                    _log.warning("fastmlops.metrics: skipping %s: %s", path,
+                                 exc if isinstance(exc, (OSError, ValueError)) else
+                                 f"{type(exc).__name__}: {exc}")
             for gone in set(self._readers) - seen:
                 del self._readers[gone]
         return families

@@ -93,7 +93,8 @@ def check_directory(directory: str) -> None:
 
 def open_file(path: str, read_only: bool) -> int:
     """Open an existing metric file without following a symbolic link, and
-    only if it is a regular file of this user (or readable, for a view)."""
+    only if it is a regular file of this user (the effective uid), to write
+    or to read: another local user could plant files in a shared directory."""
     flags = (os.O_RDONLY if read_only else os.O_RDWR) | getattr(os, "O_NOFOLLOW", 0) | \
         getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
@@ -107,9 +108,9 @@ def open_file(path: str, read_only: bool) -> int:
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise ValueError(f"{path} is not a regular file; delete it")
-    if not read_only and hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
         os.close(fd)
         raise ValueError(f"{path} belongs to another user (uid {st.st_uid}); a metric file "
-                         "is only written by its owner: delete it or use a directory of "
-                         "your own")
+                         "is only written and read by its owner: delete it or use a "
+                         "directory of your own")
     return fd

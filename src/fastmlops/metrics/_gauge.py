@@ -12,6 +12,7 @@ import numpy as np
 
 from fastmlops.metrics._base import Child, InprogressTracker, Metric, Timer, full_name
 from fastmlops.metrics._files import alive as process_alive
+from fastmlops.metrics._mapfile import skip_refused
 from fastmlops.metrics.exposition import DEFAULT_REGISTRY, prometheus_parts
 
 if TYPE_CHECKING:  # annotations only: prometheus_client is imported on first use
@@ -243,6 +244,7 @@ class Gauge(Metric["GaugeChild", float]):
         names = list(self._labelnames) + (["pid"] if self._mode in ("all", "liveall") else [])
         return GaugeMetricFamily(self._name, self._documentation, labels=names, unit=self._unit)
 
+    @skip_refused  # a file truncated under the mapping: left out, never a crash
     def collect(self) -> list[MetricFamily]:
         family = self._family()
         for key, pid, value in self._samples():

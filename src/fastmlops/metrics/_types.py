@@ -27,6 +27,7 @@ from fastmlops.metrics._base import (
     full_name,
     use_created,
 )
+from fastmlops.metrics._mapfile import skip_refused
 from fastmlops.metrics.exposition import DEFAULT_REGISTRY, prometheus_parts
 from fastmlops.metrics.segment import DEFAULT_BUCKETS, INF, PARALLEL_MIN
 
@@ -149,6 +150,7 @@ class Counter(Metric["CounterChild", float]):
         return CounterMetricFamily(self._name, self._documentation, labels=self._labelnames,
                                    unit=self._unit)
 
+    @skip_refused  # a file truncated under the mapping: left out, never a crash
     def collect(self) -> list[MetricFamily]:
         family = self._family()
         created = use_created()
@@ -363,6 +365,7 @@ class Histogram(Metric["HistogramChild", HistogramValue]):
         return HistogramMetricFamily(self._name, self._documentation,
                                      labels=self._labelnames, unit=self._unit)
 
+    @skip_refused  # a file truncated under the mapping: left out, never a crash
     def collect(self) -> list[MetricFamily]:
         # The samples prometheus_client's own Histogram yields, in its order
         # (_bucket..., _count, _sum unless a bucket bound is negative,

@@ -16,6 +16,9 @@ A record's state word is ``generation << 2 | code`` (code 0: never used,
 1: being written, 2: ready, 3: removed, free for another label set); a
 writer checks, inside its slot's seqlock, that the word is still the one it
 saw ready, so a removed row is never written again by a process that held it.
+The header, and creating, opening and checking a file, are in ``_mapfile``;
+records read back are validated by ``_decode``.  Every pass over a file's
+mapping starts with :meth:`Segment.usable` (a truncated file raises SIGBUS).
 
 Other shared-memory writers (:class:`~fastmlops.DriftMonitor`) use the same
 segments through :func:`segment_for` (with :func:`resolve_directory`,
@@ -29,9 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import mmap
 import os
-import tempfile
 import threading
 import time
 import weakref
@@ -40,7 +41,17 @@ from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 
-from fastmlops.metrics._files import alive, check_directory, open_file, owner_word, segment_path
+from fastmlops.metrics._decode import decode_exemplar, decode_key
+from fastmlops.metrics._files import alive, owner_word, segment_path
+from fastmlops.metrics._mapfile import H_NSERIES as _H_NSERIES
+from fastmlops.metrics._mapfile import (
+    HEADER_WORDS,
+    MAX_META,
+    METRIC_DEFINITION,
+    SegmentRefused,
+    file_problem,
+    open_segment,
+)
 
 __all__ = ["DEFAULT_BUCKETS", "Segment", "encode_definition", "layout_hash",
            "resolve_directory", "segment_for"]
@@ -52,16 +63,9 @@ INF = float("inf")
 DEFAULT_BUCKETS: tuple[float, ...] = (.005, .01, .025, .05, .075, .1, .25, .5, .75, 1.0,
                                       2.5, 5.0, 7.5, 10.0, INF)
 ENV_DIR = "FASTMLOPS_METRICS_DIR"
-_FILE_MODE = 0o600          # metric files: readable by their owner only
 
 # ---------------------------------------------------------------- layout ----
-MAGIC = 0x31434952_54454D46  # "FMETRIC1"
-VERSION = 4  # 3: a gauge row holds (value, written); 4: generations, exemplars
-H_MAGIC, H_VERSION, _H_KIND, _H_WIDTH, H_SLOTS, H_SERIES, _H_NSERIES, _H_HASH, \
-    H_META_LEN = range(9)
-HEADER_WORDS = 2048        # 16 KiB: the fields above, then the definition as JSON
-META_AT = 128              # byte offset of that JSON (name, help, labels, buckets, ...)
-_MAX_META = HEADER_WORDS * 8 - META_AT
+# (the header, HEADER_WORDS long: see _mapfile)
 _RECORD_WORDS = 64          # 512 bytes per label set
 _R_STATE, _R_CREATED, _R_NBYTES, _R_EXEMPLARS, _R_PAYLOAD = 0, 1, 2, 3, 4
 _MAX_KEY_BYTES = (_RECORD_WORDS - _R_PAYLOAD) * 8
@@ -70,7 +74,6 @@ _EX_WORDS = 64              # an exemplar: seq, value, timestamp, length, payloa
 EX_PAYLOAD = (_EX_WORDS - 4) * 8
 _SLOT_HEADER = 8            # owner, seq, then padding to a cache line
 _S_OWNER, _S_SEQ = 0, 1
-_KINDS = {"counter": 1, "gauge": 2, "histogram": 3}
 PARALLEL_MIN = 1 << 17  # observe_many splits arrays this long over threads
 
 
@@ -108,81 +111,6 @@ def layout_hash(name: str, kind: str, extra: Sequence[object]) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") >> 1
 
 
-def _open_segment(name: str, kind: str, layout: _Layout, digest: int,
-                  directory: str | None, meta: bytes, read_only: bool = False) -> mmap.mmap:
-    size = layout.words * 8
-    if directory is None:
-        mm = mmap.mmap(-1, size, flags=mmap.MAP_SHARED)
-        _write_header(mm, kind, layout, digest, meta)
-        return mm
-    check_directory(directory)
-    if not read_only:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-    path = segment_path(name, directory)
-    for _ in range(100):
-        try:
-            fd = open_file(path, read_only)
-        except FileNotFoundError:
-            if read_only:
-                raise
-            # a fresh, unpredictable name (O_EXCL | O_NOFOLLOW, mode 0600) in the
-            # same directory (os.link needs that), published fully initialised
-            fd, tmp = tempfile.mkstemp(prefix=".fastmlops-", suffix=".tmp", dir=directory)
-            try:
-                os.fchmod(fd, _FILE_MODE)
-                os.ftruncate(fd, size)
-                mm = mmap.mmap(fd, size, flags=mmap.MAP_SHARED)
-                _write_header(mm, kind, layout, digest, meta)
-                try:
-                    os.link(tmp, path)  # atomic; never replaces an existing name
-                except FileExistsError:
-                    mm.close()
-                    continue
-                return mm
-            finally:
-                os.close(fd)
-                os.unlink(tmp)
-        try:
-            actual = os.fstat(fd).st_size
-            if actual < HEADER_WORDS * 8:
-                raise ValueError(f"{path} is not a fastmlops metrics file (only {actual} "
-                                 "bytes); delete it or use another metrics directory")
-            mm = mmap.mmap(fd, actual, flags=mmap.MAP_SHARED,
-                           prot=mmap.PROT_READ if read_only else
-                           mmap.PROT_READ | mmap.PROT_WRITE)
-        finally:
-            os.close(fd)
-        header = np.frombuffer(mm, dtype=np.uint64, count=HEADER_WORDS)
-        expected = (MAGIC, VERSION, _KINDS[kind], layout.width, layout.slots, layout.series)
-        found = tuple(int(header[i]) for i in (H_MAGIC, H_VERSION, _H_KIND, _H_WIDTH,
-                                               H_SLOTS, H_SERIES))
-        if found != expected or int(header[_H_HASH]) != digest or actual != size:
-            del header
-            mm.close()
-            raise ValueError(
-                f"metric {name!r}: {path} holds a metric of that name with another "
-                "definition (type, labels, buckets, max_series or max_processes differ) "
-                "or from another fastmlops version; give every process the same "
-                "definition, or delete the file (when no process uses it) or use another "
-                "metrics directory")
-        return mm
-    raise RuntimeError(f"could not create or open {path}")  # pragma: no cover
-
-
-def _write_header(mm: mmap.mmap, kind: str, layout: _Layout, digest: int, meta: bytes) -> None:
-    mm[META_AT:META_AT + len(meta)] = meta
-    header = np.frombuffer(mm, dtype=np.uint64, count=HEADER_WORDS)
-    header[H_META_LEN] = len(meta)
-    header[H_VERSION] = VERSION
-    header[_H_KIND] = _KINDS[kind]
-    header[_H_WIDTH] = layout.width
-    header[H_SLOTS] = layout.slots
-    header[H_SERIES] = layout.series
-    header[_H_HASH] = digest
-    header[H_MAGIC] = MAGIC
-    del header
-
-
 def encode_definition(name: str, kind: str, documentation: str, labelnames: tuple[str, ...],
                       unit: str, extra: dict[str, Any]) -> bytes:
     """The metric's definition as stored in its segment, so that a process that
@@ -192,11 +120,11 @@ def encode_definition(name: str, kind: str, documentation: str, labelnames: tupl
     while True:
         meta = json.dumps({"name": name, "type": kind, "help": doc, "labelnames": labelnames,
                            "unit": unit, **extra}, ensure_ascii=False).encode()
-        if len(meta) <= _MAX_META:
+        if len(meta) <= MAX_META:
             return meta
         if not doc:
             raise ValueError(f"metric {name!r}: its definition does not fit in "
-                             f"{_MAX_META} bytes (too many buckets or label names)")
+                             f"{MAX_META} bytes (too many buckets or label names)")
         doc = doc[:len(doc) // 2]
 
 
@@ -204,14 +132,20 @@ class Segment:
     """One metric family's shared memory and this process's slot in it."""
 
     def __init__(self, name: str, kind: str, width: int, max_processes: int, max_series: int,
-                 digest: int, directory: str | None, meta: bytes,
-                 read_only: bool = False) -> None:
+                 digest: int, directory: str | None, meta: bytes, read_only: bool = False,
+                 defined_by: tuple[str, str] = METRIC_DEFINITION) -> None:
         self.name = name
         self.kind = kind
         self.digest = digest
         self.read_only = read_only  # a DirectoryCollector's view: never writes
-        self.layout = _Layout(width, max_processes, max_series, _ex_width(kind, width))
-        self.mm = _open_segment(name, kind, self.layout, digest, directory, meta, read_only)
+        lay = self.layout = _Layout(width, max_processes, max_series, _ex_width(kind, width))
+        self.mm = open_segment(name, kind, (width, max_processes, max_series), lay.words * 8,
+                               digest, directory, meta, read_only, defined_by)
+        # a metric file (None: anonymous memory) and why it was refused (see usable())
+        self.path = None if directory is None else segment_path(name, directory)
+        self.refused: str | None = None
+        self.what = defined_by[0]
+        self.key_len: int | None = None  # label values per record, when known
         self.words = np.frombuffer(self.mm, dtype=np.uint64)
         self.vals = self.words.view(np.float64)
         self.bytes = self.words.view(np.uint8)
@@ -223,8 +157,30 @@ class Segment:
         # label values -> (record index, its ready state word); a cache,
         # checked against the shared state word before it is trusted
         self.keys: dict[tuple[str, ...], tuple[int, int]] = {}
-        # record index -> (state word, label values, created)
-        self.decoded: dict[int, tuple[int, tuple[str, ...], float]] = {}
+        # record index -> (state word, label values (None: corrupted), created)
+        self.decoded: dict[int, tuple[int, tuple[str, ...] | None, float]] = {}
+
+    def usable(self) -> bool:
+        """Whether the mapping may be touched: always for anonymous memory; for
+        a file, while it is as long as the mapping and keeps its header (see
+        :mod:`fastmlops.metrics._mapfile`: a truncated file raises SIGBUS).
+        Called before every pass over the mapping; a file found unusable is
+        refused from then on, with one logged error: writes are dropped and
+        reads raise :class:`SegmentRefused`."""
+        if self.path is None:
+            return True
+        if self.refused is None:
+            problem = file_problem(self.mm, self.layout.words * 8)
+            if problem is None:
+                return True
+            with _SEGMENTS_LOCK:
+                if self.refused is None:
+                    self.refused = (f"{self.what} {self.name!r}: {self.path} {problem}; "
+                                    "refused: writes to it are dropped and it is left out of "
+                                    "scrapes (delete the file, then restart the processes "
+                                    "that use it)")
+                    _log.error("fastmlops.metrics: %s", self.refused)
+        return False
 
     def after_fork(self) -> None:
         """In a forked child: new locks (the parent's may have been held by
@@ -297,6 +253,8 @@ class Segment:
                values: np.ndarray) -> bool:
         """``slot_kernel`` (slot_add or slot_set) on ``row`` of this process's slot."""
         with self.lock:
+            if not self.usable():
+                return True  # refused: dropped, never retried
             self.ensure_slot()
             return bool(slot_kernel(self.words, self.vals, self.seq_at,
                                     self.data_at + row * self.layout.width, values,
@@ -325,15 +283,24 @@ class Segment:
             return None
         got = self.decoded.get(index)
         if got is not None and got[0] == state:
-            return got[1], got[2]
+            return None if got[1] is None else (got[1], got[2])
         nbytes = int(self.words[at + _R_NBYTES])
         start = (at + _R_PAYLOAD) * 8
-        key = tuple(json.loads(bytes(self.bytes[start:start + nbytes]).decode("utf-8")))
+        try:  # never trusted: another process may have written anything
+            if nbytes > _MAX_KEY_BYTES:
+                raise ValueError(f"a length of {nbytes} bytes, beyond the record's end")
+            key: tuple[str, ...] | None = decode_key(
+                bytes(self.bytes[start:start + nbytes]), self.key_len)
+        except ValueError as exc:
+            key, why = None, exc
         created = float(self.vals[at + _R_CREATED])
         if int(_km().atomic_load(self.words, at + _R_STATE)) != state:
             return None  # removed while it was read
+        if key is None:  # skipped, with one warning per record
+            _log.warning("fastmlops.metrics: %s: skipping corrupted label set record %d of "
+                         "%s: %s", self.name, index, self.path or "shared memory", why)
         self.decoded[index] = (state, key, created)
-        return key, created
+        return None if key is None else (key, created)
 
     def _encode_key(self, key: tuple[str, ...]) -> bytes:
         payload = json.dumps(list(key), ensure_ascii=False, separators=(",", ":")).encode()
@@ -344,7 +311,10 @@ class Segment:
 
     def series_index(self, key: tuple[str, ...]) -> tuple[int, int]:
         """(record index, ready state word) of ``key``, registering it (in a
-        removed record's place when there is one) if no process has."""
+        removed record's place when there is one) if no process has.  For a
+        refused file, (0, 0): writes there are dropped."""
+        if not self.usable():
+            return 0, 0
         got = self.keys.get(key)
         if got is not None and int(_km().atomic_load(
                 self.words, self.layout.records_at + got[0] * _RECORD_WORDS)) == got[1]:
@@ -395,6 +365,8 @@ class Segment:
         km = _km()
         lay = self.layout
         freed = 0
+        if not self.usable():
+            return 0
         with self.series_lock:
             n = self.n_series()
             states = self.states(n)
@@ -418,6 +390,8 @@ class Segment:
     def write_exemplar(self, row: int, state: int, bucket: int, payload: bytes,
                        value: float, ts: float) -> None:
         lay = self.layout
+        if not self.usable():
+            return
         words = np.zeros((len(payload) + 7) // 8, dtype=np.uint64)
         words.view(np.uint8)[:len(payload)] = np.frombuffer(payload, dtype=np.uint8)
         rec_at = lay.records_at + row * _RECORD_WORDS
@@ -433,8 +407,8 @@ class Segment:
         """The latest exemplar of each bucket of ``row`` (None where there is
         none), or None when the series never had one."""
         lay = self.layout
-        if not lay.ex_width or not self.words[lay.records_at + row * _RECORD_WORDS +
-                                              _R_EXEMPLARS]:
+        if not lay.ex_width or not self.usable() or \
+                not self.words[lay.records_at + row * _RECORD_WORDS + _R_EXEMPLARS]:
             return None
         copy = _km().copy_consistent
         out: list[tuple[dict[str, str], float, float] | None] = []
@@ -447,9 +421,9 @@ class Segment:
             if not nbytes or nbytes > EX_PAYLOAD:
                 out.append(None)
                 continue
-            try:
-                labels = json.loads(raw[3:].view(np.uint8)[:nbytes].tobytes().decode("utf-8"))
-            except ValueError:  # pragma: no cover - torn by a writer taken over
+            try:  # never trusted (see record()); also torn by a writer taken over
+                labels = decode_exemplar(raw[3:].view(np.uint8)[:nbytes].tobytes())
+            except ValueError:
                 out.append(None)
                 continue
             out.append((labels, float(buf[0]), float(buf[1])))
@@ -500,7 +474,10 @@ class Segment:
              ) -> tuple[_T | None, list[tuple[int, tuple[str, ...], float]]]:
         """``read(n)`` (read_sum or read_slots) and the label sets it may show:
         those ready before and after the copy, in the same generation (a
-        series removed meanwhile, possibly half zeroed, is left out)."""
+        series removed meanwhile, possibly half zeroed, is left out).
+        :class:`SegmentRefused` for a refused file."""
+        if not self.usable():
+            raise SegmentRefused(self.refused)
         n = self.n_series()
         if n == 0:
             return None, []
@@ -524,6 +501,8 @@ class Segment:
         Only this process writes its slot: the tag is read before the seqlock."""
         width = self.layout.width
         with self.lock:
+            if not self.usable():
+                return False
             self.ensure_slot()
             at = self.data_at + row * width
             if self.vals[at] == tag:
@@ -545,8 +524,10 @@ class Segment:
         from fastmlops._kernels.monitor import window_sum
 
         lay = self.layout
-        rows = self.n_series()
         out = np.zeros(lay.width - 1)
+        if not self.usable():
+            return out  # a refused file: nothing
+        rows = self.n_series()
         scratch = np.empty(rows * lay.width)
         stuck = np.zeros(lay.slots, dtype=np.int8)
         window_sum(self.words, self.vals, lay.slots_at, lay.slot_words, lay.slots, _S_SEQ,
@@ -567,6 +548,8 @@ class Segment:
             raise ValueError(f"row {row} / {n} values outside the segment's "
                              f"{lay.series} x {lay.width}")
         out = np.full((lay.slots, n), np.nan)
+        if not self.usable():
+            return out  # a refused file: no slot
         stuck = np.zeros(lay.slots, dtype=np.int8)
         slot_rows(self.words, self.vals, lay.slots_at, lay.slot_words, lay.slots, _S_SEQ,
                   _SLOT_HEADER, _S_OWNER, row * lay.width, out, stuck)
@@ -580,33 +563,38 @@ _SEGMENTS_LOCK = threading.Lock()
 
 
 def segment_for(name: str, kind: str, width: int, max_processes: int, max_series: int,
-                digest: int, directory: str | None, meta: bytes,
-                read_only: bool = False) -> Segment:
+                digest: int, directory: str | None, meta: bytes, read_only: bool = False,
+                defined_by: tuple[str, str] = METRIC_DEFINITION) -> Segment:
     """The segment of a metric (``digest``: :func:`layout_hash`; ``meta``:
-    :func:`encode_definition`; ``directory``: :func:`resolve_directory`'s).
+    :func:`encode_definition`; ``directory``: :func:`resolve_directory`'s;
+    ``defined_by``: what the writer is called and what its definition is made
+    of, for the error when a name is taken by another definition).
 
     In a metrics directory, every metric object of one name in this process
     shares one segment, so one slot: a metric made again (after
     ``unregister``, by an app factory, with ``registry=None``) carries on from
     the first one's values, and a gauge has one value per process, the last
-    one set, as in prometheus_client's multiprocess mode."""
+    one set, as in prometheus_client's multiprocess mode.  A segment whose file
+    was refused (see :meth:`Segment.usable`) is not shared: the file is opened
+    again, and refused with its reason if it is still unusable."""
     if directory is None or read_only:
         return Segment(name, kind, width, max_processes, max_series, digest, directory,
-                       meta, read_only)
+                       meta, read_only, defined_by)
     key = os.path.realpath(segment_path(name, directory))
     with _SEGMENTS_LOCK:
         seg = _SEGMENTS.get(key)
-        if seg is not None:
+        if seg is not None and seg.refused is None:
             lay = seg.layout
             if (seg.kind, seg.digest, lay.width, lay.slots, lay.series) != \
                     (kind, digest, width, max_processes, max_series):
+                what, fields = defined_by
                 raise ValueError(
-                    f"metric {name!r}: this process already has a metric of that name in "
-                    f"{directory} with another definition (type, labels, buckets, "
-                    "max_series or max_processes differ); give every metric of one name "
-                    "the same definition")
+                    f"{what} {name!r}: this process already has a {what} of that name in "
+                    f"{directory} with another definition ({fields} differ); give every "
+                    f"{what} of one name the same definition")
             return seg
-        seg = Segment(name, kind, width, max_processes, max_series, digest, directory, meta)
+        seg = Segment(name, kind, width, max_processes, max_series, digest, directory, meta,
+                      defined_by=defined_by)
         _SEGMENTS[key] = seg
         return seg
 

@@ -219,7 +219,10 @@ class DriftMonitor:
         meta = encode_definition(name, "counter", "fastmlops drift monitor", (), "",
                                  {"monitor": True})
         self._segment: Segment = segment_for(name, "counter", self._width, int(max_processes),
-                                             self._max_rows, digest, directory, meta)
+                                             self._max_rows, digest, directory, meta,
+                                             defined_by=("drift monitor", "reference, "
+                                                         "ks_buckets, window, bucket or "
+                                                         "max_processes"))
         self._rows = [self._segment.series_index((str(r),)) for r in range(n_rows)]
         self._buf: list[object] = []
         # a float64 numpy row is buffered as its bytes when every column is numeric
