@@ -39,11 +39,14 @@ class InputError(ValueError):
 
 
 def is_saved_reference(path: str) -> bool:
-    """Whether ``path`` is a file written by ``DriftReference.save``."""
+    """Whether ``path`` is a file written by ``DriftReference.save`` (False for
+    anything but a regular file: a FIFO is not opened, a pipe not read from)."""
+    from fastmlops.drift.files import open_regular
+
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             return f.read(len(_REFERENCE_MAGIC)) == _REFERENCE_MAGIC
-    except OSError:
+    except (OSError, ValueError):
         return False
 
 
@@ -138,6 +141,10 @@ def cmd_drift(args: argparse.Namespace) -> int:
         if is_saved_reference(args.current):
             raise InputError(f"CURRENT {args.current} is a saved reference; CURRENT is "
                              "the data to check (a data file or directory)")
+        if os.path.exists(args.current):  # a FIFO or pipe: refused before the build
+            from fastmlops.drift.files import detect_format
+
+            detect_format(args.current)
         ref = _reference(args)
         if not os.path.exists(args.current):
             raise InputError(f"current data {args.current}: no such file or directory")
@@ -147,6 +154,9 @@ def cmd_drift(args: argparse.Namespace) -> int:
         bar = ProgressBar(f"checking {args.current}", sys.stderr, unit="rows")
         try:
             report = ref.check(args.current, progress=bar)
+        except ArithmeticError as exc:  # a bug or an impossible input: never status 1
+            raise InputError(f"cannot check {args.current} against {args.reference}: "
+                             f"{type(exc).__name__}: {exc}") from exc
         finally:
             bar.close()
     if args.html:
@@ -169,7 +179,9 @@ def cmd_drift(args: argparse.Namespace) -> int:
 def cmd_reference_build(args: argparse.Namespace) -> int:
     """Handler of ``fastmlops reference build``."""
     from fastmlops._core.warmup import compile_heartbeat
+    from fastmlops.drift.files import check_output_file
 
+    check_output_file(args.output, "drift reference")  # a FIFO, link, device: before the build
     _ensure_kernels()
     with compile_heartbeat(sys.stderr):
         columns = _names(args.columns)

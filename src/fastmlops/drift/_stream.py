@@ -290,7 +290,8 @@ def check_dask(ref: DriftReference, data: dd.DataFrame | da.Array, *,
         parts = list(data.rechunk({1: -1}).to_delayed().ravel())
     else:
         frame = cast("dd.DataFrame", data)  # not an array: a DataFrame
-        missing = [c for c in ref.columns if c not in [str(c) for c in frame.columns]]
+        present = {str(c) for c in frame.columns}
+        missing = [c for c in ref.columns if c not in present]
         if missing:
             raise ValueError(f"current: no column(s) named {missing}")
         parts = list(data.to_delayed())

@@ -74,8 +74,11 @@ def _check_names(names: Sequence[Any], n: int, what: str) -> list[str]:
     if len(names) != n:
         raise ValueError(f"{what}: {len(names)} column names for {n} columns")
     if len(set(names)) != len(names):
-        dup = sorted({c for c in names if names.count(c) > 1})
-        raise ValueError(f"{what}: column names must be unique; repeated: {dup}")
+        from collections import Counter
+
+        dup = sorted(c for c, k in Counter(names).items() if k > 1)
+        shown = dup[:20] + (["..."] if len(dup) > 20 else [])
+        raise ValueError(f"{what}: column names must be unique; repeated: {shown}")
     return names
 
 
@@ -259,14 +262,20 @@ def _array_column(values: Column, name: str, categorical: bool,
 
 
 def _select(names: list[str], columns: Sequence[Any] | None, what: str) -> list[int]:
+    """Positions of ``columns`` among ``names`` (the first of a repeated name):
+    one dictionary, linear in the number of columns."""
     if columns is None:
         return list(range(len(names)))
     wanted = [str(c) for c in columns]
-    missing = [c for c in wanted if c not in names]
+    position: dict[str, int] = {}
+    for i, name in enumerate(names):
+        position.setdefault(name, i)
+    missing = [c for c in wanted if c not in position]
     if missing:
-        raise ValueError(f"{what}: no column(s) named {missing}; it has {names[:20]}"
-                         + (" ..." if len(names) > 20 else ""))
-    return [names.index(c) for c in wanted]
+        raise ValueError(f"{what}: no column(s) named {missing[:20]}"
+                         + (f" (and {len(missing) - 20} more)" if len(missing) > 20 else "")
+                         + f"; it has {names[:20]}" + (" ..." if len(names) > 20 else ""))
+    return [position[c] for c in wanted]
 
 
 def as_columns(data: Any, columns: Sequence[Any] | None = None, what: str = "data",

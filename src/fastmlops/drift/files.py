@@ -9,13 +9,21 @@ partitions included) or, for ``.npy``, a NumPy array (memory-mapped).
 The format comes from the extension (``.parquet``/``.pq``/``.parq``, ``.csv``
 (``.csv.gz``, ``.csv.bz2`` too), ``.tsv``, ``.arrow``/``.feather``/``.ipc``,
 ``.npy``) or, without one, from the file's first bytes.
+
+Only regular files (and directories of them) are read: a FIFO, a pipe
+(``<(cat data.csv)``, ``/dev/stdin``), a device or a socket is refused before
+it is opened, as data is read twice (an exact KS needs two passes) and opening
+a FIFO without a writer blocks forever.  :func:`open_regular` opens a file that
+way, and :func:`check_output_file` refuses to replace anything but a regular
+file (the drift reference writer uses both).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from types import ModuleType
-from typing import TYPE_CHECKING, Sequence, Union, cast
+from typing import TYPE_CHECKING, BinaryIO, Sequence, Union, cast
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,7 +33,8 @@ if TYPE_CHECKING:
 #: A path to a data file or directory.
 DataPath = Union[str, "os.PathLike[str]"]
 
-__all__ = ["DataFileError", "FORMATS", "detect_format", "open_data", "read_table"]
+__all__ = ["DataFileError", "FORMATS", "detect_format", "open_data", "read_table",
+           "open_regular", "check_output_file"]
 
 #: Formats and their extensions (lower case).
 FORMATS: dict[str, tuple[str, ...]] = {
@@ -42,6 +51,78 @@ class DataFileError(ValueError):
     """A data file or directory that cannot be read; the message says why."""
 
 
+def _special(mode: int) -> str | None:
+    """What a file of this ``st_mode`` is, when it is neither a regular file nor
+    a directory."""
+    for test, what in ((stat.S_ISFIFO, "a FIFO or pipe"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return what
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return "a special file"
+
+
+def _not_regular(path: str, what: str, hint: str) -> DataFileError:
+    return DataFileError(f"{path}: not a regular file ({what}); {hint}")
+
+
+_READ_HINT = ("fastmlops reads data and references from files (data twice, for an exact "
+              "KS): save the stream to a file first")
+
+
+def open_regular(path: DataPath, hint: str = _READ_HINT) -> BinaryIO:
+    """Open a regular file for reading (binary), refusing anything else.
+
+    A FIFO, pipe, device or socket raises :class:`DataFileError` without
+    blocking (checked before opening, then again on the open file, which is
+    opened non-blocking so that a FIFO swapped in between cannot block
+    either); a directory raises ``IsADirectoryError`` and a missing file
+    ``FileNotFoundError``, as ``open`` does.
+    """
+    path = os.fspath(path)
+    mode = os.stat(path).st_mode
+    what = _special(mode)
+    if what is not None:
+        raise _not_regular(path, what, hint)
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(21, "Is a directory", path)
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0) \
+        | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        what = _special(os.fstat(fd).st_mode)
+        if what is not None:
+            raise _not_regular(path, what, hint)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def check_output_file(path: DataPath, what: str = "output") -> None:
+    """Refuse to replace ``path`` unless it is missing or a regular file: a
+    symbolic link (whose target would be left behind), a FIFO, a device (such
+    as ``/dev/full``, which root could otherwise replace), a socket or a
+    directory raises :class:`DataFileError`."""
+    path = os.fspath(path)
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError:  # e.g. a component is not a directory: the write will say so
+        return
+    if stat.S_ISLNK(mode):
+        raise _not_regular(path, "a symbolic link", f"refusing to replace it with the {what}; "
+                           "write to the link's target, or to another path")
+    kind = "a directory" if stat.S_ISDIR(mode) else _special(mode)
+    if kind is not None:
+        raise _not_regular(path, kind, f"refusing to replace it with the {what}; write "
+                           "to a regular file")
+
+
 def _format_of_name(name: str) -> str | None:
     low = name.lower()
     for fmt, exts in FORMATS.items():
@@ -52,7 +133,7 @@ def _format_of_name(name: str) -> str | None:
 
 def _sniff(path: str) -> str | None:
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             head = f.read(8)
     except OSError as exc:
         raise DataFileError(f"cannot read {path}: {exc.strerror or exc}") from None
@@ -68,10 +149,17 @@ def detect_format(path: DataPath) -> str:
     """``"parquet"``, ``"csv"``, ``"ipc"`` or ``"npy"`` for a file; for a
     directory, the one format of the data files in it."""
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise DataFileError(f"{path}: no such file or directory")
-    if os.path.isdir(path):
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise DataFileError(f"{path}: no such file or directory") from None
+    except OSError as exc:
+        raise DataFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
         return _directory_format(path)
+    what = _special(mode)
+    if what is not None:  # pyarrow and numpy would open it, and block on a FIFO
+        raise _not_regular(path, what, _READ_HINT)
     fmt = _format_of_name(path) or _sniff(path)
     if fmt is None:
         raise DataFileError(f"{path}: not a data file fastmlops reads (Parquet, CSV, "
@@ -206,7 +294,8 @@ def read_table(source: DataPath | pads.Dataset | np.ndarray,
         return np.asarray(data)  # columns of an array are chosen by the caller
     names = list(data.schema.names)
     if columns is not None:
-        missing = [c for c in columns if c not in names]
+        present = set(names)
+        missing = [c for c in columns if c not in present]
         if missing:
             shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
             raise DataFileError(f"{where!s}: no column {', '.join(map(repr, missing))}; "
