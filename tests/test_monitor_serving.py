@@ -262,13 +262,22 @@ def test_the_newest_publication_wins():
     (5.0, 31, False),   # another process is ahead
 ])
 def test_stale(tag, total, expected):
-    from fastmlops.drift.report import DriftReport  # noqa: F401 - the encode input type
-
     row = published.encode(6.0, 1.0, None, 30, 1)
     row[3] = 30  # it covered 30 window rows
     pub = published.decode(row, 1)
     assert published.stale(pub, tag, total) is expected
     assert published.stale(None, tag, 0) is True
+
+
+def test_a_doubled_window_waits_for_the_minimum_age():
+    row = published.encode(6.0, 100.0, None, 30, 1)
+    row[3] = 30
+    pub = published.decode(row, 1)
+    assert not published.stale(pub, 6.0, 60, now=105.9, min_age=6.0)
+    assert published.stale(pub, 6.0, 60, now=106.0, min_age=6.0)
+    assert published.stale(pub, 7.0, 30, now=100.0, min_age=6.0)  # a new bucket: at once
+    empty = published.decode(published.encode(6.0, 100.0, None, 0, 1), 1)
+    assert published.stale(empty, 6.0, 1, now=100.0, min_age=6.0)  # first rows: at once
 
 
 # ---------------------------------------------------------------- observe ----

@@ -422,8 +422,9 @@ class DriftMonitor:
         """In the flusher thread: compute and publish the window's figures
         when the newest publication is stale (see
         :mod:`fastmlops.monitor._published`)."""
-        tag = float(math.floor(self._clock() / self.bucket) + 1)
-        if published.stale(self._newest(), tag, self.totals()[0]):
+        now = self._clock()
+        tag = float(math.floor(now / self.bucket) + 1)
+        if published.stale(self._newest(), tag, self.totals()[0], now, self.bucket / 10):
             self._publish()
 
     # ------------------------------------------------------------ reading

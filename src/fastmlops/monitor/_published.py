@@ -14,13 +14,17 @@ A publication is stale when
 
 * it belongs to an earlier time bucket (rows have left the window since), or
 * the rows counted since it was computed outnumber the rows it covered (the
-  window has at least doubled: only while a window fills up, so at most
-  about ``log2(rows)`` times after a start, never in a steady state).
+  window has at least doubled: only while a window fills up, never in a
+  steady state), and it is at least ``bucket / 10`` seconds old (so at most
+  ten times in a bucket, and about ``log2(rows)`` times in all after a
+  start), or it had no rows.
 
 So the figures are recomputed at most once per time bucket in a steady
 state (and the scrape's gauges are at most ``bucket`` seconds old, for a
 window of ``window`` seconds); :meth:`DriftMonitor.report` is always
-computed fresh (and published).
+computed fresh (and published).  A computation takes a few milliseconds
+(tens when the exact KS p-value is used, up to 10,000 rows a side), on the
+flusher thread of whichever process finds the publication stale first.
 
 Row layout (float64 values)::
 
@@ -116,13 +120,17 @@ def newest(rows: np.ndarray, m: int) -> Published | None:
     return decode(rows[best], m)
 
 
-def stale(published: Published | None, tag: float, rows_total: int) -> bool:
-    """Whether the figures must be computed again in time bucket ``tag``,
-    with ``rows_total`` rows counted since the start (see the module
-    docstring)."""
+def stale(published: Published | None, tag: float, rows_total: int, now: float = math.inf,
+          min_age: float = 0.0) -> bool:
+    """Whether the figures must be computed again in time bucket ``tag`` at
+    clock time ``now``, with ``rows_total`` rows counted since the start;
+    a window that doubled waits until the figures are ``min_age`` seconds
+    old (see the module docstring)."""
     if published is None:
         return True
     if published.tag < tag:
         return True
     new_rows = rows_total - published.rows_total
-    return new_rows > 0 and new_rows >= max(published.n_rows, 1)
+    if new_rows <= 0 or new_rows < published.n_rows:
+        return False
+    return published.n_rows == 0 or now - published.computed_at >= min_age
