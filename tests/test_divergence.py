@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -650,3 +650,20 @@ def test_bin_counts_ndarray_subclass_takes_the_checked_path():
     values = np.array([0.5, 1.5, 2.5], dtype=np.float32).view(Tagged)
     counts, n_nan = bin_counts(values, np.array([1.0, 2.0]).view(Tagged))
     assert counts.tolist() == [1, 1, 1] and n_nan == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=30), st.data(),
+       st.floats(1e-9, 0.5))
+def test_measures_from_counts_equals_the_three_calls(ref, data, eps):
+    from fastmlops.divergence import (js_from_counts, kl_from_counts, measures_from_counts,
+                                      psi_from_counts)
+
+    cur = data.draw(st.lists(st.integers(0, 50), min_size=len(ref), max_size=len(ref)))
+    if sum(ref) == 0 or sum(cur) == 0:
+        return
+    got = measures_from_counts(ref, sum(ref), cur, sum(cur), eps)
+    want = (psi_from_counts(ref, sum(ref), cur, sum(cur), eps),
+            kl_from_counts(ref, sum(ref), cur, sum(cur), eps),
+            js_from_counts(ref, sum(ref), cur, sum(cur)))
+    assert got == want  # bit for bit

@@ -27,7 +27,8 @@ single pass over it.
 from fastmlops.divergence._bins import (MAX_BINS, PARALLEL_THRESHOLD, PSI_MAJOR, PSI_MINOR,
                                          bin_counts, check_bins, check_eps, edges_from_sorted)
 from fastmlops.divergence._measures import (PsiResult, js_divergence, js_from_counts, kl_divergence,
-                                            kl_from_counts, psi, psi_from_counts, psi_verdict)
+                                            kl_from_counts, measures_from_counts, psi,
+                                            psi_from_counts, psi_verdict)
 
 __all__ = [
     "PsiResult",
@@ -40,4 +41,5 @@ __all__ = [
     "psi_from_counts",
     "kl_from_counts",
     "js_from_counts",
+    "measures_from_counts",
 ]

@@ -94,6 +94,30 @@ def js_from_counts(ref_counts: ArrayLike, ref_n: int, cur_counts: ArrayLike, cur
     return float(js / 2.0)
 
 
+def measures_from_counts(ref_counts: ArrayLike, ref_n: int, cur_counts: ArrayLike, cur_n: int,
+                         eps: float = 1e-4) -> tuple[float, float, float]:
+    """``(psi_from_counts, kl_from_counts, js_from_counts)`` of the same
+    counts, equal to the three calls bit for bit, with the counts checked and
+    turned into proportions once (what a drift report of many columns does).
+
+    Examples
+    --------
+    >>> from fastmlops.divergence import measures_from_counts
+    >>> [round(x, 6) for x in measures_from_counts([50, 50], 100, [40, 60], 100)]
+    [0.040547, 0.020411, 0.005059]
+    """
+    eps = check_eps(eps)
+    p0, q0 = proportion_pair(ref_counts, ref_n, cur_counts, cur_n)
+    p, q = np.maximum(p0, eps), np.maximum(q0, eps)
+    psi_value = float(np.sum((q - p) * np.log(q / p)))
+    kl_value = float(np.sum(p * np.log(p / q)))
+    pr = p0 / np.sum(p0)
+    qr = q0 / np.sum(q0)
+    m = (pr + qr) / 2.0
+    js_value = float((np.sum(_rel_entr(pr, m)) + np.sum(_rel_entr(qr, m))) / 2.0)
+    return psi_value, kl_value, js_value
+
+
 # --------------------------------------------------------------------- public
 def psi_verdict(value: float) -> str:
     """Conventional reading of a PSI value.

@@ -118,9 +118,8 @@ def judge(models: Sequence[ColumnModel], counts: Sequence[ColumnCounts], n_rows:
             else:
                 ties = np.concatenate([ref.label_hashes(), [-2, -1]])
         if q.n > 0:
-            f["psi"][j] = divergence.psi_from_counts(rc, ref.n, cc, q.n, settings.eps)
-            f["kl"][j] = divergence.kl_from_counts(rc, ref.n, cc, q.n, settings.eps)
-            f["jsd"][j] = divergence.js_from_counts(rc, ref.n, cc, q.n)
+            f["psi"][j], f["kl"][j], f["jsd"][j] = divergence.measures_from_counts(
+                rc, ref.n, cc, q.n, settings.eps)
         test = rule.pooled_chi2(np.append(t1, ref.n_missing), np.append(t2, q.n_missing),
                                 by="order" if isinstance(ref, NumericColumn) else "total",
                                 tiebreak=ties)
