@@ -157,6 +157,13 @@ def cmd_drift(args: argparse.Namespace) -> int:
         except ArithmeticError as exc:  # a bug or an impossible input: never status 1
             raise InputError(f"cannot check {args.current} against {args.reference}: "
                              f"{type(exc).__name__}: {exc}") from exc
+        except ValueError as exc:  # bytes that are not UTF-8 past the first rows of a CSV
+            from fastmlops.drift import files as _files
+
+            if _files.is_utf8_error(exc):
+                raise InputError(str(_files.not_utf8_error(f"current data {args.current}"))) \
+                    from None
+            raise
         finally:
             bar.close()
     if args.html:

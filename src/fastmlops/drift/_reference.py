@@ -13,6 +13,7 @@ reference for checking many production batches against one training sample.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
@@ -294,15 +295,84 @@ class DriftReference:
         the same kind as in the reference.  ``progress(rows_done, total)`` is
         called after each batch of a stream (``total`` None when unknown).
         """
+        import warnings
+
         from fastmlops.drift import _stream as _drift_stream
 
-        if _drift_stream.is_stream(current):
-            return _drift_stream.check(self, current, progress)
-        from fastmlops.drift._count import count_columns
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            if _drift_stream.is_stream(current):
+                report = _drift_stream.check(self, current, progress)
+            else:
+                from fastmlops.drift._count import count_columns
 
-        cols = self.current_columns(current)
-        counts = count_columns(self.column_models, self.columns, cols, "two-sided", binned=True)
-        return judge(self.column_models, counts, cols.n_rows, self.settings())
+                cols = self.current_columns(current)
+                counts = count_columns(self.column_models, self.columns, cols, "two-sided",
+                                       binned=True)
+                report = judge(self.column_models, counts, cols.n_rows, self.settings())
+        return _annotate(report, _extra_columns(current, self.columns), caught)
+
+
+_UNSUCCESSFUL = "Exact calculation unsuccessful"
+_EXACT_NOTE = ("the exact KS p-value could not be computed (floating-point limits); "
+               "the asymptotic p-value is used")
+
+
+def _annotate(report: DriftReport, extra: list[str], caught: list[Any]) -> DriftReport:
+    """``report`` with the current data's extra columns, and a note on each
+    column whose exact KS p-value fell back to the asymptotic one (instead of
+    a RuntimeWarning without the column's name); other warnings are re-issued."""
+    import dataclasses
+    import warnings
+
+    fallbacks = 0
+    for w in caught:
+        if issubclass(w.category, RuntimeWarning) and _UNSUCCESSFUL in str(w.message):
+            fallbacks += 1
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    notes: list[list[str]] = [[] for _ in report.columns]
+    if fallbacks:
+        from fastmlops.drift._ks_pvalue import MAX_AUTO_N, ks_pvalue
+
+        for j in range(len(report.columns)):
+            d, n1, n2 = report.ks_statistic[j], report.n_reference[j], report.n_current[j]
+            if fallbacks == 0 or not np.isfinite(d) or min(n1, n2) < 1 \
+                    or max(n1, n2) > MAX_AUTO_N:
+                continue
+            with warnings.catch_warnings(record=True) as again:
+                warnings.simplefilter("always", RuntimeWarning)
+                ks_pvalue(float(d), int(n1), int(n2), "two-sided", "auto")
+            if any(_UNSUCCESSFUL in str(w.message) for w in again):
+                notes[j].append(_EXACT_NOTE)
+                fallbacks -= 1
+    return dataclasses.replace(report, extra_columns=extra, notes=notes)
+
+
+def _extra_columns(current: Any, names: list[str]) -> list[str]:
+    """Columns of a table, dict, data file or dataset that the reference has
+    not (in their order); [] for arrays and iterators of batches.  Partition
+    keys of a directory (``day=1/``) are not data columns and not listed."""
+    found: list[Any] = []
+    keys: set[str] = set()
+    if isinstance(current, dict):
+        found = list(current)
+    elif hasattr(current, "column_names") and hasattr(current, "num_rows"):
+        found = list(current.column_names)
+    elif hasattr(current, "columns") and hasattr(current, "iloc"):
+        found = list(current.columns)
+    else:
+        data = current
+        if isinstance(current, (str, os.PathLike)):
+            from fastmlops.drift.files import open_data
+
+            data = open_data(current)
+        if hasattr(data, "schema") and hasattr(data, "to_batches"):
+            found = list(data.schema.names)
+            partitioning = getattr(data, "partitioning", None)
+            keys = set(getattr(getattr(partitioning, "schema", None), "names", None) or ())
+    known = set(names) | keys
+    return [c for c in dict.fromkeys(map(str, found)) if c not in known]
 
 def _positional(current: Any, names: list[str], categorical: list[str]) -> Columns:
     """Columns of an array-like (or a Series / Arrow array: one column),

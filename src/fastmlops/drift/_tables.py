@@ -205,6 +205,10 @@ def _arrow_column(col: pa.Array | pa.ChunkedArray, name: str, categorical: bool,
     import pyarrow as pa  # only reached with a pyarrow object in hand
 
     t = col.type
+    if pa.types.is_null(t):  # an all-empty CSV column: every value missing
+        if categorical:
+            return CATEGORICAL, col.cast(pa.string())
+        return NUMERIC, np.full(len(col), np.nan)
     if (pa.types.is_dictionary(t) or pa.types.is_string(t) or pa.types.is_large_string(t)
             or pa.types.is_boolean(t) or getattr(pa.types, "is_string_view", lambda _: False)(t)):
         return CATEGORICAL, col
@@ -262,14 +266,22 @@ def _array_column(values: Column, name: str, categorical: bool,
 
 
 def _select(names: list[str], columns: Sequence[Any] | None, what: str) -> list[int]:
-    """Positions of ``columns`` among ``names`` (the first of a repeated name):
-    one dictionary, linear in the number of columns."""
+    """Positions of ``columns`` among ``names``: one dictionary, linear in the
+    number of columns.  A selected name that the table holds twice raises
+    ValueError (which one is meant is ambiguous)."""
     if columns is None:
         return list(range(len(names)))
     wanted = [str(c) for c in columns]
     position: dict[str, int] = {}
+    repeated: dict[str, int] = {}
     for i, name in enumerate(names):
-        position.setdefault(name, i)
+        if position.setdefault(name, i) != i:
+            repeated[name] = repeated.get(name, 1) + 1
+    twice = [f"{c!r} ({repeated[c]} times)" for c in dict.fromkeys(wanted) if c in repeated]
+    if twice:
+        raise ValueError(f"{what}: duplicate column name(s) {', '.join(twice[:20])}"
+                         + (" ..." if len(twice) > 20 else "") + "; which one to use is "
+                         "ambiguous: rename or drop the duplicates")
     missing = [c for c in wanted if c not in position]
     if missing:
         raise ValueError(f"{what}: no column(s) named {missing[:20]}"

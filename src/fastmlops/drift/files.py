@@ -268,10 +268,41 @@ def open_data(path: DataPath) -> pads.Dataset | np.ndarray:
     if os.path.isdir(path):
         options["partitioning"] = "hive"
     try:
-        return ds.dataset(path, **options)
+        dataset = ds.dataset(path, **options)
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
         name = {"parquet": "Parquet", "csv": "CSV", "ipc": "Arrow IPC/Feather"}[fmt]
         raise DataFileError(f"cannot read {path} as {name}: {_arrow_message(exc)}") from None
+    if fmt == "csv":
+        _check_utf8(path, dataset)
+    return dataset
+
+
+def is_utf8_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is Arrow's error on CSV text that is not UTF-8 (raised
+    while reading, when the bad bytes come after the rows the schema is
+    inferred from)."""
+    return isinstance(exc, ValueError) and "invalid utf8" in str(exc).lower()
+
+
+def not_utf8_error(path: str, columns: Sequence[str] = ()) -> DataFileError:
+    """The error for a CSV file whose text is not UTF-8: names the file (and
+    the columns, when known) and says how to re-encode it."""
+    where = f" (column {', '.join(map(repr, columns))})" if columns else ""
+    return DataFileError(
+        f"{path}: the CSV text is not UTF-8{where}; re-encode the file as UTF-8 (e.g. "
+        f"iconv -f latin1 -t utf-8 IN.csv > OUT.csv, or pandas "
+        f"read_csv(..., encoding='latin1').to_csv(..., encoding='utf-8'))")
+
+
+def _check_utf8(path: str, dataset: pads.Dataset) -> None:
+    """Refuse a CSV whose text columns are not UTF-8: Arrow reads such a
+    column as binary (CSV cells have no binary type of their own)."""
+    import pyarrow as pa
+
+    binary = [f.name for f in dataset.schema
+              if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
+    if binary:
+        raise not_utf8_error(path, binary)
 
 
 def read_table(source: DataPath | pads.Dataset | np.ndarray,
@@ -303,4 +334,6 @@ def read_table(source: DataPath | pads.Dataset | np.ndarray,
     try:
         return data.to_table(columns=list(columns) if columns is not None else None)
     except (OSError, ValueError) as exc:
+        if is_utf8_error(exc):
+            raise not_utf8_error(str(where)) from None
         raise DataFileError(f"cannot read {where!s}: {_arrow_message(exc)}") from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, SupportsFloat
 
 import numpy as np
@@ -120,6 +120,11 @@ class DriftReport:
     missing values up by more than ``nan_increase``); "watch" when the binned
     change is significant but smaller.
 
+    ``notes`` holds, per column, remarks on how a figure was computed (e.g.
+    the exact KS p-value fell back to the asymptotic one, where scipy would
+    warn); ``extra_columns`` the current data's columns that the reference
+    does not have (not checked).
+
     For the table: ``n_drifted`` columns with verdict "drift",
     ``share_drifted``, ``drifted`` (``share_drifted >= drift_share``) and
     ``verdict``: "drift" when ``drifted``, "watch" when any column is "drift"
@@ -166,6 +171,12 @@ class DriftReport:
     #: monitor's bucket edges, a lower bound of the exact one; see
     #: :mod:`fastmlops.monitor`)
     ks_method: str = "exact"
+    #: columns of the current data that the reference does not have (tables and
+    #: files matched by name): not checked, listed so that a new column is seen
+    extra_columns: list[str] = field(default_factory=list)
+    #: per column, notes on how a figure was computed (e.g. the exact KS
+    #: p-value fell back to the asymptotic one); empty lists when none
+    notes: list[list[str]] = field(default_factory=list)
 
     @property
     def n_drifted(self) -> int:
@@ -239,6 +250,8 @@ class DriftReport:
                 "share_drifted": self.share_drifted,
                 "drifted": self.drifted,
                 "reasons": reasons,
+                "extra_columns": list(self.extra_columns),
+                "notes": {self.columns[j]: list(n) for j, n in enumerate(self.notes) if n},
             },
             "sizes": {"reference_rows": int(self.reference_rows), "current_rows": int(self.n_rows)},
             "reference": {"digest": self.reference_digest, "n_rows": int(self.reference_rows)},
@@ -351,11 +364,22 @@ class DriftReport:
             lines.append(f"... {len(order) - max_rows} more columns")
         lines.append("")
         lines.append(summary)
+        if self.extra_columns:
+            shown = ", ".join(text(c) for c in self.extra_columns[:20])
+            more = f" and {len(self.extra_columns) - 20} more" \
+                if len(self.extra_columns) > 20 else ""
+            lines.append(f"{len(self.extra_columns)} column(s) of the current data not in "
+                         f"the reference, not checked: {shown}{more}")
         bullet = "- " if markdown else "  "
-        notes = [f"{bullet}{text(self.columns[j])}: {text(self.explanations[j])}"
-                 for j in order[:max_rows] if self.column_verdict[j] != "ok"]
-        if notes:
+        why = [f"{bullet}{text(self.columns[j])}: {text(self.explanations[j])}"
+               for j in order[:max_rows] if self.column_verdict[j] != "ok"]
+        if why:
             lines.extend(["", "why:"] if markdown else ["why:"])
+            lines.extend(why)
+        notes = [f"{bullet}{text(self.columns[j])}: {text(n)}" for j in order[:max_rows]
+                 if j < len(self.notes) for n in self.notes[j]]
+        if notes:
+            lines.extend(["", "notes:"] if markdown else ["notes:"])
             lines.extend(notes)
         return "\n".join(lines)
 
