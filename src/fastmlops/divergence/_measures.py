@@ -42,7 +42,23 @@ def psi_from_counts(ref_counts: ArrayLike, ref_n: int, cur_counts: ArrayLike, cu
     0.040547
     """
     p, q = _floored(ref_counts, ref_n, cur_counts, cur_n, eps)
+    return _psi(p, q)
+
+
+def _psi(p: np.ndarray, q: np.ndarray) -> float:
     return float(np.sum((q - p) * np.log(q / p)))
+
+
+def _kl(p: np.ndarray, q: np.ndarray) -> float:
+    return float(np.sum(p * np.log(p / q)))
+
+
+def _js(p: np.ndarray, q: np.ndarray) -> float:
+    # as scipy.spatial.distance.jensenshannon: renormalise, then relative entropies
+    p = p / np.sum(p)
+    q = q / np.sum(q)
+    m = (p + q) / 2.0
+    return float((np.sum(_rel_entr(p, m)) + np.sum(_rel_entr(q, m))) / 2.0)
 
 
 def kl_from_counts(ref_counts: ArrayLike, ref_n: int, cur_counts: ArrayLike, cur_n: int,
@@ -60,7 +76,7 @@ def kl_from_counts(ref_counts: ArrayLike, ref_n: int, cur_counts: ArrayLike, cur
     0.020411
     """
     p, q = _floored(ref_counts, ref_n, cur_counts, cur_n, eps)
-    return float(np.sum(p * np.log(p / q)))
+    return _kl(p, q)
 
 
 def _rel_entr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -86,12 +102,7 @@ def js_from_counts(ref_counts: ArrayLike, ref_n: int, cur_counts: ArrayLike, cur
     0.693147
     """
     p, q = proportion_pair(ref_counts, ref_n, cur_counts, cur_n)
-    # as scipy.spatial.distance.jensenshannon: renormalise, then relative entropies
-    p = p / np.sum(p)
-    q = q / np.sum(q)
-    m = (p + q) / 2.0
-    js = np.sum(_rel_entr(p, m)) + np.sum(_rel_entr(q, m))
-    return float(js / 2.0)
+    return _js(p, q)
 
 
 def measures_from_counts(ref_counts: ArrayLike, ref_n: int, cur_counts: ArrayLike, cur_n: int,
@@ -109,13 +120,7 @@ def measures_from_counts(ref_counts: ArrayLike, ref_n: int, cur_counts: ArrayLik
     eps = check_eps(eps)
     p0, q0 = proportion_pair(ref_counts, ref_n, cur_counts, cur_n)
     p, q = np.maximum(p0, eps), np.maximum(q0, eps)
-    psi_value = float(np.sum((q - p) * np.log(q / p)))
-    kl_value = float(np.sum(p * np.log(p / q)))
-    pr = p0 / np.sum(p0)
-    qr = q0 / np.sum(q0)
-    m = (pr + qr) / 2.0
-    js_value = float((np.sum(_rel_entr(pr, m)) + np.sum(_rel_entr(qr, m))) / 2.0)
-    return psi_value, kl_value, js_value
+    return _psi(p, q), _kl(p, q), _js(p0, q0)
 
 
 # --------------------------------------------------------------------- public
