@@ -17,16 +17,12 @@ import numpy as np
 
 from fastmlops import divergence
 from fastmlops.drift import _rule as rule
-from fastmlops.drift.categories import CategoryCounts, CategoryMap
+from fastmlops.drift._plots import categorical_plot, numeric_plot
 from fastmlops.drift.columns import ColumnModel, NumericColumn
 from fastmlops.drift.counts import CategoricalCounts, ColumnCounts, NumericCounts
 from fastmlops.drift.report import DriftReport
 
 __all__ = ["Settings", "judge", "ks_pvalues"]
-
-#: Categories drawn in a categorical column's picture (the rest pooled).
-PLOT_CATEGORIES = 30
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -92,7 +88,7 @@ def judge(models: Sequence[ColumnModel], counts: Sequence[ColumnCounts], n_rows:
                 raise TypeError(f"column {settings.columns[j]!r}: numeric reference column "
                                 "needs binned numeric counts")
             rc, cc = ref.counts, q.bins
-            plots[j] = _numeric_plot(ref, q.bins, q.grid, q.n)
+            plots[j] = numeric_plot(ref, q.bins, q.grid, q.n)
             t1, t2 = rc, cc
         else:
             if not isinstance(q, CategoricalCounts) or q.categories is None:
@@ -105,7 +101,7 @@ def judge(models: Sequence[ColumnModel], counts: Sequence[ColumnCounts], n_rows:
                          "distinct": int(c.unseen_distinct),
                          "examples": [str(x) for x in c.unseen_examples]}
             other[j] = bool(cm.truncated)
-            plots[j] = _categorical_plot(cm, c)
+            plots[j] = categorical_plot(cm, c)
             t1, t2 = rc, cc
             if not cm.truncated:
                 # each unseen value a bin of its own, as in the 2 x k table of all
@@ -152,32 +148,3 @@ def judge(models: Sequence[ColumnModel], counts: Sequence[ColumnCounts], n_rows:
         unseen=unseen, other=other, plots=plots, correction=settings.correction,
         bins=settings.bins, eps=settings.eps, max_categories=settings.max_categories,
         reference_digest=settings.digest)
-
-
-def _numeric_plot(ref: NumericColumn, bins: np.ndarray, grid: np.ndarray,
-                  n: int) -> dict[str, Any]:
-    v = ref.sorted_values
-    m = max(1, n)
-    edges = [float(v[0])] + [float(e) for e in ref.edges] + [float(v[-1])]
-    ref_cdf = np.searchsorted(v, ref.grid.astype(v.dtype) if v.dtype.kind == "f" else ref.grid,
-                              side="left") / ref.n
-    cur_cdf = np.cumsum(grid)[:-1] / m
-    return {"edges": edges, "reference_counts": [int(c) for c in ref.counts],
-            "current_counts": [int(c) for c in bins],
-            "grid": [float(g) for g in ref.grid], "reference_cdf": [float(x) for x in ref_cdf],
-            "current_cdf": [float(x) for x in cur_cdf]}
-
-
-def _categorical_plot(cm: CategoryMap, c: CategoryCounts) -> dict[str, Any]:
-    ref_counts = np.asarray(cm.counts, dtype=np.int64)
-    cur_counts = np.asarray(c.counts, dtype=np.int64)
-    share = np.maximum(ref_counts / max(1, ref_counts.sum() + cm.other),
-                       cur_counts / max(1, cur_counts.sum() + c.other + c.unseen))
-    top = np.sort(np.argsort(-share, kind="stable")[:PLOT_CATEGORIES])
-    rest = np.setdiff1d(np.arange(ref_counts.size), top)
-    return {"categories": [str(cm.categories[i]) for i in top],
-            "reference_counts": [int(ref_counts[i]) for i in top],
-            "current_counts": [int(cur_counts[i]) for i in top],
-            "unseen_count": int(c.unseen),
-            "other_count_reference": int(cm.other + ref_counts[rest].sum()),
-            "other_count_current": int(c.other + cur_counts[rest].sum())}
