@@ -340,19 +340,25 @@ def _one_error_line(err: str, command: str = "drift") -> None:
     assert len(lines) == 1 and lines[0].startswith(f"fastmlops {command}: error: "), err
 
 
-@pytest.mark.parametrize("drifted, fail_on, status", [
-    (0, "drift", 0),      # ok
-    (4, "drift", 1),      # every column drifted: verdict drift
-    (4, "never", 0),
-    (1, "drift", 0),      # one of five drifted: verdict watch, below drift
-    (1, "watch", 1),      # ... at watch
+@pytest.mark.parametrize("drifted, fail_on, extra, status, expected", [
+    (0, "drift", [], 0, "ok"),
+    (4, "drift", [], 1, "drift"),      # every column drifted
+    (4, "never", [], 0, "drift"),
+    # one of five drifted: the default rule (any column after Holm) fails the gate
+    (1, "drift", [], 1, "drift"),
+    (1, "drift", ["--drift-share", "holm"], 1, "drift"),
+    # the share rule: one of five is below half, verdict watch
+    (1, "drift", ["--drift-share", "0.5"], 0, "watch"),
+    (1, "watch", ["--drift-share", "0.5"], 1, "watch"),
 ])
-def test_drift_exit_status_follows_fail_on(tmp_path, capsys, drifted, fail_on, status):
+def test_drift_exit_status_follows_fail_on(tmp_path, capsys, drifted, fail_on, extra, status,
+                                           expected):
     ref, cur = _tables(tmp_path, drifted)
-    assert cli.main(["drift", ref, cur, "--fail-on", fail_on, "--format", "json"]) == status
+    assert cli.main(["drift", ref, cur, "--fail-on", fail_on, "--format", "json",
+                     *extra]) == status
     report = json.loads(capsys.readouterr().out)
-    expected = {0: "ok", 1: "watch", 4: "drift"}[drifted]
     assert report["verdict"] == expected
+    assert report["summary"]["table_rule"] == ("share" if "0.5" in extra else "holm")
 
 
 def test_drift_json_is_the_only_thing_on_stdout(tmp_path):

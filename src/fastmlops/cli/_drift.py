@@ -92,15 +92,40 @@ def read_data(path: str, columns: list[str] | None, what: str) -> pa.Table | np.
                              name=f"{what} {path}")
 
 
+def drift_share(text: str) -> float | None:
+    """An argparse type: a share in (0, 1], or "holm" (the default rule: any
+    column drifted after Holm's correction), as None."""
+    if text.strip().lower() == "holm":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid share: {text!r} (a number in (0, 1], or 'holm')") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1] or 'holm', got {text}")
+    return value
+
+
+def _rule_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The verdict rule's options given on the command line."""
+    kwargs: dict[str, Any] = {}
+    if args.alpha is not None:
+        kwargs["alpha"] = args.alpha
+    if getattr(args, "correction", None) is not None:
+        kwargs["correction"] = args.correction
+    if getattr(args, "drift_share", "keep") != "keep":
+        kwargs["drift_share"] = args.drift_share
+    return kwargs
+
+
 def _build(args: argparse.Namespace, data: pa.Table | np.ndarray) -> DriftReference:
     from fastmlops.drift import DriftReference
 
     columns = _names(args.columns)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = _rule_kwargs(args)
     if args.bins is not None:
         kwargs["bins"] = args.bins
-    if args.alpha is not None:
-        kwargs["alpha"] = args.alpha
     categorical = _names(args.categorical) or ()
     if hasattr(data, "ndim") and columns is None and data.ndim == 2:
         columns = [str(j) for j in range(data.shape[1])]
@@ -113,14 +138,16 @@ def _reference(args: argparse.Namespace) -> DriftReference:
     if is_saved_reference(args.reference):
         given = [opt for opt, value in (("--columns", args.columns),
                                         ("--categorical", args.categorical),
-                                        ("--bins", args.bins), ("--alpha", args.alpha))
+                                        ("--bins", args.bins))
                  if value is not None]
         if given:
             raise InputError(f"{' and '.join(given)} {'sets' if len(given) == 1 else 'set'} "
                              "how a reference is built; "
                              f"{args.reference} is a saved reference (built already): "
                              "leave them out, or pass the reference's data instead")
-        return DriftReference.load(args.reference)
+        ref = DriftReference.load(args.reference)
+        rule = _rule_kwargs(args)  # the verdict rule may change at check time
+        return ref.with_rule(**rule) if rule else ref
     columns = _names(args.columns)
     data = read_data(args.reference, columns, "reference")
     return _build(args, data)
@@ -213,7 +240,20 @@ def _build_options(parser: argparse.ArgumentParser) -> None:
                         help="integer columns to treat as categories (strings and bools "
                              "always are)")
     parser.add_argument("--alpha", type=probability, default=None,
-                        help="each column's false-positive rate (default: 0.01)")
+                        help="each column's false-positive rate, and the table's under "
+                             "the default rule (default: 0.01; with a saved reference: "
+                             "its own)")
+    parser.add_argument("--correction", choices=("none", "holm", "bh"), default=None,
+                        help="adjust the columns' p-values across the table for the "
+                             "column verdicts (default: none; the table's default rule "
+                             "applies Holm's correction whatever this is)")
+    parser.add_argument("--drift-share", type=drift_share, default=argparse.SUPPRESS,
+                        metavar="SHARE|holm",
+                        help="the table's rule: by default (holm) the table drifts when "
+                             "any column drifts after Holm's correction across its "
+                             "columns (false-alarm rate at most alpha); a share in (0, 1] "
+                             "makes it drift when at least that share of its columns "
+                             "drift")
     parser.add_argument("--bins", type=int_in_range(2, 10_000), default=None,
                         help="PSI bins of numeric columns: quantiles of the reference "
                              "(default: 10)")

@@ -70,8 +70,13 @@ class DriftReference:
         Each column's false-positive rate: under no drift a column is "drift"
         at most this share of the time, at any sample size (see
         :class:`DriftReport` for the rule).
-    drift_share : float, default 0.5
-        The table drifts when at least this share of its columns drift.
+    drift_share : float, optional
+        The table's rule.  By default (None) the table drifts when any column
+        drifts after Holm's correction of the columns' p-values across the
+        table: one strongly drifted column is enough, and under no drift the
+        table drifts at most ``alpha`` of the time, however many columns it
+        has.  A share in (0, 1] makes it drift when at least this share of its
+        columns drift (the column verdicts use ``correction``).
     nan_increase : float, default 0.02
         A significant binned change is "drift" (not only "watch") when the
         share of missing values rose by more than this (absolute: 0.02 is two
@@ -98,12 +103,15 @@ class DriftReference:
     >>> report.reasons[2]
     ['ks', 'psi']
     >>> report.verdict
-    'watch'
+    'drift'
+    >>> print(report.headline())  # doctest: +NORMALIZE_WHITESPACE
+    1 of 3 columns drifted (rule: the table drifts when any column drifts after
+    Holm's correction across its 3 columns at alpha 0.01); table verdict: DRIFT
     """
 
     def __init__(self, reference: Any, *, columns: Sequence[Any] | None = None,
                  categorical: Sequence[Any] = (), bins: int = 10, eps: float = 1e-4,
-                 alpha: float = 0.01, drift_share: float = 0.5, nan_increase: float = 0.02,
+                 alpha: float = 0.01, drift_share: float | None = None, nan_increase: float = 0.02,
                  correction: str = "none", max_categories: int = 10_000) -> None:
         from fastmlops._core.parallel import parallel_map
         from fastmlops.drift._tables import as_columns
@@ -145,7 +153,8 @@ class DriftReference:
         self.bins = divergence.check_bins(bins)
         self.eps = divergence.check_eps(eps)
         self.alpha = check_number(alpha, "alpha", 0, 1)
-        self.drift_share = check_number(drift_share, "drift_share", 0, 1, high_open=False)
+        self.drift_share: float | None = None if drift_share is None else check_number(
+            drift_share, "drift_share", 0, 1, high_open=False)
         self.nan_increase = check_number(nan_increase, "nan_increase", 0, 1, False, False)
         if correction not in rule.CORRECTIONS:
             raise ValueError(f"correction must be one of {rule.CORRECTIONS}, got {correction!r}")
@@ -201,6 +210,33 @@ class DriftReference:
         from fastmlops.drift._reference_file import load
 
         return load(cls, path, expected_digest, verify)
+
+    def with_rule(self, *, alpha: float | None = None, correction: str | None = None,
+                  drift_share: float | None | str = "keep") -> DriftReference:
+        """This reference with another verdict rule: ``alpha``, ``correction``
+        and the table's ``drift_share`` (None: the default rule, any column
+        after Holm's correction; see the class).  Arguments left out keep
+        their values.  The copy shares the column models (nothing is rebuilt)
+        and keeps :attr:`digest`, which names the reference's data and build;
+        the report states the rule it used.
+
+        >>> import numpy as np, fastmlops
+        >>> ref = fastmlops.DriftReference(np.arange(100.0)[:, None], drift_share=0.5)
+        >>> strict = ref.with_rule(alpha=0.001, drift_share=None)
+        >>> (strict.alpha, strict.drift_share, ref.alpha)
+        (0.001, None, 0.01)
+        """
+        import copy
+
+        out = copy.copy(self)
+        out._set_params(
+            bins=self.bins, eps=self.eps, alpha=self.alpha if alpha is None else alpha,
+            drift_share=self.drift_share if isinstance(drift_share, str) and drift_share == "keep"
+            else drift_share,
+            nan_increase=self.nan_increase,
+            correction=self.correction if correction is None else correction,
+            max_categories=self.max_categories)
+        return out
 
     # ---------------------------------------------------------------- checks
     def settings(self) -> Settings:

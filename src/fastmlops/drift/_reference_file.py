@@ -368,7 +368,10 @@ def _params(header: dict[str, Any], path: Path) -> dict[str, Any]:
     _expect(_int(params["bins"]) and _int(params["max_categories"])
             and isinstance(params["correction"], str)
             and all(isinstance(params[k], (int, float)) and not isinstance(params[k], bool)
-                    for k in ("eps", "alpha", "drift_share", "nan_increase")),
+                    for k in ("eps", "alpha", "nan_increase"))
+            and (params["drift_share"] is None  # the default table rule (Holm)
+                 or isinstance(params["drift_share"], (int, float))
+                 and not isinstance(params["drift_share"], bool)),
             path, "bad parameters")
     return params
 
@@ -420,7 +423,9 @@ def _numeric(name: str, sec: dict[str, np.ndarray], n_missing: int, n_rows: int,
             f"column {name!r}: sizes do not add up")
     _expect(edges.dtype == np.float64 and grid.dtype == np.float64
             and counts.dtype == np.int64 and counts.size == edges.size + 1
-            and edges.size < bins and grid.size <= GRID, path, f"column {name!r}: bad bins")
+            # at most bins - 1 interior edges, and the two outer ones (files saved
+            # before those existed hold the interior ones only, and still load)
+            and edges.size <= bins + 1 and grid.size <= GRID, path, f"column {name!r}: bad bins")
     _expect(_is_sorted(values), path, f"column {name!r}: values not sorted")
     _expect(_are_edges(edges) and _are_edges(grid), path,
             f"column {name!r}: bin edges not increasing")

@@ -34,7 +34,7 @@ class Settings:
     bins: int
     eps: float
     alpha: float
-    drift_share: float
+    drift_share: float | None  # None: the table rule is "any column after Holm"
     nan_increase: float
     correction: str
     max_categories: int
@@ -135,6 +135,8 @@ def judge(models: Sequence[ColumnModel], counts: Sequence[ColumnCounts], n_rows:
             nan_increase=settings.nan_increase, n_current=int(n_cur[j]),
             unseen=new["count"] if new else 0, unseen_share=new["share"] if new else 0.0,
             log_p_adj=log_p_adj[j]))
+    table_columns = _table_columns(settings, kinds, verdicts, p_ks, f, p_col, nan_share,
+                                   ref_nan, n_cur, unseen)
     tiers = [divergence.psi_verdict(v) if np.isfinite(v) else "n/a" for v in f["psi"]]
     return DriftReport(
         columns=list(settings.columns), n_rows=int(n_rows), ks_statistic=d, ks_pvalue=p_ks,
@@ -147,4 +149,33 @@ def judge(models: Sequence[ColumnModel], counts: Sequence[ColumnCounts], n_rows:
         reasons=[v.reasons for v in verdicts], explanations=[v.explanation for v in verdicts],
         unseen=unseen, other=other, plots=plots, correction=settings.correction,
         bins=settings.bins, eps=settings.eps, max_categories=settings.max_categories,
-        reference_digest=settings.digest)
+        reference_digest=settings.digest, table_columns=table_columns)
+
+
+def _table_columns(settings: Settings, kinds: list[str], verdicts: list[rule.ColumnVerdict],
+                   p_ks: np.ndarray, f: dict[str, np.ndarray], p_col: np.ndarray,
+                   nan_share: np.ndarray, ref_nan: np.ndarray, n_cur: np.ndarray,
+                   unseen: list[dict[str, Any] | None]) -> list[str]:
+    """The columns that make the table drift: with the share rule, the "drift"
+    columns; with the default rule, the columns that are "drift" when judged
+    with Holm's correction across the table (family-wise error: under no
+    drift the table drifts at most ``alpha`` of the time)."""
+    names = list(settings.columns)
+    if settings.drift_share is not None or settings.correction == "holm":
+        return [c for c, v in zip(names, verdicts) if v.verdict == "drift"]
+    p_holm = rule.adjust(p_col, "holm")
+    log_holm = rule.log_adjust(p_col, "holm")
+    out = []
+    for j, v in enumerate(verdicts):
+        if v.verdict != "drift":  # Holm never adjusts a p-value down
+            continue
+        new = unseen[j]
+        held = rule.judge(
+            kinds[j], p_ks=p_ks[j], p_bin=f["p_bin"][j], p_col=p_col[j], p_adj=p_holm[j],
+            alpha=settings.alpha, psi=f["psi"][j], nan_up=nan_share[j] - ref_nan[j],
+            nan_increase=settings.nan_increase, n_current=int(n_cur[j]),
+            unseen=new["count"] if new else 0, unseen_share=new["share"] if new else 0.0,
+            log_p_adj=log_holm[j])
+        if held.verdict == "drift":
+            out.append(names[j])
+    return out

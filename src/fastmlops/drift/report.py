@@ -126,9 +126,14 @@ class DriftReport:
     does not have (not checked).
 
     For the table: ``n_drifted`` columns with verdict "drift",
-    ``share_drifted``, ``drifted`` (``share_drifted >= drift_share``) and
-    ``verdict``: "drift" when ``drifted``, "watch" when any column is "drift"
-    or "watch", else "ok".  Drift is a lead, not a verdict: check performance,
+    ``share_drifted``, ``drifted`` and ``verdict``: "drift" when ``drifted``,
+    "watch" when any column is "drift" or "watch", else "ok".  ``drifted``
+    follows ``table_rule``: by default ("holm", ``drift_share`` None) the
+    table drifts when any column drifts after Holm's correction across the
+    table (``table_columns``), so one strongly drifted column is enough while
+    the table's false-alarm rate under no drift stays at most ``alpha``; with
+    ``drift_share`` set ("share"), when ``share_drifted >= drift_share``.
+    :meth:`headline` says it in one line, the first of every format.  Drift is a lead, not a verdict: check performance,
     cause and retraining cost before acting on it.
     """
 
@@ -144,7 +149,7 @@ class DriftReport:
     reference_nan_share: np.ndarray
     column_verdict: list[str]
     alpha: float
-    drift_share: float
+    drift_share: float | None
     nan_increase: float
     kinds: list[str]
     reference_rows: int
@@ -178,6 +183,19 @@ class DriftReport:
     #: p-value fell back to the asymptotic one); empty lists when none
     notes: list[list[str]] = field(default_factory=list)
 
+    #: the columns that make the table drift under its rule (``table_rule``):
+    #: for "holm", the columns whose verdict is "drift" when their p-values are
+    #: adjusted across the table by Holm's method (whatever ``correction`` the
+    #: column verdicts use); for "share", the columns with verdict "drift"
+    table_columns: list[str] = field(default_factory=list)
+
+    @property
+    def table_rule(self) -> str:
+        """"holm" (``drift_share`` None: the table drifts when any column drifts
+        after Holm's correction across its columns) or "share" (it drifts when
+        at least ``drift_share`` of its columns drift)."""
+        return "holm" if self.drift_share is None else "share"
+
     @property
     def n_drifted(self) -> int:
         return sum(v == "drift" for v in self.column_verdict)
@@ -188,7 +206,27 @@ class DriftReport:
 
     @property
     def drifted(self) -> bool:
+        if self.drift_share is None:
+            return bool(self.table_columns)
         return self.share_drifted >= self.drift_share
+
+    def headline(self) -> str:
+        """The first line of every format: "N of M columns drifted (rule: ...);
+        table verdict: ..."."""
+        n, m = self.n_drifted, len(self.columns)
+        cols = "column" if m == 1 else "columns"
+        if self.drift_share is None:
+            held = len(self.table_columns)
+            after = "" if self.correction == "holm" or held == n else \
+                f", {held} of them after Holm's correction"
+            why = (f"the table drifts when any column drifts after Holm's correction "
+                   f"across its {m} {cols} at alpha {self.alpha:g}")
+        else:
+            after = ""
+            why = (f"the table drifts when at least {100 * self.drift_share:g}% of its "
+                   f"columns drift")
+        return (f"{n} of {m} {cols} drifted{after} (rule: {why}); "
+                f"table verdict: {self.verdict.upper()}")
 
     @property
     def verdict(self) -> str:
@@ -245,6 +283,9 @@ class DriftReport:
             "version": REPORT_VERSION,
             "verdict": self.verdict,
             "summary": {
+                "headline": self.headline(),
+                "table_rule": self.table_rule,
+                "table_columns": list(self.table_columns),
                 "n_columns": len(self.columns),
                 "n_drift": counts["drift"], "n_watch": counts["watch"], "n_ok": counts["ok"],
                 "share_drifted": self.share_drifted,
@@ -281,6 +322,13 @@ class DriftReport:
         return html
 
     def rule_text(self) -> str:
+        if self.drift_share is None:
+            table = ("The table drifts when any column drifts after Holm's correction "
+                     "across its columns: under no drift, the table drifts at most alpha "
+                     "of the time.")
+        else:
+            table = (f"The table drifts when at least {100 * self.drift_share:g}% of its "
+                     "columns drift.")
         corr = {"none": "each column on its own",
                 "holm": "p-values adjusted across columns (Holm)",
                 "bh": "p-values adjusted across columns (Benjamini-Hochberg)"}[self.correction]
@@ -289,8 +337,7 @@ class DriftReport:
                 f"large change (PSI > {rule.PSI_MAJOR:g} or missing values up by more than "
                 f"{100 * self.nan_increase:g} points); for categories the chi-square test. "
                 f"A significant smaller binned change is 'watch'. Large PSI on few rows "
-                f"without significance is noise and stays 'ok'. The table drifts when at "
-                f"least {100 * self.drift_share:g}% of its columns drift.")
+                f"without significance is noise and stays 'ok'. {table}")
 
     def to_records(self) -> list[dict[str, Any]]:
         """One dict per column."""
@@ -346,9 +393,6 @@ class DriftReport:
                 f"{self.psi[j]:.4f}" if np.isfinite(self.psi[j]) else "-",
                 self.psi_verdict[j], f"{100 * self.nan_share[j]:.2f}",
                 self.column_verdict[j], text(",".join(self.reasons[j])) or "-"])
-        summary = (f"{self.n_drifted} of {len(self.columns)} columns drifted "
-                   f"(alpha {self.alpha:g}, correction {self.correction}); "
-                   f"table verdict: {self.verdict.upper()}")
         if markdown:
             lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
             lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -362,8 +406,7 @@ class DriftReport:
             lines = [fmt(head), "-" * len(fmt(head))] + [fmt(r) for r in rows]
         if len(order) > max_rows:
             lines.append(f"... {len(order) - max_rows} more columns")
-        lines.append("")
-        lines.append(summary)
+        lines[:0] = [self.headline(), ""]
         if self.extra_columns:
             shown = ", ".join(text(c) for c in self.extra_columns[:20])
             more = f" and {len(self.extra_columns) - 20} more" \
