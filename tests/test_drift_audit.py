@@ -221,6 +221,8 @@ def test_markdown_rows_stay_one_row_each():
     report = _hostile_report()
     text = report.format(markdown=True)
     lines = text.split("\n")
+    assert lines[0] == report.headline() and lines[1] == ""  # the headline comes first
+    lines = lines[2:]
     head = lines[0]
     rows = lines[2:2 + len(report.columns)]
     assert all(r.startswith("| ") for r in rows), rows

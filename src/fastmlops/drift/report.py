@@ -188,6 +188,10 @@ class DriftReport:
     #: adjusted across the table by Holm's method (whatever ``correction`` the
     #: column verdicts use); for "share", the columns with verdict "drift"
     table_columns: list[str] = field(default_factory=list)
+    #: per column, the approximate power of its KS test (at ``alpha / 2``, as
+    #: the rule runs it) to detect a shift of 0.5 standard deviations at this
+    #: batch's size (see :mod:`fastmlops.drift._power`); NaN for categories
+    power: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def table_rule(self) -> str:
@@ -209,6 +213,31 @@ class DriftReport:
         if self.drift_share is None:
             return bool(self.table_columns)
         return self.share_drifted >= self.drift_share
+
+    def small_batch(self) -> dict[str, Any] | None:
+        """None, or when some numeric column's KS test has power below 0.5 to
+        detect a 0.5 standard deviation shift at this batch's size: the
+        columns, the lowest power, the values that column has and the values
+        that would give power 0.5 (None: the reference is too small), and a
+        sentence saying so."""
+        from fastmlops.drift._power import POWER_FLOOR, SHIFT_SD, rows_for_half_power
+
+        low = [j for j in range(min(len(self.power), len(self.columns)))
+               if np.isfinite(self.power[j]) and self.power[j] < POWER_FLOOR]
+        if not low:
+            return None
+        j = min(low, key=lambda k: (self.power[k], k))
+        n, n_ref = int(self.n_current[j]), int(self.n_reference[j])
+        need = rows_for_half_power(n_ref, self.alpha / 2)
+        where = (f"column {self.columns[j]!r}" if len(low) == 1 else
+                 f"{len(low)} numeric columns (lowest: {self.columns[j]!r})")
+        text = (f"The batch is too small to see a shift of {SHIFT_SD:g} standard "
+                f"deviations in {where}: with {n:,} values the KS test detects one with "
+                f"probability {self.power[j]:.2f}; ")
+        text += (f"about {need:,} values give 0.5." if need is not None else
+                 f"no batch size gives 0.5 against a reference of {n_ref:,} values.")
+        return {"text": text, "columns": [self.columns[k] for k in low],
+                "power": float(self.power[j]), "n_current": n, "n_needed": need}
 
     def headline(self) -> str:
         """The first line of every format: "N of M columns drifted (rule: ...);
@@ -264,6 +293,7 @@ class DriftReport:
             "reference_nan_share": float(self.reference_nan_share[j]),
             "unseen": None if (new := self.unseen[j]) is None else _finite_tree(dict(new)),
             "other": bool(self.other[j]),
+            "power": _num(self.power[j]) if j < len(self.power) else None,
             "plot": _finite_tree(self.plots[j]),  # edges and grid are +-inf at times
         }
 
@@ -293,6 +323,7 @@ class DriftReport:
                 "reasons": reasons,
                 "extra_columns": list(self.extra_columns),
                 "notes": {self.columns[j]: list(n) for j, n in enumerate(self.notes) if n},
+                "small_batch": self.small_batch(),
             },
             "sizes": {"reference_rows": int(self.reference_rows), "current_rows": int(self.n_rows)},
             "reference": {"digest": self.reference_digest, "n_rows": int(self.reference_rows)},
@@ -406,7 +437,12 @@ class DriftReport:
             lines = [fmt(head), "-" * len(fmt(head))] + [fmt(r) for r in rows]
         if len(order) > max_rows:
             lines.append(f"... {len(order) - max_rows} more columns")
-        lines[:0] = [self.headline(), ""]
+        top = [self.headline()]
+        small = self.small_batch()
+        if small is not None:
+            top += (["", "Warning: " + text(small["text"])] if markdown
+                    else ["warning: " + small["text"]])
+        lines[:0] = [*top, ""]
         if self.extra_columns:
             shown = ", ".join(text(c) for c in self.extra_columns[:20])
             more = f" and {len(self.extra_columns) - 20} more" \
