@@ -312,7 +312,7 @@ def test_to_json_layout():
     keys = {"name", "kind", "verdict", "reasons", "explanation", "n_reference", "n_current",
             "pvalue", "ks_statistic", "ks_pvalue", "ks_location", "ks_sign", "chi2_statistic",
             "chi2_pvalue", "chi2_dof", "psi", "psi_tier", "kl", "jsd", "nan_share",
-            "reference_nan_share", "unseen", "other", "plot"}
+            "reference_nan_share", "unseen", "other", "plot", "power", "effect"}
     for col in d["columns"]:
         assert set(col) == keys
     age = d["columns"][0]

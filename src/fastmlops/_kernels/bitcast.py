@@ -25,3 +25,16 @@ def i64_as_f64(typingctx: Any, value: Any) -> tuple[Signature, Callable[..., Any
         return builder.bitcast(args[0], context.get_value_type(types.float64))
 
     return sig, codegen
+
+
+@intrinsic
+def f64_as_i64(typingctx: Any, value: Any) -> tuple[Signature, Callable[..., Any]]:
+    """The int64 whose bits are the IEEE-754 bits of the float64 ``value``."""
+    if value != types.float64:
+        raise TypeError(f"f64_as_i64 takes a float64, got {value}")
+    sig = types.int64(value)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
+
+    return sig, codegen

@@ -86,9 +86,14 @@ def _count_rows(models: Sequence[ColumnModel], table: np.ndarray, alternative: s
     bins: list = [None] * j1
     n = table.shape[0]
     out: list[NumericCounts] = []
+    if binned:
+        from fastmlops.drift._effects import summarize_rows
+
+        summaries = summarize_rows(table)
     for k, (res, _, nan_b) in enumerate(ks_table_block(samples, table, 0, j1, bins)):
         ref = numeric[k]
-        part = NumericCounts(n_rows=n, n_missing=int(nan_b), n=n - int(nan_b))
+        part = NumericCounts(n_rows=n, n_missing=int(nan_b), n=n - int(nan_b),
+                             summary=summaries[k] if binned else None)
         if res is not None:
             part.ks = ks_figures(res[0], res[1], alternative)
         if binned:
@@ -115,6 +120,10 @@ def count_numeric(ref: NumericColumn, values: np.ndarray, name: str, alternative
     sb = Sample(np.ascontiguousarray(values, dtype=dtype))
     res = ks_statistic(sa, sb)
     part = NumericCounts(n_rows=int(values.size), n_missing=sb.n_missing, n=int(sb.n))
+    if binned:
+        from fastmlops.drift._effects import summarize
+
+        part.summary = summarize(sb.values)
     if res is not None:
         part.ks = ks_figures(res[0], res[1], alternative)
     if binned:

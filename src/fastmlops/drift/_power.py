@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["SHIFT_SD", "POWER_FLOOR", "ks_shift_power", "rows_for_half_power"]
+__all__ = ["POWER_FLOOR", "SHIFT_SD", "ks_shift_power", "rows_for_half_power"]
 
 #: The shift, in standard deviations, a batch should be able to see.
 SHIFT_SD = 0.5

@@ -15,7 +15,7 @@ import numpy as np
 
 from fastmlops.drift.categories import CategoryCounts
 
-__all__ = ["KsFigures", "NumericCounts", "CategoricalCounts", "ColumnCounts"]
+__all__ = ["KsFigures", "NumericCounts", "CategoricalCounts", "ColumnCounts", "ValueSummary"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,10 @@ class NumericCounts:
     bins: np.ndarray | None = None
     grid: np.ndarray | None = None
     ks: KsFigures | None = None
+    #: the exact sum and range of the values present, for the effect sizes
+    #: (:mod:`fastmlops.drift._effects`); None when the producer does not
+    #: keep them (a :class:`~fastmlops.DriftMonitor`'s window)
+    summary: ValueSummary | None = None
 
 
 @dataclass
@@ -76,3 +80,33 @@ class CategoricalCounts:
 
 #: The counts of one column.
 ColumnCounts = Union[NumericCounts, CategoricalCounts]
+
+
+@dataclass(frozen=True)
+class ValueSummary:
+    """The exact sum and the range of a column's values present (NaNs left
+    out), mergeable in any order with the same result: the sum is kept as
+    the integer ``scaled_sum = sum * 2**1075`` of the finite values (see
+    :mod:`fastmlops._kernels.summary`), infinities counted apart."""
+
+    scaled_sum: int
+    low: float
+    high: float
+    n_pos_inf: int
+    n_neg_inf: int
+
+    def merge(self, other: ValueSummary) -> ValueSummary:
+        return ValueSummary(self.scaled_sum + other.scaled_sum, min(self.low, other.low),
+                            max(self.high, other.high), self.n_pos_inf + other.n_pos_inf,
+                            self.n_neg_inf + other.n_neg_inf)
+
+    def mean(self, n: int) -> float:
+        """The mean of the ``n`` values, rounded once (inf, -inf or NaN with
+        infinities; NaN when ``n`` is 0)."""
+        if n <= 0 or (self.n_pos_inf and self.n_neg_inf):
+            return float("nan")
+        if self.n_pos_inf or self.n_neg_inf:
+            return float("inf") if self.n_pos_inf else float("-inf")
+        from fractions import Fraction
+
+        return float(Fraction(self.scaled_sum, n << 1075))

@@ -17,6 +17,7 @@ import numpy as np
 
 from fastmlops import divergence
 from fastmlops.drift import _rule as rule
+from fastmlops.drift._effects import categorical_effect, numeric_effect
 from fastmlops.drift._plots import categorical_plot, numeric_plot
 from fastmlops.drift._power import ks_shift_power
 from fastmlops.drift.columns import ColumnModel, NumericColumn
@@ -136,9 +137,16 @@ def judge(models: Sequence[ColumnModel], counts: Sequence[ColumnCounts], n_rows:
             nan_increase=settings.nan_increase, n_current=int(n_cur[j]),
             unseen=new["count"] if new else 0, unseen_share=new["share"] if new else 0.0,
             log_p_adj=log_p_adj[j]))
+    effects: list[dict[str, Any] | None] = [None] * m
+    for j, (ref, q) in enumerate(zip(models, counts)):
+        if isinstance(ref, NumericColumn) and isinstance(q, NumericCounts):
+            effects[j] = numeric_effect(ref, q)
+        elif isinstance(q, CategoricalCounts) and q.categories is not None and \
+                not isinstance(ref, NumericColumn):
+            effects[j] = categorical_effect(ref.categories, q.categories)
     power = np.full(m, np.nan)
-    for j in np.flatnonzero(numeric):  # the KS test runs at alpha / 2 (see _rule)
-        power[j] = ks_shift_power(int(n_ref[j]), int(n_cur[j]), settings.alpha / 2)
+    for k in np.flatnonzero(numeric).tolist():  # the KS test runs at alpha / 2 (see _rule)
+        power[k] = ks_shift_power(int(n_ref[k]), int(n_cur[k]), settings.alpha / 2)
     table_columns = _table_columns(settings, kinds, verdicts, p_ks, f, p_col, nan_share,
                                    ref_nan, n_cur, unseen)
     tiers = [divergence.psi_verdict(v) if np.isfinite(v) else "n/a" for v in f["psi"]]
@@ -153,7 +161,8 @@ def judge(models: Sequence[ColumnModel], counts: Sequence[ColumnCounts], n_rows:
         reasons=[v.reasons for v in verdicts], explanations=[v.explanation for v in verdicts],
         unseen=unseen, other=other, plots=plots, correction=settings.correction,
         bins=settings.bins, eps=settings.eps, max_categories=settings.max_categories,
-        reference_digest=settings.digest, table_columns=table_columns, power=power)
+        reference_digest=settings.digest, table_columns=table_columns, power=power,
+        effects=effects)
 
 
 def _table_columns(settings: Settings, kinds: list[str], verdicts: list[rule.ColumnVerdict],

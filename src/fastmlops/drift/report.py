@@ -192,6 +192,12 @@ class DriftReport:
     #: the rule runs it) to detect a shift of 0.5 standard deviations at this
     #: batch's size (see :mod:`fastmlops.drift._power`); NaN for categories
     power: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: per column, the effect sizes in the data's units (see
+    #: :mod:`fastmlops.drift._effects`): numeric mean and median shift, ratio
+    #: of spreads, the percentile that moved most; categorical, the category
+    #: whose share changed most; each with a sentence ("text"); None when a
+    #: sample has no value
+    effects: list[dict[str, Any] | None] = field(default_factory=list)
 
     @property
     def table_rule(self) -> str:
@@ -294,6 +300,8 @@ class DriftReport:
             "unseen": None if (new := self.unseen[j]) is None else _finite_tree(dict(new)),
             "other": bool(self.other[j]),
             "power": _num(self.power[j]) if j < len(self.power) else None,
+            "effect": _finite_tree(dict(e)) if j < len(self.effects) and
+            (e := self.effects[j]) is not None else None,
             "plot": _finite_tree(self.plots[j]),  # edges and grid are +-inf at times
         }
 
@@ -451,6 +459,8 @@ class DriftReport:
                          f"the reference, not checked: {shown}{more}")
         bullet = "- " if markdown else "  "
         why = [f"{bullet}{text(self.columns[j])}: {text(self.explanations[j])}"
+               + (f" {text(e['text'])}" if j < len(self.effects) and
+                  (e := self.effects[j]) is not None else "")
                for j in order[:max_rows] if self.column_verdict[j] != "ok"]
         if why:
             lines.extend(["", "why:"] if markdown else ["why:"])

@@ -42,7 +42,7 @@ import numpy as np
 from fastmlops._core.validation import kernel_dtype, reject_long_double
 from fastmlops.drift.categories import CategoryCounts
 from fastmlops.drift.columns import BucketSpec, CategoricalColumn, NumericColumn, label_hashes
-from fastmlops.drift.counts import CategoricalCounts, ColumnCounts, NumericCounts
+from fastmlops.drift.counts import CategoricalCounts, ColumnCounts, NumericCounts, ValueSummary
 from fastmlops.drift.judge import judge
 from fastmlops.drift.report import DriftReport
 
@@ -66,7 +66,7 @@ def _bucket_spec(ref_col: NumericColumn) -> tuple[BucketSpec, np.ndarray]:
 
 
 class _NumericPart:
-    __slots__ = ("buckets", "split", "n_rows", "n_missing", "dtype", "gathered")
+    __slots__ = ("buckets", "split", "n_rows", "n_missing", "dtype", "gathered", "summary")
 
     def __init__(self, nb: int, k: int) -> None:
         self.buckets = np.zeros(nb, dtype=np.int64)
@@ -75,8 +75,11 @@ class _NumericPart:
         self.n_missing = 0
         self.dtype: np.dtype | None = None
         self.gathered: list[np.ndarray] = []
+        self.summary: ValueSummary | None = None  # exact sum and range
 
     def merge(self, o: "_NumericPart") -> None:
+        mine, theirs = getattr(self, "summary", None), getattr(o, "summary", None)
+        self.summary = theirs if mine is None else mine if theirs is None else mine.merge(theirs)
         self.buckets += o.buckets
         self.split += o.split
         self.n_rows += o.n_rows
@@ -165,6 +168,10 @@ class DriftState:
                                       ref_col.union_bins()[0], part.split))
         part.n_rows += values.size
         part.n_missing += nan
+        from fastmlops.drift._effects import summarize
+
+        got, mine = summarize(values), getattr(part, "summary", None)
+        part.summary = got if mine is None else mine.merge(got)
         if values.size:
             part.dtype = dtype if part.dtype is None else np.promote_types(part.dtype, dtype)
 
@@ -325,7 +332,7 @@ class DriftState:
         spec, _ = _bucket_spec(col)
         bins, grid = col.bins_from_buckets(spec, part.buckets, part.split)
         q = NumericCounts(n_rows=part.n_rows, n_missing=part.n_missing, n=n2, bins=bins,
-                          grid=grid)
+                          grid=grid, summary=getattr(part, "summary", None))
         if n2 <= 0:
             return q
         dtype = np.promote_types(part.dtype, col.sorted_values.dtype) \
