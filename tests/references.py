@@ -40,6 +40,19 @@ def psi_edges_reference(reference, bins=10):
     return np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)[1:-1]))
 
 
+def psi_bins_reference(reference, bins=10):
+    """All PSI bin edges (the definition since issue #24): the interior edges of
+    :func:`psi_edges_reference` plus an edge at the reference's smallest value
+    and one at the float64 just above its largest (a bin for what lies below
+    the reference's range, one for what lies above it); an infinite smallest
+    or largest value adds no edge."""
+    ref = np.asarray(reference).astype(np.float64)
+    ref = ref[~np.isnan(ref)]
+    lo, hi = ref.min(), ref.max()
+    outer = ([lo] if lo > -np.inf else []) + ([np.nextafter(hi, np.inf)] if hi < np.inf else [])
+    return np.unique(np.concatenate([psi_edges_reference(reference, bins), outer]))
+
+
 def binned_proportions_reference(values, edges):
     """Proportion of non-NaN values in each bin; bin = searchsorted(edges, x, 'right')."""
     x = np.asarray(values, dtype=np.float64)
@@ -52,7 +65,7 @@ def binned_proportions_reference(values, edges):
 def psi_reference(reference, current, bins=10, eps=1e-4):
     """PSI exactly as issue #2 defines it: sum((q - p) * ln(q / p)), proportions
     below eps replaced by eps."""
-    edges = psi_edges_reference(reference, bins)
+    edges = psi_bins_reference(reference, bins)  # with the outer bins (issue #24)
     p = np.maximum(binned_proportions_reference(reference, edges), eps)
     q = np.maximum(binned_proportions_reference(current, edges), eps)
     return float(np.sum((q - p) * np.log(q / p)))
@@ -61,7 +74,7 @@ def psi_reference(reference, current, bins=10, eps=1e-4):
 def kl_reference(reference, current, bins=10, eps=1e-4):
     """D_KL(P || Q), natural log, P = reference proportions, Q = current, both
     floored at eps as in PSI (not renormalised)."""
-    edges = psi_edges_reference(reference, bins)
+    edges = psi_bins_reference(reference, bins)  # with the outer bins (issue #24)
     p = np.maximum(binned_proportions_reference(reference, edges), eps)
     q = np.maximum(binned_proportions_reference(current, edges), eps)
     return float(np.sum(p * np.log(p / q)))
@@ -72,7 +85,7 @@ def js_reference(reference, current, bins=10):
     binned proportions: scipy's jensenshannon distance, squared."""
     from scipy.spatial.distance import jensenshannon
 
-    edges = psi_edges_reference(reference, bins)
+    edges = psi_bins_reference(reference, bins)  # with the outer bins (issue #24)
     p = binned_proportions_reference(reference, edges)
     q = binned_proportions_reference(current, edges)
     return float(jensenshannon(p, q) ** 2)

@@ -29,6 +29,7 @@ from tests.references import (
     histogram_counts_reference,
     js_reference,
     kl_reference,
+    psi_bins_reference,
     psi_edges_reference,
     psi_reference,
 )
@@ -251,7 +252,8 @@ def test_result_fields_and_eps(reference, current, bins, eps):
     result = psi(reference, current, bins=bins, eps=eps)
     assert close(result.value, quiet(psi_reference, reference, current, bins, eps))
     assert close(kl_divergence(reference, current, bins, eps), quiet(kl_reference, reference, current, bins, eps))
-    edges = quiet(psi_edges_reference, reference, bins)
+    # issue #24: PSI's bins have an outer bin below and above the reference's range
+    edges = quiet(psi_bins_reference, reference, bins)
     np.testing.assert_array_equal(result.edges, edges)
     ref = np.asarray(reference, dtype=np.float64)
     cur = np.asarray(current, dtype=np.float64)
@@ -268,10 +270,14 @@ def test_result_fields_and_eps(reference, current, bins, eps):
 def test_known_answer_shifted_uniform():
     reference = np.arange(100.0)
     result = psi(reference, reference + 10)
-    np.testing.assert_allclose(result.edges, [9.9, 19.8, 29.7, 39.6, 49.5, 59.4, 69.3, 79.2, 89.1], rtol=1e-14)
-    # reference: 10 values per bin; current 10..109: 0 in bin 0, 10 in bins 1..8, 20 in bin 9
-    p = np.full(10, 0.1)
-    q = np.array([1e-4] + [0.1] * 8 + [0.2])
+    # issue #24: the edges include the reference's smallest value and the float
+    # above its largest, so values above 99 count in a bin of their own
+    np.testing.assert_allclose(result.edges, [0.0, 9.9, 19.8, 29.7, 39.6, 49.5, 59.4, 69.3, 79.2,
+                                              89.1, np.nextafter(99.0, np.inf)], rtol=1e-14)
+    # reference: nothing below 0, 10 values per bin, nothing above 99; current
+    # 10..109: 0 below, 0 in [0, 9.9), 10 in each of the next 9, 10 above 99
+    p = np.array([1e-4] + [0.1] * 10 + [1e-4])
+    q = np.array([1e-4, 1e-4] + [0.1] * 9 + [0.1])
     expected = float(np.sum((q - p) * np.log(q / p)))
     assert close(result.value, expected)
     np.testing.assert_array_equal(result.current_proportions, q)
@@ -280,9 +286,10 @@ def test_known_answer_shifted_uniform():
     assert psi(reference, reference).verdict == "none"
     kl = float(np.sum(p * np.log(p / q)))
     assert close(kl_divergence(reference, reference + 10), kl)
-    m = (p + np.array([0] + [0.1] * 8 + [0.2])) / 2
-    qq = np.array([0] + [0.1] * 8 + [0.2])
-    js = 0.5 * (np.sum(p * np.log(p / m)) + np.sum(qq[1:] * np.log(qq[1:] / m[1:])))
+    pp = np.array([0] + [0.1] * 10 + [0])  # raw proportions (JSD is not floored)
+    qq = np.array([0, 0] + [0.1] * 10)
+    m = (pp + qq) / 2
+    js = 0.5 * (np.sum(pp[1:-1] * np.log(pp[1:-1] / m[1:-1])) + np.sum(qq[2:] * np.log(qq[2:] / m[2:])))
     assert close(js_divergence(reference, reference + 10), js)
 
 
@@ -297,12 +304,17 @@ def test_out_of_range_and_infinite_values_land_in_outer_bins():
 
 
 def test_constant_reference_gives_single_bin_or_edge():
+    # issue #24: a constant reference has three bins (below, equal, above), so
+    # a current sample off the constant has PSI > 0 (it was 0 with two bins)
     result = psi(np.full(50, 3.0), np.array([1.0, 3.0, 5.0]))
-    assert result.edges.tolist() == [3.0]  # one edge, two bins: x < 3 and x >= 3
-    np.testing.assert_allclose(result.reference_proportions, [1e-4, 1.0])
+    assert result.edges.tolist() == [3.0, np.nextafter(3.0, np.inf)]
+    np.testing.assert_allclose(result.reference_proportions, [1e-4, 1.0, 1e-4])
+    np.testing.assert_allclose(result.current_proportions, [1 / 3, 1 / 3, 1 / 3])
     assert close(result.value, psi_reference(np.full(50, 3.0), [1.0, 3.0, 5.0]))
+    assert result.value > 0.25
     one_bin = psi(np.arange(10.0), np.arange(5.0), bins=1)
-    assert one_bin.edges.size == 0 and one_bin.value == 0.0
+    # bins=1: no interior edge, the two outer ones (below 0, above 9)
+    assert one_bin.edges.tolist() == [0.0, np.nextafter(9.0, np.inf)] and one_bin.value == 0.0
     assert js_divergence(np.arange(10.0), np.arange(5.0), bins=1) == 0.0
 
 
@@ -336,7 +348,7 @@ def test_building_blocks_compose_to_psi():
     reference[::50] = np.nan
     current = rng.normal(0.2, 1.1, size=30_000).astype(np.float32)
     values = np.sort(reference)[: int(np.sum(~np.isnan(reference)))]
-    edges = edges_from_sorted(values, 10)
+    edges = dv.reference_edges(values, 10)  # issue #24: PSI's edges include the outer ones
     ref_counts, ref_nan = bin_counts(reference, edges)
     cur_counts, cur_nan = bin_counts(current, edges)
     value = psi_from_counts(ref_counts, reference.size - ref_nan, cur_counts, current.size - cur_nan, 1e-4)
@@ -447,7 +459,7 @@ def test_bad_bins(fn, bins, exc, match):
 
 
 def test_numpy_integer_bins_accepted():
-    assert psi(GOOD, GOOD, bins=np.int64(4)).edges.size == 3
+    assert psi(GOOD, GOOD, bins=np.int64(4)).edges.size == 3 + 2  # + the 2 outer edges (#24)
 
 
 @pytest.mark.parametrize("fn", [psi, kl_divergence])
@@ -494,8 +506,11 @@ def test_float32_reference_edges_follow_numpy_float32_quantile():
     k = int(np.flatnonzero(numpy_edges != float64_edges)[0])
     current = np.array([min(numpy_edges[k], float64_edges[k])])  # between the two edges
     result = psi(reference, current)
-    np.testing.assert_array_equal(result.edges, numpy_edges)
-    expected_bin = int(np.searchsorted(numpy_edges, current[0], side="right"))
+    # issue #24: the outer edges (smallest value, float above the largest) around them
+    full = np.concatenate([[np.float64(reference.min())], numpy_edges,
+                           [np.nextafter(np.float64(reference.max()), np.inf)]])
+    np.testing.assert_array_equal(result.edges, full)
+    expected_bin = int(np.searchsorted(full, current[0], side="right"))
     assert result.current_proportions[expected_bin] == 1.0
     assert result.value == psi_reference(reference, current)
     assert kl_divergence(reference, current) == kl_reference(reference, current)
@@ -512,7 +527,12 @@ def test_integer_reference_beyond_2_53_edges_follow_numpy(dtype):
     assert not np.array_equal(numpy_edges, np.unique(np.quantile(reference.astype(np.float64), q)))
     np.testing.assert_array_equal(edges_from_sorted(reference, 10), numpy_edges)
     result = psi(reference, reference[:2])
-    np.testing.assert_array_equal(result.edges, numpy_edges)
+    # issue #24: the outer edges join them, as float64 (every value is compared
+    # in float64; here the smallest value equals the first interior edge)
+    assert np.isin(numpy_edges, result.edges).all()
+    np.testing.assert_array_equal(result.edges, psi_bins_reference(reference, 10))
+    assert result.edges[0] == float(reference.min())
+    assert result.edges[-1] == np.nextafter(float(reference.max()), np.inf)
     assert result.value == psi_reference(reference, reference[:2])
 
 

@@ -401,8 +401,11 @@ def test_reference_bad_input():
     dr = fastmlops.DriftReference(ref, columns=list("abcd"))
     with pytest.raises(ValueError, match="column"):
         dr.check(cur[:, :3])
-    with pytest.raises(ValueError, match="no column"):
-        dr.check({"a": cur[:, 0]})
+    # reference columns the current table lacks are listed and drift (#24)
+    absent = dr.check({"a": cur[:, 0]})
+    assert absent.missing_columns == ["b", "c", "d"] and absent.reasons[1] == ["absent"]
+    with pytest.raises(ValueError, match="none of the reference's columns"):
+        dr.check({"z": cur[:, 0]})
     with pytest.raises(ValueError, match="all NaN"):
         fastmlops.DriftReference(np.full((10, 2), np.nan))
     with pytest.raises(ValueError, match="rows"):
@@ -534,8 +537,7 @@ def test_reference_dict_with_non_str_keys_checks_the_same_dict():
         sub = fastmlops.DriftReference(ref, columns=cols)
         assert sub.columns == ["1"]
         assert sub.check(cur).ks_statistic[0] == rep.ks_statistic[1]
-    with pytest.raises(ValueError, match="no column"):
-        dr.check({0: cur[0], 1: cur[1]})
+    assert dr.check({0: cur[0], 1: cur[1]}).missing_columns == ["2.5"]  # listed (#24)
 
 
 def test_dict_keys_colliding_as_str_are_rejected():

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from fastmlops._core.parallel import chunk_bounds, n_workers, parallel_map
 from fastmlops._core.validation import (
-    as_numeric_array, check_int, check_number, reject_long_double,
+    as_numeric_array,
+    check_int,
+    check_number,
+    reject_long_double,
 )
 
 #: PSI below this is "none"; up to and including :data:`PSI_MAJOR` is "minor".
@@ -225,11 +228,66 @@ def edges_from_sorted(sorted_values: np.ndarray, bins: int) -> np.ndarray:
     return np.unique(result)
 
 
+def outer_edges(interior: np.ndarray, smallest: object, largest: object) -> np.ndarray:
+    """The PSI edges of a reference: ``interior`` (from :func:`edges_from_sorted`)
+    with an edge at the reference's ``smallest`` value and one just above its
+    ``largest`` (the next float64, ``np.nextafter(largest, inf)``).
+
+    The first bin then holds the values below the reference's range, the last
+    one the values above it, and the bins between them the reference's own
+    values: a constant reference has three bins (below, equal, above).  The
+    two values are taken as float64, as :func:`bin_counts` compares: the
+    largest value itself (a float32 widened exactly, or an integer rounded to
+    float64 as every value is) stays below the upper edge.  An infinite
+    smallest or largest value adds no edge (nothing lies beyond it), so the
+    edges never hold an infinity of their own.  Returns sorted unique float64
+    edges (NaN edges of ``interior`` last).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastmlops.divergence import outer_edges
+    >>> outer_edges(np.array([3.0]), 3.0, 3.0).tolist() == [3.0, np.nextafter(3.0, np.inf)]
+    True
+    """
+    lo, hi = float(smallest), float(largest)  # type: ignore[arg-type]
+    if math.isnan(lo) or math.isnan(hi) or lo > hi:
+        raise ValueError(f"smallest and largest must be ordered non-NaN values, got {lo!r} "
+                         f"and {hi!r}")
+    parts = [np.asarray(interior, dtype=np.float64).ravel()]
+    if lo > -math.inf:
+        parts.insert(0, np.array([lo]))
+    if hi < math.inf:
+        parts.append(np.array([np.nextafter(hi, math.inf)]))
+    return np.ascontiguousarray(np.unique(np.concatenate(parts)))
+
+
+def reference_edges(sorted_values: np.ndarray, bins: int) -> np.ndarray:
+    """The PSI bin edges of the sorted non-NaN reference values: the interior
+    quantile edges of :func:`edges_from_sorted` and the two outer edges of
+    :func:`outer_edges` (a bin below the reference's smallest value and one
+    above its largest).  What :func:`psi`, :func:`kl_divergence`,
+    :func:`js_divergence` and ``DriftReference`` bin on; at most ``bins + 1``
+    edges, ``bins + 2`` bins.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastmlops.divergence import reference_edges
+    >>> reference_edges(np.arange(101.0), 4).tolist() == [0.0, 25.0, 50.0, 75.0,
+    ...                                                     np.nextafter(100.0, np.inf)]
+    True
+    """
+    interior = edges_from_sorted(sorted_values, bins)
+    v = np.asarray(sorted_values)
+    return outer_edges(interior, v[0], v[-1])
+
+
 def reference_bins(reference: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Edges, bin counts and NaN count of a validated reference sample.
 
     One numpy sort (faster than the partition np.quantile does for several
-    quantiles) gives the edges through :func:`edges_from_sorted` and the bin
+    quantiles) gives the edges through :func:`reference_edges` and the bin
     counts through a binary search of each edge: bin ``k`` holds the values
     ``e[k-1] <= x < e[k]``, i.e. ``searchsorted(sorted, e[k], "left")`` minus
     the same for ``e[k-1]``.
@@ -242,7 +300,7 @@ def reference_bins(reference: np.ndarray, bins: int) -> tuple[np.ndarray, np.nda
         raise ValueError("reference has no non-NaN values")
     ordered = ordered[:n_valid]
     # quantiles in the reference's own dtype (as np.quantile), bins in float64
-    edges = edges_from_sorted(ordered, bins)
+    edges = reference_edges(ordered, bins)
     below = np.searchsorted(ordered.astype(np.float64, copy=False), edges, side="left")
     counts = np.diff(np.concatenate(([0], below, [n_valid]))).astype(np.int64)
     return edges, counts, reference.size - n_valid

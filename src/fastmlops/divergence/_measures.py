@@ -9,8 +9,16 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from fastmlops.divergence._bins import (PSI_MAJOR, PSI_MINOR, bin_counts, check_bins, check_eps,
-                                        proportion_pair, reference_bins, sample)
+from fastmlops.divergence._bins import (
+    PSI_MAJOR,
+    PSI_MINOR,
+    bin_counts,
+    check_bins,
+    check_eps,
+    proportion_pair,
+    reference_bins,
+    sample,
+)
 
 
 def _proportions(counts: ArrayLike, n: int) -> np.ndarray:
@@ -162,7 +170,9 @@ class PsiResult:
     verdict : str
         :func:`psi_verdict` of ``value``: ``"none"``, ``"minor"`` or ``"major"``.
     edges : numpy.ndarray
-        The interior bin edges (``len(edges) + 1`` bins).
+        The bin edges (``len(edges) + 1`` bins): the reference's smallest
+        value, the interior quantile edges and the float64 just above its
+        largest value (see :func:`fastmlops.divergence.reference_edges`).
     reference_proportions, current_proportions : numpy.ndarray
         Per-bin proportions of the non-NaN values, floored at ``eps``, as used
         in the sum.
@@ -206,9 +216,11 @@ def psi(reference: ArrayLike, current: ArrayLike, bins: int = 10, eps: float = 1
 
     ``PSI = sum((q - p) * ln(q / p))`` over the bins, natural log, where ``p``
     and ``q`` are the reference and current proportions of non-NaN values per
-    bin, each floored at ``eps``.  Bins are the reference quantiles (see the
-    module docstring): values outside the reference range count in the
-    outer bins, NaN values are left out and reported as a share.
+    bin, each floored at ``eps``.  Bins are the reference quantiles and one
+    bin below and one above the reference's range (see the module
+    docstring): values outside the reference range count in those outer
+    bins, where the reference has none, so PSI sees them even for a constant
+    reference; NaN values are left out and reported as a share.
 
     Parameters
     ----------
@@ -242,7 +254,7 @@ def psi(reference: ArrayLike, current: ArrayLike, bins: int = 10, eps: float = 1
     >>> reference = np.arange(100.0)
     >>> result = psi(reference, reference + 10)
     >>> round(float(result), 4), result.verdict
-    (0.7594, 'major')
+    (1.3802, 'major')
     >>> psi(reference, reference).verdict
     'none'
     """
@@ -293,10 +305,10 @@ def kl_divergence(reference: ArrayLike, current: ArrayLike, bins: int = 10, eps:
     >>> from fastmlops import kl_divergence
     >>> reference = np.arange(100.0)
     >>> round(kl_divergence(reference, reference + 10), 4)
-    0.6215
+    0.6901
     """
     eps = check_eps(eps)
-    edges, ref_counts, ref_size, ref_nan, cur_counts, cur_size, cur_nan = _binned(
+    _, ref_counts, ref_size, ref_nan, cur_counts, cur_size, cur_nan = _binned(
         reference, current, bins
     )
     return kl_from_counts(ref_counts, ref_size - ref_nan, cur_counts, cur_size - cur_nan, eps)
@@ -330,11 +342,11 @@ def js_divergence(reference: ArrayLike, current: ArrayLike, bins: int = 10) -> f
     >>> from fastmlops import js_divergence
     >>> reference = np.arange(100.0)
     >>> round(js_divergence(reference, reference + 10), 4)
-    0.0432
+    0.0693
     >>> js_divergence(reference, reference)
     0.0
     """
-    edges, ref_counts, ref_size, ref_nan, cur_counts, cur_size, cur_nan = _binned(
+    _, ref_counts, ref_size, ref_nan, cur_counts, cur_size, cur_nan = _binned(
         reference, current, bins
     )
     return js_from_counts(ref_counts, ref_size - ref_nan, cur_counts, cur_size - cur_nan)

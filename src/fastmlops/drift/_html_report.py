@@ -23,9 +23,10 @@ import html
 import json
 import math
 import re
+from collections.abc import Mapping
 from importlib import resources
 from string import Template
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import os
@@ -36,16 +37,26 @@ _FORMAT = "fastmlops.drift_report"
 _VERSIONS = (1,)
 _VERDICT_RANK = {"drift": 0, "watch": 1, "ok": 2}
 #: Reason codes in words a non-statistician reads (summary and table).
+#: Every code a column's ``reasons`` may hold (docs/drift-report-json.md).
 REASONS = {
     "ks": "the shape of the distribution changed (KS test)",
     "chi2": "the shares of categories or ranges changed (chi-square test)",
-    "psi": "values moved between ranges (PSI)",
-    "missing": "more values are missing",
+    "psi": "a large share of values moved between the ranges of the reference (PSI above "
+           "the major line)",
+    "psi_minor": "a moderate share of values moved between the ranges of the reference (PSI "
+                 "between the minor and major lines)",
+    "binned": "a small but significant change in the shares of the ranges of the reference "
+              "(chi-square test; PSI below the minor line)",
+    "missing": "the share of missing values changed",
     "unseen": "categories never seen in the reference",
-    "empty": "no values left",
+    "empty": "no values left (every value is missing)",
+    "absent": "the column is not in the current data",
 }
-_REASON_SHORT = {"ks": "KS", "chi2": "χ²", "psi": "PSI", "missing": "missing",
-                 "unseen": "new categories", "empty": "empty"}
+#: The same, in a word or two for the table's "Why" cells (the words above
+#: are the cell's tooltip).
+_REASON_SHORT = {"ks": "KS", "chi2": "χ²", "psi": "PSI major", "psi_minor": "PSI moderate",
+                 "binned": "small shift", "missing": "missing", "unseen": "new categories",
+                 "empty": "empty", "absent": "absent"}
 #: How many of the worst columns open with their pictures drawn.
 OPEN_ON_LOAD = 3
 #: Rows the table shows before "show all" (sorting and filtering use every column).
@@ -172,22 +183,36 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
+_ADVICE = {"drift": "Look at the columns below before retraining: drift is a lead, not "
+                    "proof that the model got worse.",
+           "watch": "Nothing that marks the table as drifted; the columns below are worth "
+                    "a look.",
+           "ok": "The current data looks like the reference."}
+
+
 def _headline(report: Mapping[str, Any]) -> str:
+    """The summary's first line: the report's own ``summary.headline`` when it
+    has one (then the advice for its verdict), else one written here."""
     s, rule = report["summary"], report["rule"]
+    given = s.get("headline")
+    if isinstance(given, str) and given:
+        return given
     n, n_drift, n_watch = int(s["n_columns"]), int(s["n_drift"]), int(s["n_watch"])
     share = _finite(rule.get("drift_share"))
-    share_text = "" if share is None else f"{100 * share:g} %"
     verdict = report["verdict"]
     if verdict == "drift":
+        marks = ("at or above the " + f"{100 * share:g} %" + " share that marks the whole "
+                 "table as drifted" if share is not None else
+                 "and the table drifts when any column drifts after Holm's correction")
         return (f"{n_drift:,} of {_plural(n, 'column')} drifted "
-                f"({_pct(s.get('share_drifted'), 0)}), at or above the {share_text} share that "
-                "marks the whole table as drifted. Look at the columns below before "
-                "retraining: drift is a lead, not proof that the model got worse.")
+                f"({_pct(s.get('share_drifted'), 0)}), {marks}. " + _ADVICE["drift"])
     if verdict == "watch":
         parts = []
         if n_drift:
-            parts.append(f"{n_drift:,} of {_plural(n, 'column')} drifted, below the "
-                         f"{share_text} share that marks the table as drifted")
+            parts.append(f"{n_drift:,} of {_plural(n, 'column')} drifted, " + (
+                f"below the {100 * share:g} % share that marks the table as drifted"
+                if share is not None else "none of them after Holm's correction across "
+                "the table"))
         if n_watch:
             parts.append(f"{_plural(n_watch, 'column')} changed a little (worth watching)")
         return "; ".join(parts) + "."
@@ -197,8 +222,10 @@ def _headline(report: Mapping[str, Any]) -> str:
 
 def _reasons_html(report: Mapping[str, Any]) -> str:
     counts = report["summary"].get("reasons") or {}
-    items = [f"<li><b>{int(k):,}</b> {html.escape(REASONS.get(code, code))}</li>"
-             for code, k in counts.items() if isinstance(k, int) and k > 0]
+    items = [f"<li><b>{_plural(int(k), 'column')}</b>: "
+             f"{html.escape(REASONS.get(str(code), str(code)))}</li>"
+             for code, k in counts.items()
+             if isinstance(k, int) and not isinstance(k, bool) and k > 0]
     if not items:
         return ""
     return ("<p class=\"why-title\">Why, in columns with verdict drift or watch "
@@ -217,23 +244,33 @@ def _summary_html(report: Mapping[str, Any]) -> str:
     counts = (f"<span class=\"pill drift\">{int(s['n_drift']):,} drift</span> "
               f"<span class=\"pill watch\">{int(s['n_watch']):,} watch</span> "
               f"<span class=\"pill ok\">{int(s['n_ok']):,} ok</span>")
+    given = isinstance(s.get("headline"), str) and bool(s.get("headline"))
+    advice = (f"<p class=\"advice\">{html.escape(_ADVICE.get(verdict, ''))}</p>"
+              if given else "")
     return f"""
 <section class="summary" aria-label="Summary">
   <div class="verdict-line">
     <span class="badge {html.escape(verdict)}">{_ICON.get(verdict, '')} {html.escape(verdict.upper())}</span>
-    <p class="headline">{html.escape(_headline(report))}</p>
+    <div><p class="headline">{html.escape(_headline(report))}</p>{advice}</div>
   </div>
+  {_small_batch_html(s.get("small_batch"))}
   <div class="facts">
     <div><span class="k">Columns</span> {counts}</div>
     <div><span class="k">Reference</span> {_int(sizes.get('reference_rows'))} rows,
       digest {digest_html}</div>
     <div><span class="k">Current</span> {_int(sizes.get('current_rows'))} rows</div>
   </div>
+  {_table_rule_html(s)}
+  {_names_html(s.get("missing_columns"), "warn", "Not in the current data",
+               "reference columns the current data lacks (verdict drift, reason absent)")}
+  {_names_html(s.get("extra_columns"), "", "Not checked",
+               "current columns the reference does not have")}
   {_reasons_html(report)}
+  {_notes_html(s.get("notes"))}
   <details class="rule">
     <summary>The rule used (α = {html.escape(_num(rule.get('alpha')))},
       correction {html.escape(str(rule.get('correction', 'none')))},
-      table drifts at {_pct(rule.get('drift_share'), 0)} of columns)</summary>
+      {_table_rule_short(rule)})</summary>
     <p>{html.escape(str(rule.get('text', '')))}</p>
     {_GLOSSARY.substitute(psi_minor=_num(rule.get('psi_minor')),
                           psi_major=_num(rule.get('psi_major')),
@@ -244,6 +281,69 @@ def _summary_html(report: Mapping[str, Any]) -> str:
 
 
 _ICON = {"drift": "▲", "watch": "●", "ok": "✓"}
+#: Names listed in the summary before "and N more".
+SHOW_NAMES = 20
+_TABLE_RULES = {
+    "holm": "the table drifts when any column drifts after Holm's correction across its "
+            "columns",
+    "share": "the table drifts when the share of drifted columns reaches the rule's share",
+}
+
+
+def _names(names: list[Any]) -> str:
+    shown = ", ".join(f"<code>{html.escape(str(n))}</code>" for n in names[:SHOW_NAMES])
+    more = len(names) - SHOW_NAMES
+    return shown + (f" and {more:,} more" if more > 0 else "")
+
+
+def _names_html(names: Any, css: str, title: str, what: str) -> str:
+    """A line listing column ``names`` (nothing when there is none)."""
+    if not isinstance(names, list) or not names:
+        return ""
+    return (f"<p class=\"names {css}\"><span class=\"k\">{html.escape(title)}</span> "
+            f"{_plural(len(names), 'column')} ({html.escape(what)}): {_names(names)}</p>")
+
+
+def _table_rule_html(s: Mapping[str, Any]) -> str:
+    rule, cols = s.get("table_rule"), s.get("table_columns")
+    if rule not in _TABLE_RULES and not isinstance(cols, list):
+        return ""
+    text = f"<span class=\"k\">Table rule</span> {html.escape(_TABLE_RULES.get(str(rule), ''))}"
+    if isinstance(cols, list):
+        text += ("; the columns that make the table drift: " + _names(cols) if cols else
+                 "; no column makes the table drift")
+    return f"<p class=\"names\">{text}.</p>"
+
+
+def _table_rule_short(rule: Mapping[str, Any]) -> str:
+    share = _finite(rule.get("drift_share"))
+    if share is None:
+        return "table drifts when any column drifts after Holm's correction"
+    return f"table drifts at {_pct(share, 0)} of columns"
+
+
+def _small_batch_html(small: Any) -> str:
+    """The warning of ``summary.small_batch`` (nothing when it is null)."""
+    if not isinstance(small, Mapping) or not isinstance(small.get("text"), str):
+        return ""
+    return (f"<div class=\"warning\" role=\"note\"><b>Small batch.</b> "
+            f"{html.escape(small['text'])}</div>")
+
+
+def _notes_html(notes: Any) -> str:
+    """``summary.notes``: how some columns' figures were computed."""
+    if not isinstance(notes, Mapping) or not notes:
+        return ""
+    items = []
+    for name, texts in list(notes.items())[:SHOW_NAMES]:
+        lines = texts if isinstance(texts, list) else [texts]
+        items.append(f"<li><code>{html.escape(str(name))}</code>: "
+                     + "; ".join(html.escape(str(t)) for t in lines) + "</li>")
+    more = len(notes) - SHOW_NAMES
+    tail = f"<li>and {more:,} more columns</li>" if more > 0 else ""
+    return ("<details class=\"notes\"><summary>Notes on how "
+            f"{_plural(len(notes), 'column')}' figures were computed</summary><ul>"
+            + "".join(items) + tail + "</ul></details>")
 
 _GLOSSARY = Template("""
     <dl class="glossary">
@@ -254,7 +354,9 @@ _GLOSSARY = Template("""
         curves (right-hand picture of a numeric column): D = 0.2 means that below
         some value lie 20 percentage points more of one sample than of the other.</dd>
       <dt>PSI (population stability index)</dt><dd>How far values moved between
-        the reference's $bins ranges. Below $psi_minor: little change; $psi_minor to
+        the reference's $bins ranges and the two beyond it (below its smallest and
+        above its largest value, where the reference has none, so values that left
+        its range always count). Below $psi_minor: little change; $psi_minor to
         $psi_major: a moderate shift worth watching; above $psi_major: a major shift.
         PSI 0.3 is about what you get when a range that held 10 % of the reference
         values holds 30 % of the current ones.</dd>
@@ -283,8 +385,10 @@ def _table_head() -> str:
 
 def _rounded(values: Any, digits: int) -> Any:
     """Plot coordinates to ``digits`` significant digits of the array's largest
-    magnitude (a picture needs about three; six keep ties apart), as a list with
-    ``None`` for non-finite values: a smaller file that opens faster."""
+    magnitude (a picture needs about three; six keep ties apart), more where
+    that would merge distinct values (edges 0.1 apart at 1e6 stay apart), as
+    a list with ``None`` for non-finite values: a smaller file that opens
+    faster."""
     import numpy as np
 
     try:
@@ -298,7 +402,13 @@ def _rounded(values: Any, digits: int) -> Any:
         return [None] * a.size
     top = float(np.max(np.abs(a[finite])))
     decimals = digits - 1 - (int(np.floor(np.log10(top))) if top > 0 else 0)
-    out = np.round(a, max(-300, min(300, decimals))).tolist()
+    distinct = np.unique(a[finite]).size
+    while True:
+        rounded = np.round(a, max(-300, min(300, decimals)))
+        if np.unique(rounded[finite]).size == distinct or decimals >= 340:
+            break
+        decimals += 1
+    out = rounded.tolist()
     return [v if ok else None for v, ok in zip(out, finite.tolist())]
 
 
@@ -312,18 +422,26 @@ def _plot(plot: object) -> dict[str, Any] | None:
             for k, v in plot.items()}
 
 
-def _plot_data(columns: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _plot_data(columns: list[Mapping[str, Any]], notes: object = None) -> list[dict[str, Any]]:
     """What the script needs per column (by index), for drawing and sorting."""
     keep = ("name", "kind", "verdict", "explanation", "pvalue", "ks_statistic", "ks_pvalue",
             "ks_location", "ks_sign", "chi2_statistic", "chi2_pvalue", "chi2_dof", "psi",
             "psi_tier", "kl", "jsd", "nan_share", "reference_nan_share", "n_reference",
-            "n_current", "unseen", "other")
+            "n_current", "unseen", "other", "power")
     out = []
+    notes = notes if isinstance(notes, Mapping) else {}
     for c in columns:
         d = {k: c.get(k) for k in keep}
         d["name"] = str(d["name"])
         d["plot"] = _plot(c.get("plot"))
-        d["reasons"] = ", ".join(_REASON_SHORT.get(r, str(r)) for r in c.get("reasons") or [])
+        codes = [str(r) for r in c.get("reasons") or []]
+        d["reasons"] = ", ".join(_REASON_SHORT.get(r, r) for r in codes)
+        d["reason_words"] = "; ".join(REASONS.get(r, r) for r in codes)
+        effect = c.get("effect")
+        d["effect"] = str(effect["text"]) if isinstance(effect, Mapping) \
+            and isinstance(effect.get("text"), str) else None
+        got = notes.get(d["name"])
+        d["notes"] = [str(t) for t in got] if isinstance(got, list) else None
         out.append(d)
     return out
 
@@ -368,7 +486,8 @@ def render(report: Mapping[str, Any], *, title: str | None = None) -> str:
         summary=_summary_html(report),
         n_columns=f"{len(columns):,}",
         head=_table_head(),
-        data=_script_json({"columns": _plot_data(columns), "order": order,
+        data=_script_json({"columns": _plot_data(columns, report["summary"].get("notes")),
+                           "order": order,
                            "open": [j for j in order[:OPEN_ON_LOAD]
                                     if columns[j].get("verdict") != "ok"],
                            "page": PAGE_ROWS}),

@@ -29,6 +29,7 @@ from fastmlops.drift.report import DriftReport
 if TYPE_CHECKING:
     from fastmlops.drift._reference_file import Path
     from fastmlops.drift.state import DriftState
+    from fastmlops.drift.timeline import DriftTimeline
 
 __all__ = ["KstestResult", "ks_2samp", "DriftReference", "DriftReport"]
 
@@ -248,25 +249,40 @@ class DriftReference:
                         digest=self._digest)
 
     def current_columns(self, current: Any, allow_empty: bool = False,
-                        numeric_only: bool = False) -> Columns:
+                        numeric_only: bool = False, allow_absent: bool = False) -> Columns:
         """The columns of a current batch, matched to the reference's by name
         (tables, dicts) or position (arrays), kinds checked.  ``numeric_only``
-        selects the numeric columns of a table (pass 2 of a stream)."""
+        selects the numeric columns of a table (pass 2 of a stream).  With
+        ``allow_absent``, reference columns that a table lacks are all missing
+        values (named in ``Columns.absent``); without it they raise."""
         from fastmlops.drift._tables import as_columns
 
+        is_table = isinstance(current, dict) or hasattr(current, "column_names") or (
+            hasattr(current, "columns") and hasattr(current, "iloc"))
+        if isinstance(current, dict):
+            current = str_keyed(current, "current")
         if numeric_only:
             names = [c for c, k in zip(self.columns, self.kinds) if k == "numeric"]
-            if isinstance(current, dict):
-                current = str_keyed(current, "current")
+            absent = _absent(current, names) if is_table and allow_absent else []
+            if absent:
+                present = [c for c in names if c not in absent]
+                return _with_absent(as_columns(current, present, "current"), names,
+                                    ["numeric"] * len(names), absent)
             return as_columns(current, names, "current")
 
         cat = [c for c, k in zip(self.columns, self.kinds) if k == "categorical"]
-        is_table = isinstance(current, dict) or hasattr(current, "column_names") or (
-            hasattr(current, "columns") and hasattr(current, "iloc"))
         if is_table:  # match by name
-            if isinstance(current, dict):
-                current = str_keyed(current, "current")
-            cols = as_columns(current, self.columns, "current", categorical=cat)
+            absent = _absent(current, self.columns) if allow_absent else []
+            if len(absent) == len(self.columns):
+                raise ValueError(f"current has none of the reference's columns "
+                                 f"{self.columns[:20]}")
+            if absent:
+                present = [c for c in self.columns if c not in absent]
+                cols = _with_absent(as_columns(current, present, "current",
+                                               categorical=[c for c in cat if c in present]),
+                                    self.columns, self.kinds, absent)
+            else:
+                cols = as_columns(current, self.columns, "current", categorical=cat)
         else:  # match by position
             cols = _positional(current, self.columns, cat)
         if cols.n_rows == 0 and not allow_empty:
@@ -342,11 +358,37 @@ class DriftReference:
             else:
                 from fastmlops.drift._count import count_columns
 
-                cols = self.current_columns(current)
+                cols = self.current_columns(current, allow_absent=True)
                 counts = count_columns(self.column_models, self.columns, cols, "two-sided",
                                        binned=True)
-                report = judge(self.column_models, counts, cols.n_rows, self.settings())
+                report = judge(self.column_models, counts, cols.n_rows, self.settings(),
+                               absent=cols.absent)
         return _annotate(report, _extra_columns(current, self.columns), caught)
+
+    def check_over_time(self, current: Any, *, by: str | None = None,
+                        every: object = None, chunk_rows: int | None = None,
+                        in_order: bool = False,
+                        progress: Callable[[int, int | None], object] | None = None
+                        ) -> DriftTimeline:
+        """Drift per chunk of ``current``, in one pass over it: a
+        :class:`~fastmlops.drift.timeline.DriftTimeline` whose every chunk
+        holds exactly the :class:`DriftReport` of :meth:`check` of its rows.
+
+        Chunks are either time buckets, ``by`` (a timestamp or date column of
+        ``current``, not itself checked; numbers too, with a numeric
+        ``every``) with ``every`` ("30m", "1h", "1d", "7d", a ``timedelta``),
+        aligned on the Unix epoch in UTC; or ``chunk_rows`` consecutive rows.
+        ``current`` takes the forms of :meth:`check` (streamed data is read
+        once).  Rows may come in any order, and then every bucket stays open
+        to the end (the numeric columns of all of ``current`` are held);
+        ``in_order=True`` promises rows in time order and holds one bucket at
+        a time (a row of an earlier bucket raises ValueError).  See
+        ``docs/drift-over-time.md`` and :mod:`fastmlops.drift._timeline_run`.
+        """
+        from fastmlops.drift._timeline_run import run
+
+        return run(self, current, by=by, every=every, chunk_rows=chunk_rows,
+                   in_order=bool(in_order), progress=progress, annotate=_annotate)
 
 
 _UNSUCCESSFUL = "Exact calculation unsuccessful"
@@ -383,6 +425,44 @@ def _annotate(report: DriftReport, extra: list[str], caught: list[Any]) -> Drift
                 notes[j].append(_EXACT_NOTE)
                 fallbacks -= 1
     return dataclasses.replace(report, extra_columns=extra, notes=notes)
+
+
+def _absent(table: Any, names: list[str]) -> list[str]:
+    """The ``names`` that a table (dict, DataFrame, Arrow table or batch) lacks."""
+    if isinstance(table, dict):
+        found = set(table)
+    elif hasattr(table, "column_names"):
+        found = {str(c) for c in table.column_names}
+    else:
+        found = {str(c) for c in table.columns}
+    return [c for c in names if c not in found]
+
+
+def _with_absent(cols: Columns, names: list[str], kinds: list[str],
+                 absent: list[str]) -> Columns:
+    """``cols`` (the present columns) with the ``absent`` ones added in the
+    reference's order as all-missing values."""
+    from fastmlops.drift._tables import Columns
+
+    where = {c: i for i, c in enumerate(cols.names)}
+    n = cols.n_rows
+
+    def block(j0: int, j1: int) -> list[Any]:
+        out: list[Any] = []
+        for j in range(j0, j1):
+            i = where.get(names[j])
+            if i is not None:
+                out.append(cols.block(i, i + 1)[0])
+            elif kinds[j] == "numeric":
+                out.append(np.full(n, np.nan))
+            else:
+                out.append(np.full(n, None, dtype=object))
+        return out
+
+    got = Columns(list(names), n, block, kinds=[
+        cols.kinds[where[c]] if c in where else k for c, k in zip(names, kinds)])
+    got.absent = list(absent)
+    return got
 
 
 def _extra_columns(current: Any, names: list[str]) -> list[str]:

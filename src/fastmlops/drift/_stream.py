@@ -75,13 +75,13 @@ class _Source:
 class _Dataset(_Source):
     def __init__(self, ds: pads.Dataset, columns: list[str], kinds: list[str]) -> None:
         names = set(ds.schema.names)
-        missing = [c for c in columns if c not in names]
-        if missing:
-            raise ValueError(f"current: no column(s) named {missing}; its columns are "
-                             f"{ds.schema.names[:20]}")
+        if not any(c in names for c in columns):
+            raise ValueError(f"current has none of the reference's columns "
+                             f"{columns[:20]}; its columns are {ds.schema.names[:20]}")
+        # reference columns the files lack are read as all missing (and listed)
         self.ds = ds
-        self.columns = columns
-        self.numeric = [c for c, k in zip(columns, kinds) if k == "numeric"]
+        self.columns = [c for c in columns if c in names]
+        self.numeric = [c for c, k in zip(columns, kinds) if k == "numeric" and c in names]
         try:
             self.total = int(ds.count_rows())
         except Exception:  # some formats (CSV) must be read to count
@@ -135,7 +135,8 @@ class _Spooled(_Source):
             for i, batch in enumerate(self.it):
                 yield batch
                 if numeric:
-                    cols = self.ref.current_columns(batch, allow_empty=True, numeric_only=True)
+                    cols = self.ref.current_columns(batch, allow_empty=True, numeric_only=True,
+                                                    allow_absent=True)
                     files = {}
                     for j, values in zip(numeric, cols.block(0, len(numeric))):
                         path = os.path.join(self.dir.name, f"{i}-{j}.npy")
@@ -291,9 +292,9 @@ def check_dask(ref: DriftReference, data: dd.DataFrame | da.Array, *,
     else:
         frame = cast("dd.DataFrame", data)  # not an array: a DataFrame
         present = {str(c) for c in frame.columns}
-        missing = [c for c in ref.columns if c not in present]
-        if missing:
-            raise ValueError(f"current: no column(s) named {missing}")
+        if not any(c in present for c in ref.columns):  # absent ones: all missing, listed
+            raise ValueError(f"current has none of the reference's columns "
+                             f"{ref.columns[:20]}")
         parts = list(data.to_delayed())
     ref_node = _reference_node(_worker_view(ref))
     count = dask.delayed(_count_part, pure=True)

@@ -51,6 +51,9 @@ class Columns:
         self.n_rows = n_rows
         self.kinds = kinds if kinds is not None else ["numeric"] * len(names)
         self._get_block = get_block
+        #: reference columns the data lack, given as all-missing values
+        #: (``DriftReference.current_columns(..., allow_absent=True)``)
+        self.absent: list[str] = []
 
     def __len__(self) -> int:
         return len(self.names)

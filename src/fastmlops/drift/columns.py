@@ -31,7 +31,11 @@ BucketSpec = tuple[float, float, float]
 class NumericColumn:
     sorted_values: np.ndarray  # non-missing values, sorted, kernel dtype
     n_missing: int
-    edges: np.ndarray  # interior PSI bin edges (float64)
+    #: PSI bin edges (float64): the reference's smallest value, the interior
+    #: quantile edges, the float64 above its largest value (the first and last
+    #: bins hold what lies outside its range); a file saved before the outer
+    #: edges existed holds the interior edges only
+    edges: np.ndarray
     counts: np.ndarray  # reference counts per PSI bin (int64)
     grid: np.ndarray  # ECDF picture points (float64)
     _buckets: BucketMap | None = field(default=None, repr=False)  # KS buckets, made on first use
@@ -186,7 +190,9 @@ def build_column(name: str, kind: str, values: ColumnValues, *, bins: int,
     if finite.size == 0:
         raise ValueError(f"reference column {name!r} has no values (all NaN); "
                          "drop it or fill it")
-    edges = divergence.edges_from_sorted(finite, bins)
+    # the interior quantile edges and the two outer ones (a bin below the
+    # reference's range, one above it): see fastmlops.divergence
+    edges = divergence.reference_edges(finite, bins)
     counts, _ = divergence.bin_counts(finite, edges)
     grid = divergence.edges_from_sorted(finite, GRID + 1)
     return NumericColumn(finite, n_nan, edges, counts.astype(np.int64), grid)

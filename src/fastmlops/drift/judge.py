@@ -61,10 +61,19 @@ def ks_pvalues(models: Sequence[ColumnModel], counts: Sequence[ColumnCounts],
     return d, p
 
 
+#: The sentence of a reference column that the current data lack.
+ABSENT = ("This column is missing from the current data (every row counted as a missing "
+          "value): a change of schema, not of chance.")
+
+
 def judge(models: Sequence[ColumnModel], counts: Sequence[ColumnCounts], n_rows: int,
-          settings: Settings) -> DriftReport:
+          settings: Settings, absent: Sequence[str] = ()) -> DriftReport:
     """Figures, tests and verdicts of the current data's ``counts`` (one per
-    reference column, in the reference's order) against the reference."""
+    reference column, in the reference's order) against the reference.
+
+    ``absent`` names reference columns the current data lack (counted as all
+    missing): each is "drift" with reason "absent", whatever its tests say,
+    and makes the table drift."""
     if len(counts) != len(models):
         raise ValueError(f"{len(counts)} column counts for {len(models)} reference columns")
     m = len(models)
@@ -90,7 +99,9 @@ def judge(models: Sequence[ColumnModel], counts: Sequence[ColumnCounts], n_rows:
                 raise TypeError(f"column {settings.columns[j]!r}: numeric reference column "
                                 "needs binned numeric counts")
             rc, cc = ref.counts, q.bins
-            plots[j] = numeric_plot(ref, q.bins, q.grid, q.n)
+            plots[j] = numeric_plot(ref, q.bins, q.grid, q.n,
+                                    low=q.summary.low if q.summary else None,
+                                    high=q.summary.high if q.summary else None)
             t1, t2 = rc, cc
         else:
             if not isinstance(q, CategoricalCounts) or q.categories is None:
@@ -137,6 +148,10 @@ def judge(models: Sequence[ColumnModel], counts: Sequence[ColumnCounts], n_rows:
             nan_increase=settings.nan_increase, n_current=int(n_cur[j]),
             unseen=new["count"] if new else 0, unseen_share=new["share"] if new else 0.0,
             log_p_adj=log_p_adj[j]))
+    gone = set(absent)
+    for j, name in enumerate(settings.columns):
+        if name in gone:
+            verdicts[j] = rule.ColumnVerdict("drift", ["absent"], ABSENT)
     effects: list[dict[str, Any] | None] = [None] * m
     for j, (ref, q) in enumerate(zip(models, counts)):
         if isinstance(ref, NumericColumn) and isinstance(q, NumericCounts):
@@ -148,7 +163,7 @@ def judge(models: Sequence[ColumnModel], counts: Sequence[ColumnCounts], n_rows:
     for k in np.flatnonzero(numeric).tolist():  # the KS test runs at alpha / 2 (see _rule)
         power[k] = ks_shift_power(int(n_ref[k]), int(n_cur[k]), settings.alpha / 2)
     table_columns = _table_columns(settings, kinds, verdicts, p_ks, f, p_col, nan_share,
-                                   ref_nan, n_cur, unseen)
+                                   ref_nan, n_cur, unseen, gone)
     tiers = [divergence.psi_verdict(v) if np.isfinite(v) else "n/a" for v in f["psi"]]
     return DriftReport(
         columns=list(settings.columns), n_rows=int(n_rows), ks_statistic=d, ks_pvalue=p_ks,
@@ -162,13 +177,13 @@ def judge(models: Sequence[ColumnModel], counts: Sequence[ColumnCounts], n_rows:
         unseen=unseen, other=other, plots=plots, correction=settings.correction,
         bins=settings.bins, eps=settings.eps, max_categories=settings.max_categories,
         reference_digest=settings.digest, table_columns=table_columns, power=power,
-        effects=effects)
+        effects=effects, missing_columns=[c for c in settings.columns if c in gone])
 
 
 def _table_columns(settings: Settings, kinds: list[str], verdicts: list[rule.ColumnVerdict],
                    p_ks: np.ndarray, f: dict[str, np.ndarray], p_col: np.ndarray,
                    nan_share: np.ndarray, ref_nan: np.ndarray, n_cur: np.ndarray,
-                   unseen: list[dict[str, Any] | None]) -> list[str]:
+                   unseen: list[dict[str, Any] | None], gone: set[str]) -> list[str]:
     """The columns that make the table drift: with the share rule, the "drift"
     columns; with the default rule, the columns that are "drift" when judged
     with Holm's correction across the table (family-wise error: under no
@@ -181,6 +196,9 @@ def _table_columns(settings: Settings, kinds: list[str], verdicts: list[rule.Col
     out = []
     for j, v in enumerate(verdicts):
         if v.verdict != "drift":  # Holm never adjusts a p-value down
+            continue
+        if names[j] in gone:  # absent: drift whatever the tests say
+            out.append(names[j])
             continue
         new = unseen[j]
         held = rule.judge(

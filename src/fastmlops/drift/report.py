@@ -111,7 +111,8 @@ class DriftReport:
       the reference kept only its most frequent categories;
     * ``column_verdict`` ("drift", "watch", "ok"), ``reasons`` (codes:
       "ks", "chi2", "psi", "psi_minor", "binned", "missing", "unseen",
-      "empty") and ``explanations`` (a sentence each).
+      "empty", "absent": a reference column the current data lack) and
+      ``explanations`` (a sentence each).
 
     The rule behind the verdicts (see :mod:`fastmlops.drift._rule`): under no
     drift a column is "drift" at most ``alpha`` of the time at any sample
@@ -179,6 +180,9 @@ class DriftReport:
     #: columns of the current data that the reference does not have (tables and
     #: files matched by name): not checked, listed so that a new column is seen
     extra_columns: list[str] = field(default_factory=list)
+    #: reference columns the current data lack: each counted as all missing,
+    #: verdict "drift" with reason "absent"
+    missing_columns: list[str] = field(default_factory=list)
     #: per column, notes on how a figure was computed (e.g. the exact KS
     #: p-value fell back to the asymptotic one); empty lists when none
     notes: list[list[str]] = field(default_factory=list)
@@ -330,6 +334,7 @@ class DriftReport:
                 "drifted": self.drifted,
                 "reasons": reasons,
                 "extra_columns": list(self.extra_columns),
+                "missing_columns": list(self.missing_columns),
                 "notes": {self.columns[j]: list(n) for j, n in enumerate(self.notes) if n},
                 "small_batch": self.small_batch(),
             },
@@ -457,6 +462,12 @@ class DriftReport:
                 if len(self.extra_columns) > 20 else ""
             lines.append(f"{len(self.extra_columns)} column(s) of the current data not in "
                          f"the reference, not checked: {shown}{more}")
+        if self.missing_columns:
+            shown = ", ".join(text(c) for c in self.missing_columns[:20])
+            more = f" and {len(self.missing_columns) - 20} more" \
+                if len(self.missing_columns) > 20 else ""
+            lines.append(f"{len(self.missing_columns)} column(s) of the reference missing "
+                         f"from the current data (drift): {shown}{more}")
         bullet = "- " if markdown else "  "
         why = [f"{bullet}{text(self.columns[j])}: {text(self.explanations[j])}"
                + (f" {text(e['text'])}" if j < len(self.effects) and

@@ -127,6 +127,8 @@ class DriftState:
             else:
                 self._parts.append(_CategoricalPart())
         self._selected: list[np.ndarray | None] | None = None
+        #: reference columns some batch lacked (counted as missing values)
+        self.absent: list[str] = []
 
     # ------------------------------------------------------------ pass 1
     def update(self, ref: DriftReference, batch: Any) -> "DriftState":
@@ -136,7 +138,10 @@ class DriftState:
         if self._selected is not None:
             raise RuntimeError("this state is gathering (pass 2): count batches before "
                                "calling candidates()")
-        cols = ref.current_columns(batch, allow_empty=True)
+        cols = ref.current_columns(batch, allow_empty=True, allow_absent=True)
+        if cols.absent:  # reference columns this batch lacks: all missing, and listed
+            gone = {*getattr(self, "absent", []), *cols.absent}
+            self.absent = [c for c in self.columns if c in gone]  # the reference's order
 
         def work(block: tuple[int, int]) -> None:
             for j, values in zip(range(*block), cols.block(*block)):
@@ -200,6 +205,8 @@ class DriftState:
             a.merge(b)  # type: ignore[arg-type]  # same kinds, checked above
         self.n_rows += other.n_rows
         self.n_batches += other.n_batches
+        gone = {*getattr(self, "absent", []), *getattr(other, "absent", [])}
+        self.absent = [c for c in self.columns if c in gone]
         return self
 
     # ------------------------------------------------------------ plan, pass 2
@@ -234,7 +241,8 @@ class DriftState:
 
         if self._selected is None:
             raise RuntimeError("call candidates() after counting every batch, then gather")
-        cols = ref.current_columns(batch, allow_empty=True, numeric_only=True)
+        cols = ref.current_columns(batch, allow_empty=True, numeric_only=True,
+                                   allow_absent=True)
         numeric = [j for j, k in enumerate(self.kinds) if k == "numeric"]
 
         def work(block: tuple[int, int]) -> None:
@@ -308,7 +316,8 @@ class DriftState:
                 counts.append(self._numeric_counts(col, part, sel))
             else:  # pragma: no cover - a state of another reference
                 raise ValueError("this state was made by another reference")
-        return judge(ref.column_models, counts, self.n_rows, ref.settings())
+        return judge(ref.column_models, counts, self.n_rows, ref.settings(),
+                     absent=getattr(self, "absent", []))
 
     @staticmethod
     def _categorical_counts(part: _CategoricalPart) -> CategoricalCounts:

@@ -25,25 +25,56 @@
     if (a >= 1e-3 && a < 1e5) return String(+x.toPrecision(3));
     return x.toExponential(1);
   }
-  function tick(x) {  // axis labels: 25k, 1.2M rather than 2.5e+4
-    var a = Math.abs(x);
-    if (a >= 1e4 && a < 1e6) return String(+(x / 1e3).toPrecision(3)) + "k";
-    if (a >= 1e6 && a < 1e9) return String(+(x / 1e6).toPrecision(3)) + "M";
-    return fmt(x);
+  function exact(x) {  // a location: every integer digit and two more (1979.75, not 1980)
+    if (!fin(x)) return "–";
+    if (x === 0) return "0";
+    var a = Math.abs(x), whole = a >= 1 ? Math.floor(Math.log10(a)) + 1 : 0;
+    if (a < 1e-3 || a >= 1e15) return x.toExponential(5).replace(/\.?0+e/, "e");
+    return String(+x.toPrecision(Math.min(15, Math.max(6, whole + 2))));
+  }
+  // Labels of axis ticks spaced `step` apart: as many decimals as the step
+  // needs (1960, 1965 rather than 1.96e3, 1.97e3; 0.25 steps keep two), one
+  // unit for the whole axis (25k, 30k), and more digits if two would read alike.
+  function tickLabels(values, step) {
+    var top = 0;
+    values.forEach(function (v) { top = Math.max(top, Math.abs(v)); });
+    function fixed(v, s, d0) {
+      return v.toFixed(Math.max(0, Math.min(20, d0 - Math.floor(Math.log10(s) + 1e-9))));
+    }
+    function label(v, extra) {
+      if (v === 0) return "0";
+      if (top >= 1e4 && top < 1e9) {
+        var div = top >= 1e6 ? 1e6 : 1e3;
+        return fixed(v / div, step / div, extra) + (div === 1e6 ? "M" : "k");
+      }
+      if (top >= 1e-3 && top < 1e4) return fixed(v, step, extra);
+      var d = Math.floor(Math.log10(top)) - Math.floor(Math.log10(step) + 1e-9) + extra;
+      return v.toExponential(Math.max(0, Math.min(20, d)));
+    }
+    for (var extra = 0; extra < 6; extra++) {
+      var out = values.map(function (v) { return label(v, extra); }), seen = {}, ok = true;
+      out.forEach(function (t) { if (seen[t]) ok = false; seen[t] = 1; });
+      if (ok) return out;
+    }
+    return values.map(exact);
   }
   function pct(x) {
     if (!fin(x)) return "–";
     return (100 * x).toFixed(x !== 0 && Math.abs(x) < 0.1 ? 1 : 0) + " %";
   }
   function sum(a) { var s = 0; for (var i = 0; i < a.length; i++) s += a[i] || 0; return s; }
-  // Round tick values covering [lo, hi] (about n of them).
+  // Round tick values covering [lo, hi] (about n of them); .step is their spacing.
   function ticks(lo, hi, n) {
-    if (!(hi > lo)) return [lo];
+    if (!(hi > lo)) { var one = [lo]; one.step = Math.abs(lo) || 1; return one; }
     var raw = (hi - lo) / n, mag = Math.pow(10, Math.floor(Math.log10(raw))), r = raw / mag;
     var step = (r >= 5 ? 10 : r >= 2 ? 5 : r >= 1 ? 2 : 1) * mag;
     if (r < 1.5) step = mag;
-    var out = [], start = Math.ceil(lo / step - 1e-9) * step;
-    for (var v = start; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+    var out = [], first = Math.ceil(lo / step - 1e-9);
+    for (var i = 0; (first + i) * step <= hi + step * 1e-9 && i < 100; i++) {
+      var v = (first + i) * step;  // a multiple of the step, not a running sum
+      out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+    }
+    out.step = step;
     return out;
   }
   function scale(d0, d1, r0, r1) {
@@ -53,14 +84,17 @@
 
   // A chart frame: title, legend, axes with labels; returns scales and the plot group.
   function frame(title, xlabel, ylabel, xdom, ydom, opts) {
-    var W = opts.width || 440, H = opts.height || 260, m = {l: opts.left || 58, r: 14, t: 44, b: 44};
+    var W = opts.width || 440, H = opts.height || 260,
+        m = {l: opts.left || 58, r: opts.right || 14, t: 44, b: 44};
     var svg = el("svg", {width: W, height: H, viewBox: "0 0 " + W + " " + H, role: "img",
                          "aria-label": opts.label || title});
     el("text", {x: m.l, y: 16, "class": "title"}, svg, title);
     var legend = el("g", {transform: "translate(" + m.l + ",24)"}, svg);
-    var lx = 0;
+    var lx = 0, ly = 0;
     opts.legend.forEach(function (item) {
-      var g = el("g", {transform: "translate(" + lx + ",0)"}, legend);
+      var wide = 30 + item.text.length * 6.3;
+      if (lx > 0 && m.l + lx + wide > W - 4) { lx = 0; ly += 15; }  // wrap: stay inside
+      var g = el("g", {transform: "translate(" + lx + "," + ly + ")"}, legend);
       if (item.line) {
         el("line", {x1: 0, x2: 18, y1: 6, y2: 6, stroke: item.color, "stroke-width": 2.5,
                     "stroke-dasharray": item.dash}, g);
@@ -69,18 +103,29 @@
                     "fill-opacity": item.opacity || 1, stroke: item.color}, g);
       }
       el("text", {x: 22, y: 10}, g, item.text);
-      lx += 30 + item.text.length * 6.3;
+      lx += wide;
     });
+    m.t += ly;
+    H += ly;
+    svg.setAttribute("height", H);
+    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
     var x = scale(xdom[0], xdom[1], m.l, W - m.r), y = scale(ydom[0], ydom[1], H - m.b, m.t);
     var axes = el("g", {stroke: "#5f6368"}, svg);
     el("line", {x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b}, axes);
     el("line", {x1: m.l, x2: m.l, y1: m.t, y2: H - m.b}, axes);
-    (opts.xticks || ticks(xdom[0], xdom[1], 5)).forEach(function (v) {
+    var known = opts.known || xdom;  // no tick where the axis' extent is not known
+    var xt = (opts.xticks || ticks(known[0], known[1], 5)).filter(function (v) {
       var px = x(v);
-      if (px < m.l - 0.5 || px > W - m.r + 0.5) return;
+      return px >= m.l - 0.5 && px <= W - m.r + 0.5 && v >= known[0] - 1e-9 * Math.abs(known[1] - known[0])
+        && v <= known[1] + 1e-9 * Math.abs(known[1] - known[0]);
+    });
+    var xl = opts.xfmt ? xt.map(opts.xfmt) : tickLabels(xt, ticks(known[0], known[1], 5).step);
+    xt.forEach(function (v, i) {
+      var px = x(v), half = xl[i].length * 3.3;  // keep the label inside the picture
       el("line", {x1: px, x2: px, y1: H - m.b, y2: H - m.b + 4}, axes);
-      el("text", {x: px, y: H - m.b + 16, "text-anchor": "middle", stroke: "none"}, svg,
-         (opts.xfmt || tick)(v));
+      el("text", {x: px, y: H - m.b + 16, stroke: "none", "class": "xtick",
+                  "text-anchor": px + half > W - 2 ? "end" : px - half < 2 ? "start" : "middle"},
+         svg, xl[i]);
     });
     if (!opts.noY) ticks(ydom[0], ydom[1], 4).forEach(function (v) {
       var py = y(v);
@@ -99,24 +144,86 @@
                 {text: "current", color: "var(--cur)", line: true}];
 
   // ---------------------------------------------- numeric: histogram + ECDF
-  function finiteEdges(e) {
-    var out = e.slice(), k = out.length - 1;
-    if (!fin(out[0])) out[0] = fin(out[1]) && fin(out[2]) ? out[1] - (out[2] - out[1]) : out[1] - 1;
-    if (!fin(out[k])) out[k] = fin(out[k - 1]) && fin(out[k - 2]) ? out[k - 1] + (out[k - 1] - out[k - 2]) : out[k - 1] + 1;
+  // The picture spans both samples: the reference's bins, and when the current
+  // data has values outside the reference's range, a bin below and one above it
+  // (plot.below / plot.above). Their outer ends are the current's extreme values,
+  // or null when the counts do not carry them: then they get a nominal width.
+  function finiteEdges(p) {
+    var out = p.edges.slice(), k = out.length - 1, i;
+    var f = out.filter(fin), span = f.length > 1 ? f[f.length - 1] - f[0] : 0;
+    var w = span > 0 ? span * 0.15 : (f.length && f[0] !== 0 ? Math.abs(f[0]) * 0.1 : 1);
+    if (!fin(out[0])) {
+      i = 1;
+      while (i < k && !fin(out[i])) i++;
+      var left = (p.below || !fin(out[i + 1])) ? w : Math.max(out[i + 1] - out[i], 0) || w;
+      for (var j = i - 1; j >= 0; j--) out[j] = out[j + 1] - left;
+    }
+    if (!fin(out[k])) {
+      i = k - 1;
+      while (i > 0 && !fin(out[i])) i--;
+      var right = (p.above || !fin(out[i - 1])) ? w : Math.max(out[i] - out[i - 1], 0) || w;
+      for (var j2 = i + 1; j2 <= k; j2++) out[j2] = out[j2 - 1] + right;
+    }
     return out;
+  }
+  // The part of the axis whose values are known: without the nominal ends.
+  function knownRange(p, e) {
+    var a = 0, b = e.length - 1;
+    while (a < b && !fin(p.edges[a])) a++;
+    while (b > a && !fin(p.edges[b])) b--;
+    return [e[a], e[b]];
+  }
+  // The reference's range [lo, hi] in the picture's edges.
+  function refRange(p, e) {
+    return [e[p.below ? 1 : 0], e[e.length - 1 - (p.above ? 1 : 0)]];
+  }
+  var OUT_FILL = "#9aa0a6";
+  function outside(f, p, e, id) {  // hatch the parts outside the reference's range
+    var defs = el("defs", {}, f.svg), k = e.length - 1, r = refRange(p, e);
+    var pat = el("pattern", {id: id, width: 7, height: 7, patternUnits: "userSpaceOnUse",
+                             patternTransform: "rotate(45)"}, defs);
+    el("line", {x1: 0, y1: 0, x2: 0, y2: 7, stroke: OUT_FILL, "stroke-width": 1.5,
+                "stroke-opacity": 0.6}, pat);
+    var top = f.m.t, bottom = f.H - f.m.b;
+    [[p.below, e[0], r[0], "low"], [p.above, r[1], e[k], "high"]].forEach(function (s) {
+      if (!s[0]) return;
+      var x0 = f.x(s[1]), x1 = f.x(s[2]);
+      el("rect", {x: Math.min(x0, x1), y: top, width: Math.abs(x1 - x0), height: bottom - top,
+                  fill: "url(#" + id + ")", "class": "outside", "data-side": s[3]}, f.plot);
+    });
+    [[p.below, 0, "start"], [p.above, k, "end"]].forEach(function (s) {
+      if (!s[0] || fin(p.edges[s[1]])) return;  // a nominal end: say so
+      var t = el("text", {x: f.x(e[s[1]]), y: bottom + 16, "text-anchor": s[2], fill: "#5f6368",
+                          "class": "unknown-end"}, f.svg, "…?");
+      el("title", {}, t, "the current has values " + (s[1] ? "above" : "below")
+         + " the reference's range; how far they reach is not recorded");
+    });
+    [[r[0], "low"], [r[1], "high"]].forEach(function (s) {
+      var px = f.x(s[0]);
+      el("line", {x1: px, x2: px, y1: top, y2: bottom, stroke: "#5f6368", "stroke-width": 1,
+                  "stroke-dasharray": "3 3", "class": "ref-range", "data-side": s[1]}, f.plot);
+    });
+  }
+  function outsideLegend(p, legend, id) {
+    if (p.below || p.above) legend.push({text: "beyond the reference", color: OUT_FILL,
+                                         fill: "url(#" + id + ")"});
+    return legend;
   }
 
   function histogram(c) {
-    var p = c.plot, e = finiteEdges(p.edges), rc = p.reference_counts, cc = p.current_counts;
+    var p = c.plot, e = finiteEdges(p), rc = p.reference_counts, cc = p.current_counts;
     var nr = sum(rc) || 1, nc = sum(cc) || 1, k = rc.length, top = 0, i;
     var rs = [], cs = [];
     for (i = 0; i < k; i++) { rs.push(rc[i] / nr); cs.push(cc[i] / nc); top = Math.max(top, rs[i], cs[i]); }
     var lo = e[0], hi = e[k];
     if (!(hi > lo)) { lo -= 0.5; hi += 0.5; }
-    var f = frame("Share of values in each of the reference's " + k + " ranges", c.name,
+    var n = k - (p.below ? 1 : 0) - (p.above ? 1 : 0), id = "out" + (++uid);
+    var f = frame("Share of values in each of the reference's " + (n === 1 ? "range" : n + " ranges"), c.name,
                   "share of values", [lo, hi], [0, Math.max(top * 1.12, 1e-9)],
-                  {legend: LEGEND, yfmt: pct,
+                  {legend: outsideLegend(p, LEGEND.slice(), id), yfmt: pct, width: 480,
+                   known: knownRange(p, e),
                    label: "Histogram of " + c.name + ": reference bars and current outline"});
+    outside(f, p, e, id);
     for (i = 0; i < k; i++) {
       var x0 = f.x(e[i]), x1 = Math.max(f.x(e[i + 1]), x0 + 2);
       el("rect", {x: x0, y: f.y(rs[i]), width: x1 - x0, height: f.y(0) - f.y(rs[i]),
@@ -127,7 +234,7 @@
     for (i = 0; i < k; i++) d += "L" + f.x(e[i]) + "," + f.y(cs[i]) + "L" + Math.max(f.x(e[i + 1]), f.x(e[i]) + 2) + "," + f.y(cs[i]);
     d += "L" + f.x(e[k]) + "," + f.y(0);
     el("path", {d: d, fill: "none", stroke: "var(--cur)", "stroke-width": 2.5,
-                "stroke-linejoin": "miter"}, f.plot);
+                "stroke-linejoin": "miter", "class": "current"}, f.plot);
     return f.svg;
   }
 
@@ -138,27 +245,37 @@
   }
 
   function ecdf(c) {
-    var p = c.plot, g = p.grid, i;
+    var p = c.plot, e = finiteEdges(p), g = p.grid.slice(), i, last = g.length - 1;
+    if (p.below && !fin(g[0])) g[0] = e[0];  // the unknown ends, as in the histogram
+    if (p.above && !fin(g[last])) g[last] = e[e.length - 1];
     var xs = g.filter(fin), lo = Math.min.apply(null, xs), hi = Math.max.apply(null, xs);
     if (!(hi > lo)) { lo -= 0.5; hi += 0.5; }
+    var id = "out" + (++uid);
     var f = frame("Cumulative share of values (ECDF)", c.name, "share of values ≤ x",
                   [lo, hi], [0, 1],
-                  {legend: [{text: "reference", color: "var(--ref)", line: true},
+                  {legend: outsideLegend(p, [{text: "reference", color: "var(--ref)", line: true},
                             {text: "current", color: "var(--cur)", line: true, dash: "6 3"},
-                            {text: "largest gap (KS D)", color: "#000", line: true}],
-                   yfmt: pct, label: "Cumulative distributions of " + c.name});
+                            {text: "largest gap (KS D)", color: "#000", line: true}], id),
+                   yfmt: pct, width: 480, known: knownRange(p, e),
+                   label: "Cumulative distributions of " + c.name});
+    outside(f, p, e, id);
+    // Steps at the grid points; outside the reference's range a straight line
+    // (where the current's values lie there is not known, only how many).
     function path(cdf) {
       var d = "M" + f.x(g[0]) + "," + f.y(0), prev = 0;
       for (i = 0; i < g.length; i++) {
         if (!fin(g[i]) || !fin(cdf[i])) continue;
-        d += "L" + f.x(g[i]) + "," + f.y(prev) + "L" + f.x(g[i]) + "," + f.y(cdf[i]);
+        var ramp = (p.below && i === 1) || (p.above && i === last);
+        d += ramp ? "L" + f.x(g[i]) + "," + f.y(cdf[i])
+          : "L" + f.x(g[i]) + "," + f.y(prev) + "L" + f.x(g[i]) + "," + f.y(cdf[i]);
         prev = cdf[i];
       }
       return d + "L" + f.x(hi) + "," + f.y(prev);
     }
-    el("path", {d: path(p.reference_cdf), fill: "none", stroke: "var(--ref)", "stroke-width": 2.5}, f.plot);
+    el("path", {d: path(p.reference_cdf), fill: "none", stroke: "var(--ref)", "stroke-width": 2.5,
+                "class": "reference"}, f.plot);
     el("path", {d: path(p.current_cdf), fill: "none", stroke: "var(--cur)", "stroke-width": 2.5,
-                "stroke-dasharray": "6 3"}, f.plot);
+                "stroke-dasharray": "6 3", "class": "current"}, f.plot);
     if (fin(c.ks_location)) {
       var L = c.ks_location, a = stepAt(g, p.reference_cdf, L), b = stepAt(g, p.current_cdf, L);
       var px = f.x(Math.min(Math.max(L, lo), hi));
@@ -166,11 +283,11 @@
       [a, b].forEach(function (v) {
         el("line", {x1: px - 5, x2: px + 5, y1: f.y(v), y2: f.y(v), stroke: "#000", "stroke-width": 2}, f.plot);
       });
-      var right = px < (f.m.l + f.W - f.m.r) / 2;
+      var text = "D = " + fmt(c.ks_statistic) + " at " + exact(L), wide = text.length * 6.6 + 8;
+      var right = px + wide <= f.W - 2 && (px < (f.m.l + f.W - f.m.r) / 2 || px - wide < 2);
       el("text", {x: px + (right ? 8 : -8), y: f.y((a + b) / 2) + 4,
                   "text-anchor": right ? "start" : "end", "font-weight": "600",
-                  stroke: "#fff", "stroke-width": 4, "paint-order": "stroke"}, f.plot,
-         "D = " + fmt(c.ks_statistic) + " at " + fmt(L));
+                  stroke: "#fff", "stroke-width": 4, "paint-order": "stroke"}, f.plot, text);
     }
     return f.svg;
   }
@@ -186,16 +303,22 @@
     var MAX = 15, hiddenRows = rows.length - MAX;
     rows = rows.slice(0, MAX);
     if (oR || oC) rows.push({label: "other", r: oR / nr, c: oC / nc, other: true});
-    if (un) rows.push({label: "new (not in reference)", r: 0, c: un / nc, unseen: true});
+    // values outside the reference's categories, counted once (not in "other");
+    // a truncated reference kept its most frequent ones: new and rare look alike
+    var newWord = p.truncated ? "new or rare" : "new";
+    if (un) rows.push({label: p.truncated ? "new or rare (not among the kept categories)"
+                       : "new (not in reference)", r: 0, c: un / nc, unseen: true});
     var top = 0;
     rows.forEach(function (r) { top = Math.max(top, r.r, r.c); });
     var band = 26, H = 44 + 44 + band * rows.length + (hiddenRows > 0 ? 14 : 0);
     var id = "hatch" + (++uid);
     var legend = LEGEND.slice();
     legend[1] = {text: "current", color: "var(--cur)"};
-    if (un) legend.push({text: "new category", color: "var(--cur)", fill: "url(#" + id + ")"});
-    var f = frame("Share of values per category", "share of values", "", [0, Math.max(top * 1.1, 1e-9)],
+    if (un) legend.push({text: newWord + " category", color: "var(--cur)", fill: "url(#" + id + ")"});
+    // room on the right for the widest "12.3 % → 45.6 %" label: it stays in the picture
+    var f = frame("Share of values per category", "share of values", "", [0, Math.max(top * 1.05, 1e-9)],
                   [0, 1], {legend: legend, height: H, width: 560, xfmt: pct, left: 130, noY: true,
+                           right: 118,
                            label: "Category shares of " + c.name + ", reference and current"});
     var defs = el("defs", {}, f.svg);
     var pat = el("pattern", {id: id, width: 6, height: 6, patternUnits: "userSpaceOnUse",
@@ -203,12 +326,12 @@
     el("rect", {width: 6, height: 6, fill: "#fff"}, pat);
     el("line", {x1: 0, y1: 0, x2: 0, y2: 6, stroke: "var(--cur)", "stroke-width": 3}, pat);
     // Categories run top to bottom; the y scale of the frame is not used here.
-    var x0 = f.x(0), yTop = 44;
+    var x0 = f.x(0), yTop = f.m.t;
     rows.forEach(function (r, i) {
       var y0 = yTop + i * band + 3;
       var label = r.label.length > 18 ? r.label.slice(0, 17) + "…" : r.label;
       var t = el("text", {x: x0 - 6, y: y0 + 14, "text-anchor": "end",
-                          "font-style": r.other || r.unseen ? "italic" : "normal"}, f.svg, r.unseen ? "new" : label);
+                          "font-style": r.other || r.unseen ? "italic" : "normal"}, f.svg, r.unseen ? newWord : label);
       el("title", {}, t, r.label);
       if (!r.unseen) {
         el("rect", {x: x0, y: y0, width: Math.max(f.x(r.r) - x0, r.r > 0 ? 1 : 0), height: 9,
@@ -261,8 +384,10 @@
   function int(x) { return fin(x) ? Math.round(x).toLocaleString("en-US") : "–"; }
   var HOWTO = [
     "Blue: reference, orange: current. Left: how the values fall into the reference's ranges "
-    + "(the ranges are its quantiles, so each blue bar holds an equal share). Right: the share of "
-    + "values at or below each x; the black bar marks the largest gap, the KS distance D.",
+    + "(the ranges are its quantiles, so each blue bar holds an equal share); hatched grey: "
+    + "outside the reference's range, where the current's values are counted in a bin of their "
+    + "own below or above it. Right: the share of values at or below each x; the black bar marks "
+    + "the largest gap, the KS distance D.",
     "Blue: reference, orange: current; the hatched bar counts values of categories the reference "
     + "never had. A bar that grew or shrank shows a category whose share changed."];
   var NCOL = document.getElementById("cols").tHead.rows[0].cells.length;
@@ -277,7 +402,7 @@
       + '<button type="button" class="open" aria-expanded="false" aria-controls="d' + j + '">'
       + '<span class="tri" aria-hidden="true"></span>' + esc(c.name) + "</button></th>"
       + "<td>" + esc(c.kind) + '</td><td><span class="badge ' + v + '">' + (ICON[c.verdict] || "") + " " + v + "</span></td>"
-      + "<td>" + (esc(c.reasons) || "–") + '</td><td class="n">' + pval(c.pvalue) + '</td><td class="n">'
+      + '<td title="' + esc(c.reason_words) + '">' + (esc(c.reasons) || "–") + '</td><td class="n">' + pval(c.pvalue) + '</td><td class="n">'
       + num(c.ks_statistic) + '</td><td class="n">' + num(c.psi) + tier + '</td><td class="n">' + missing
       + '</td><td class="n">' + int(c.n_reference) + " / " + int(c.n_current) + "</td></tr></tbody>";
   }
@@ -286,7 +411,8 @@
     var items = [];
     if (c.kind === "numeric") {
       items.push(["KS distance D", num(c.ks_statistic)], ["KS p-value", pval(c.ks_pvalue)],
-                 ["largest gap at", num(c.ks_location)]);
+                 ["largest gap at", fin(c.ks_location) ? exact(c.ks_location) : "–"]);
+      if (fin(c.power)) items.push(["power (0.5 sd shift)", num(c.power)]);
     }
     items.push(["χ²", num(c.chi2_statistic)], ["χ² p-value", pval(c.chi2_pvalue)],
                ["χ² degrees of freedom", int(c.chi2_dof)],
@@ -321,9 +447,14 @@
       d = b.insertRow(-1);
       d.className = "detail";
       d.id = "d" + j;
-      d.innerHTML = '<td colspan="' + NCOL + '"><p class="explain">' + esc(cols[j].explanation)
-        + '</p><div class="plots" data-col="' + j + '"></div><p class="hint">' + HOWTO[cols[j].kind === "categorical" ? 1 : 0]
-        + "</p>" + statsHtml(cols[j]) + "</td>";
+      var c = cols[j], why = c.reason_words ? '<p class="explain"><span class="muted">Why: </span>'
+        + esc(c.reason_words) + ".</p>" : "";
+      var effect = c.effect ? '<p class="effect">' + esc(c.effect) + "</p>" : "";
+      var notes = c.notes && c.notes.length ? '<ul class="col-notes">' + c.notes.map(function (t) {
+        return "<li>" + esc(t) + "</li>"; }).join("") + "</ul>" : "";
+      d.innerHTML = '<td colspan="' + NCOL + '"><p class="explain">' + esc(c.explanation)
+        + "</p>" + effect + why + notes + '<div class="plots" data-col="' + j + '"></div><p class="hint">'
+        + HOWTO[c.kind === "categorical" ? 1 : 0] + "</p>" + statsHtml(c) + "</td>";
     }
     btn.setAttribute("aria-expanded", open ? "true" : "false");
     if (d) d.hidden = !open;
