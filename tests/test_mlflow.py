@@ -547,3 +547,62 @@ def test_sweep_example_marks_a_failed_run(server, client, tmp_path, monkeypatch)
         example.run_one(client, exp, 0.1, tmp_path, example.make_data(), tmp_path / "d.npz")
     runs = client.search_runs([exp])
     assert [r.info.status for r in runs] == ["FAILED"]
+
+
+# --------------------------------------------------------------------------- gate reports
+def _gate_report():
+    from fastmlops.gate.report import gate_report
+
+    rng = np.random.default_rng(11)
+    n = 3000
+    y = rng.integers(0, 2, n)
+    country = rng.choice(["de", "fr", "us/ca", "summary"], n)  # "/" and a reserved word
+    noise = rng.normal(0, 1.2, n)
+    noise[(country == "fr") & (y == 1)] -= 1.5
+    old = 1 / (1 + np.exp(-(2 * y - 1 + rng.normal(0, 1.5, n))))
+    new = 1 / (1 + np.exp(-(2 * y - 1 + noise)))
+    return gate_report(y, old, new, metrics=("roc_auc", "log_loss"), margin=0.01,
+                       groups=country, names=("model-v1", "model-v2"), slice_name="country")
+
+
+def test_gate_report_read_back(client, run_id, tmp_path):
+    report = _gate_report()
+    assert report.decision == "fail" and report.failed_slices == ["fr"]
+    logged = fm.log_report(report, run_id=run_id, client=client)
+    run = client.get_run(run_id)
+    metrics, tags, params = run.data.metrics, run.data.tags, run.data.params
+    assert tags["gate.decision"] == "fail" and tags["gate.status"] == "complete"
+    assert tags["gate.baseline"] == "model-v1" and tags["gate.candidate"] == "model-v2"
+    assert tags["gate.failed_slices"] == "fr"
+    assert tags["gate.format"] == "fastmlops.gate_report/1"
+    assert metrics["gate.passed"] == 0.0 and metrics["gate.n_rows"] == 3000
+    for m in report.metrics:
+        c = m.comparison
+        base = f"gate.{c.metric}"
+        assert metrics[f"{base}.baseline"] == c.baseline
+        assert metrics[f"{base}.candidate"] == c.candidate
+        assert metrics[f"{base}.difference"] == c.difference
+        assert metrics[f"{base}.difference_interval.low"] == c.difference_interval.low
+        assert metrics[f"{base}.candidate_interval.high"] == c.candidate_interval.high
+        assert metrics[f"{base}.pvalue"] == c.pvalue
+        assert tags[f"{base}.decision"] == m.decision and tags[f"{base}.test"] == c.test
+        assert tags[f"{base}.why"] == m.why
+    assert params["gate.rule.hypothesis"] == "non-inferiority"
+    assert params["gate.rule.metrics"] == "roc_auc,log_loss"
+    # slices: keys valid for MLflow, the original names kept in logged.keys
+    assert set(logged.keys) == {"de", "fr", "us/ca", "summary"}
+    assert logged.keys["de"] == "de" and logged.keys["summary"] == "summary"
+    odd = logged.keys["us/ca"]
+    assert "/" not in odd and tags[f"gate.slices.{odd}.name"] == "us/ca"
+    assert "gate.slices.de.name" not in tags
+    fr = logged.keys["fr"]
+    assert metrics[f"gate.roc_auc.slices.{fr}.flagged"] == 1.0
+    j = report.slice_groups.index("fr")
+    assert metrics[f"gate.roc_auc.slices.{fr}.pvalue_adjusted"] == \
+        report.metrics[0].slice_pvalues_adjusted[j]
+    assert {k for k in metrics if k.startswith("gate.")} == set(logged.metrics)
+    assert logged.artifacts == ["fastmlops/gate_report.json", "fastmlops/gate_report.html"]
+    path = client.download_artifacts(run_id, "fastmlops/gate_report.json", str(tmp_path))
+    assert json.loads(Path(path).read_text()) == report.to_dict()
+    path = client.download_artifacts(run_id, "fastmlops/gate_report.html", str(tmp_path))
+    assert "✗ FAIL" in Path(path).read_text(encoding="utf-8")

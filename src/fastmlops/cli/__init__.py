@@ -3,6 +3,7 @@
 ``fastmlops demo``              drift check of built-in synthetic reference/production data
 ``fastmlops drift REF CUR``     drift check of data files, exit status for CI gates
 ``fastmlops reference build``   save a drift reference of a data file or directory
+``fastmlops gate DATA ...``      model-quality gate: a candidate's scores against a baseline's
 ``fastmlops fingerprint PATH``  sha256sum-style digests (or a JSON manifest) of files/trees
 ``fastmlops fingerprint --check MANIFEST [DIR]``  verify files against a manifest
 ``fastmlops metrics [DIR]``     expose the metrics a metrics directory holds (print, or --serve)
@@ -10,7 +11,7 @@
 ``fastmlops version``           print the version
 
 One module per command, each with its parser and its argument checks:
-``_demo``, ``_warmup``, ``_metrics``, ``_version``, ``_drift`` (``drift`` and
+``_demo``, ``_warmup``, ``_metrics``, ``_version``, ``_gate`` (``gate``), ``_drift`` (``drift`` and
 ``reference build``) and ``_fingerprint`` (``fingerprint`` and its
 ``--check``); ``_common`` holds what they share.  This module builds the
 parser and runs a command with the exit statuses documented in :func:`main`.
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``fastmlops`` parser: every command's subparser, with its handler as
     ``func`` (and its extra checks as ``check_arguments``)."""
     import fastmlops
-    from fastmlops.cli import _demo, _drift, _fingerprint, _metrics, _version, _warmup
+    from fastmlops.cli import _demo, _drift, _fingerprint, _gate, _metrics, _version, _warmup
 
     parser = argparse.ArgumentParser(
         prog="fastmlops",
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     _metrics.add_cli(sub)
     _version.add_cli(sub)
     _drift.add_cli(sub)  # drift and reference
+    _gate.add_cli(sub)  # the model-quality gate
     _fingerprint.add_cli(sub)
     return parser
 

@@ -12,6 +12,8 @@ docs/gate.md):
   metric of :mod:`fastmlops.quality`, rows resampled once per replicate for
   both models, seeded per block of replicates (the result does not depend on
   the thread count), per slice with ``groups``.
+* :func:`gate_report` -- a :class:`GateReport` of one or more metrics (text,
+  Markdown, JSON, offline HTML; ``fastmlops gate`` on the command line).
 * :func:`compare` -- the decision: non-inferiority with a margin (default),
   superiority, or harm; per slice with Holm's correction; the test picked
   per metric; a :class:`Comparison` with ``decision`` "pass"/"fail".
@@ -39,6 +41,7 @@ from fastmlops.gate._delong import DeLongResult, delong
 from fastmlops.gate._mcnemar import McNemarResult, mcnemar
 from fastmlops.gate._metrics import METRICS
 from fastmlops.gate._stats import Interval
+from fastmlops.gate.report import GateMetric, GateReport, gate_report
 
 __all__ = [
     "HYPOTHESES",
@@ -48,16 +51,20 @@ __all__ = [
     "BootstrapResult",
     "Comparison",
     "DeLongResult",
+    "GateMetric",
+    "GateReport",
     "Interval",
     "McNemarResult",
     "SliceRow",
     "compare",
     "delong",
+    "gate_report",
     "mcnemar",
     "paired_bootstrap",
 ]
 
 # The result classes belong to this public module (pickles name their class by module).
-for _cls in (DeLongResult, McNemarResult, BootstrapResult, Comparison, SliceRow, Interval):
+for _cls in (DeLongResult, McNemarResult, BootstrapResult, Comparison, SliceRow, Interval,
+             GateMetric, GateReport):
     _cls.__module__ = __name__
 del _cls

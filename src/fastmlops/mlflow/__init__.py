@@ -33,6 +33,14 @@ A drift report with prefix ``"drift"`` (the default) becomes:
   not logged above live only there) and ``fastmlops/drift_report.html`` when
   the report can render one.
 
+A model-quality gate report (:func:`fastmlops.gate.report.gate_report`) with
+prefix ``"gate"`` becomes the tag ``gate.decision`` ("pass"/"fail"), per
+metric ``gate.<metric>.baseline``, ``.candidate`` and ``.difference`` (with
+their intervals' ``.low``/``.high``) and the p-values as metrics, the test and
+the reason as tags, per slice ``gate.<metric>.slices.<slice>.*``, and the
+artifacts ``fastmlops/gate_report.json`` (``docs/gate-report-json.md``) and
+``fastmlops/gate_report.html`` (see :func:`log_report`).
+
 A value that does not apply (``null`` in the JSON) is not logged.  NaN is
 logged as NaN; MLflow's SQL stores keep ``+-inf`` as ``+-1.7976931348623157e308``.
 
@@ -65,7 +73,8 @@ the report without duplicating metrics.
 
 The parts live in private modules: ``_values`` (limits, names and values,
 no MLflow needed), ``_client`` (MLflow, requests and results), ``_report``
-(:func:`log_report`) and ``_version`` (:func:`log_model_version`).
+(:func:`log_report`), ``_gate`` (a gate report's names) and ``_version``
+(:func:`log_model_version`).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from fastmlops.mlflow._client import (
     send,
     uploads,
 )
+from fastmlops.mlflow._gate import gate_entities, gate_layout, is_gate_report
 from fastmlops.mlflow._values import (
     Entities,
     burn_rates_series,
@@ -36,13 +37,19 @@ if TYPE_CHECKING:  # MLflow is imported on first use
     from mlflow import MlflowClient
 
     from fastmlops._core.results import TupleResult
-    from fastmlops.abtest import (ConfidenceInterval, PeekingResult, SequentialResult,
-                                  SimulatedPower, ZTestResult)
+    from fastmlops.abtest import (
+        ConfidenceInterval,
+        PeekingResult,
+        SequentialResult,
+        SimulatedPower,
+        ZTestResult,
+    )
     from fastmlops.drift import DriftReport
+    from fastmlops.gate.report import GateReport
     from fastmlops.slo import BurnRates, SLOStatus
 
     #: What :func:`log_report` takes (told apart by their attributes).
-    Report = (DriftReport | SLOStatus | BurnRates | ZTestResult | ConfidenceInterval
+    Report = (DriftReport | GateReport | SLOStatus | BurnRates | ZTestResult | ConfidenceInterval
               | SimulatedPower | SequentialResult | PeekingResult)
 
 
@@ -57,6 +64,19 @@ def log_report(report: Report, *, run_id: str | None = None, prefix: str | None 
     artifacts.  Accepted reports:
 
     * :class:`~fastmlops.DriftReport` (prefix ``"drift"``);
+    * a model-quality gate report, :class:`fastmlops.gate.report.GateReport`
+      (prefix ``"gate"``): tags ``gate.decision`` ("pass"/"fail"),
+      ``gate.baseline`` and ``gate.candidate`` (the models' names),
+      ``gate.failed_metrics``, ``gate.failed_slices``; per metric
+      ``gate.<metric>.baseline``, ``.candidate``, ``.difference`` (and each
+      ``<figure>_interval.low``/``.high``), ``.pvalue``, ``.pvalue_adjusted``,
+      ``.power``, ``.se``, ``.margin``, ``.passed`` as metrics and
+      ``.decision``, ``.test``, ``.why`` as tags; per slice
+      ``gate.<metric>.slices.<slice>.difference``, ``.pvalue_adjusted``,
+      ``.flagged`` (a slice value that is not a valid name gets a key as
+      drift columns do, and the tag ``gate.slices.<key>.name``); the rule
+      as params ``gate.rule.*``; the JSON and HTML
+      as ``fastmlops/gate_report.json`` / ``.html``;
     * :class:`~fastmlops.slo.SLOStatus` (prefix ``"slo"``): ``good``,
       ``total``, ``availability``, ``latency``, ``burn_rate.<sli>.<window>``
       (``1h``, ``5m``, ``3d``), ``budget_remaining.<sli>``, ``alerts``
@@ -73,7 +93,7 @@ def log_report(report: Report, *, run_id: str | None = None, prefix: str | None 
 
     Parameters
     ----------
-    report : DriftReport, SLOStatus, BurnRates or an abtest result
+    report : DriftReport, GateReport, SLOStatus, BurnRates or an abtest result
     run_id : str, optional
         The run to log to; default the active run (``mlflow.active_run()``).
     prefix : str, optional
@@ -138,7 +158,16 @@ def log_report(report: Report, *, run_id: str | None = None, prefix: str | None 
     series: dict[str, list[float]] = {}
     keys: dict[str, str] = {}
     html = None
-    if is_drift_report(report):
+    if is_gate_report(report):
+        prefix = check_prefix("gate" if prefix is None else prefix)
+        json_path = artifact_name(artifact_path, f"{prefix}_report", step, "json")
+        data = gate_layout(report)
+        ent, keys = gate_entities(data, prefix, json_path)
+        gate = cast("GateReport", report)
+        text = gate.to_json(indent=2)
+        html = gate.to_html()
+        what = "gate report"
+    elif is_drift_report(report):
         prefix = check_prefix("drift" if prefix is None else prefix)
         json_path = artifact_name(artifact_path, f"{prefix}_report", step, "json")
         data = drift_layout(report)
@@ -180,7 +209,7 @@ def log_report(report: Report, *, run_id: str | None = None, prefix: str | None 
         what = f"A/B test result ({type(report).__name__})"
     else:
         raise TypeError(
-            "log_report() takes a DriftReport, an slo.SLOStatus, an slo.BurnRates or a "
+            "log_report() takes a DriftReport, a gate report, an slo.SLOStatus, an slo.BurnRates or a "
             f"result of fastmlops.abtest, got {type(report).__name__}")
     if step != 0 and series:
         raise ValueError(f"a {what} is logged as a series by position (step = position); "
