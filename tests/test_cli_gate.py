@@ -132,6 +132,17 @@ def test_margin_per_metric_and_hypothesis(files, capsys):
 
 
 # ------------------------------------------------------------------ errors
+def test_non_inferiority_needs_a_margin(files, capsys):
+    # with margin 0 non-inferiority is superiority: equal models would fail
+    status, _, err = _run(capsys, "s.parquet", "--label", "y", "--baseline", "old",
+                          "--candidate", "new", "--metric", "roc_auc", "--metric", "log_loss",
+                          "--margin", "roc_auc=0.01")
+    _one_line_error(status, err, "needs a margin > 0 for log_loss", "--hypothesis harm")
+    status, _, err = _run(capsys, "s.parquet", "--label", "y", "--baseline", "old",
+                          "--candidate", "new", "--hypothesis", "harm")
+    assert status in (0, 1), err
+
+
 def test_label_column_not_binary(files, capsys):
     df = _frame()
     df["y3"] = np.arange(len(df)) % 3

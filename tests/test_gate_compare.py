@@ -31,24 +31,33 @@ def _mu(auc: float) -> float:
 def test_auto_picks_the_test_and_says_why():
     y, a, b = _binormal(1000, 1.0, 1.1)
     pa, pb = 1 / (1 + np.exp(-a)), 1 / (1 + np.exp(-b))
-    res = compare(y, a, b)
+    res = compare(y, a, b, hypothesis="superiority")  # margin 0
     assert res.test == "delong" and res.reason.startswith("DeLong: exact paired test")
     assert res.statistic == pytest.approx(delong(y, a, b, margin=0.0,
                                                  alternative="greater").statistic)
-    acc = compare(y, pa, pb, metric="accuracy")
+    acc = compare(y, pa, pb, metric="accuracy", hypothesis="superiority")
     assert acc.test == "mcnemar" and acc.reason.startswith("McNemar for accuracy")
     ref = mcnemar(y, pa, pb, threshold=0.5, alternative="greater")
     assert acc.pvalue == pytest.approx(ref.pvalue)
     assert compare(y, pa, pb, metric="accuracy", margin=0.01, n_resamples=200).test == \
         "bootstrap"
-    weighted = compare(y, a, b, sample_weight=np.ones(1000), n_resamples=200)
+    weighted = compare(y, a, b, sample_weight=np.ones(1000), n_resamples=200, margin=0.01)
     assert weighted.test == "bootstrap" and "sample weights" in weighted.reason
-    ll = compare(y, pa, pb, metric="log_loss", n_resamples=200)
+    ll = compare(y, pa, pb, metric="log_loss", n_resamples=200, margin=0.01)
     assert ll.test == "bootstrap" and ll.reason.startswith("paired bootstrap otherwise")
     with pytest.raises(ValueError, match="test='delong' compares ROC AUCs"):
-        compare(y, pa, pb, metric="log_loss", test="delong")
+        compare(y, pa, pb, metric="log_loss", test="delong", margin=0.01)
     with pytest.raises(ValueError, match="test='mcnemar'"):
         compare(y, pa, pb, metric="accuracy", margin=0.01, test="mcnemar")
+
+
+def test_non_inferiority_needs_a_margin():
+    """Non-inferiority with margin 0 is the superiority test: equal models would
+    fail most of the time, so the default hypothesis asks for a margin."""
+    y, a, b = _binormal(1000, 1.0, 1.0)
+    with pytest.raises(ValueError, match="non-inferiority needs a margin > 0"):
+        compare(y, a, b)
+    assert compare(y, a, b, hypothesis="harm").decision == "pass"
 
 
 def test_bootstrap_p_value_is_the_bootstraps():

@@ -204,7 +204,7 @@ def test_markdown_is_escaped_like_the_drift_report():
     y = rng.integers(0, 2, n)
     groups = rng.choice(HOSTILE[:6], n)
     rep = gate_report(y, y + rng.normal(0, 1, n), y + rng.normal(0, 1, n), groups=groups,
-                      names=("a|b", "<b>c</b>"), slice_name="s|x")
+                      names=("a|b", "<b>c</b>"), slice_name="s|x", margin=0.02)
     out = rep.format(markdown=True)
     assert "<script" not in out and "<b>" not in out
     tables = [blk.splitlines() for blk in out.split("\n\n") if blk.startswith("| ")]
@@ -232,7 +232,7 @@ def test_page_is_self_contained_and_escaped(tmp_path):
     y = rng.integers(0, 2, n)
     groups = rng.choice(["<img src=x onerror=alert(1)>", "ok"], n)
     rep = gate_report(y, y + rng.normal(0, 1, n), y + rng.normal(0, 1, n), groups=groups,
-                      names=("</title><script>x()</script>", "b"))
+                      names=("</title><script>x()</script>", "b"), margin=0.02)
     page = rep.to_html(tmp_path / "g.html")
     assert (tmp_path / "g.html").read_text(encoding="utf-8") == page
     assert "<img src=x" not in page and "<script>x()" not in page

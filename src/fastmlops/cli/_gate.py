@@ -271,6 +271,15 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
         check_output_file(args.html, "--html")
     inputs = load_inputs(args)
+    if args.hypothesis == "non-inferiority":
+        zero = [m for m in metrics if (margin.get(m, 0.0) if isinstance(margin, dict)
+                                       else margin) == 0]
+        if zero:
+            raise InputError(
+                f"non-inferiority needs a margin > 0 for {', '.join(zero)}: the loss you "
+                "tolerate, in the metric's units (e.g. --margin 0.01); with margin 0 it is "
+                "the superiority test, which a candidate as good as the baseline fails most "
+                "of the time; or pass --hypothesis harm (fail only when shown worse)")
     with compile_heartbeat(sys.stderr):
         report = gate_report(inputs["y"], inputs["baseline"], inputs["candidate"],
                              metrics=metrics, margin=margin, alpha=args.alpha,

@@ -306,6 +306,12 @@ def compare(y_true: ArrayLike, baseline: ArrayLike, candidate: ArrayLike, *,
     data = paired_input(y_true, baseline, candidate, sample_weight=sample_weight,
                         groups=groups, regression=spec.regression)
     check_scores(spec, data)
+    if hyp == "non-inferiority" and tol == 0:
+        raise ValueError(
+            "non-inferiority needs a margin > 0 (the loss you tolerate, in the metric's "
+            "units, e.g. margin=0.01 of ROC AUC): with margin 0 it is the superiority test, "
+            "which a candidate as good as the baseline fails most of the time; or use "
+            "hypothesis='harm' (fail only when the candidate is shown worse)")
     name, reason = _pick_test(chosen, spec, tol, data.weights.size > 0)
     setup = _Setup(spec, opt, name, n_res, meth, entropy_of(seed))
     sign = 1.0 if spec.higher_is_better else -1.0

@@ -225,7 +225,7 @@ def render(report: Mapping[str, Any], *, title: str | None = None) -> str:
     >>> rng = np.random.default_rng(0)
     >>> y = rng.integers(0, 2, 500)
     >>> page = render(gate_report(y, y + rng.normal(0, 1, 500),
-    ...                           y + rng.normal(0, 1, 500)).to_dict())
+    ...                           y + rng.normal(0, 1, 500), margin=0.02).to_dict())
     >>> page.startswith("<!DOCTYPE html>") and " src=" not in page and " href=" not in page
     True
     """
