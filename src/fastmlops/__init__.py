@@ -42,7 +42,7 @@ _LAZY = {
 #: Public submodules, importable as attributes (``fastmlops.slo.error_budget``).
 _SUBMODULES = {"drift", "divergence", "fingerprint", "slo", "abtest", "canary", "losses",
                "quantiles", "telemetry", "metrics", "cli", "otel", "mlflow",
-               "categorical", "monitor", "quality", "gate"}
+               "categorical", "monitor", "quality", "gate", "rollout"}
 
 __all__ = sorted(_LAZY) + sorted(_SUBMODULES) + ["__version__"]
 

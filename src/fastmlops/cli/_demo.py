@@ -1,5 +1,6 @@
 """``fastmlops demo``: a drift check of built-in synthetic reference and
-production data (no files or network needed)."""
+production data (no files or network needed); ``fastmlops demo loop`` (the
+seed's loop end to end) is registered here and lives in ``_demo_loop``."""
 
 from __future__ import annotations
 
@@ -55,7 +56,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import numpy as np
 
     import fastmlops
-
     from fastmlops._core.warmup import compile_heartbeat, ensure_compiled
 
     ensure_compiled(sys.stderr)
@@ -129,3 +129,6 @@ def add_cli(sub: SubParsers) -> None:
                       help="also write the demo's data to DIR as reference.parquet and "
                            "production.parquet (CSV without pyarrow)")
     demo.set_defaults(func=cmd_demo)
+    from fastmlops.cli import _demo_loop
+
+    _demo_loop.add_cli(demo.add_subparsers(dest="demo_command", metavar="{loop}"))
