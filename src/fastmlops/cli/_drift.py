@@ -20,6 +20,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from fastmlops.cli import _drift_time
 from fastmlops.cli._common import int_in_range, probability
 
 if TYPE_CHECKING:
@@ -175,6 +176,8 @@ def cmd_drift(args: argparse.Namespace) -> int:
         ref = _reference(args)
         if not os.path.exists(args.current):
             raise InputError(f"current data {args.current}: no such file or directory")
+        if _drift_time.wanted(args):  # --by/--every or --chunk-rows: one report per chunk
+            return _drift_time.run(args, ref)
         # streamed in batches (read twice for an exact KS), progress on stderr
         from fastmlops._core.progress import ProgressBar
 
@@ -283,6 +286,7 @@ def add_cli(sub: SubParsers) -> None:
                        help="exit with status 1 when the verdict is at least this "
                             "(default: drift; never: always 0)")
     drift.set_defaults(func=cmd_drift, error_status=2, subparser=drift)
+    _drift_time.add_time_arguments(drift)  # --by, --every, --chunk-rows, --in-order
 
     ref = sub.add_parser("reference", help="build and save drift references",
                          description="Build a drift reference once, check many batches "

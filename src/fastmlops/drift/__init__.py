@@ -9,6 +9,8 @@ reference for checking many production batches against one training sample.
 * :class:`DriftReference` sorts and bins a reference table once, then checks
   any number of current batches: KS, PSI, KL, JSD and NaN share per column,
   with a verdict per column and for the whole table.
+* :meth:`DriftReference.check_over_time` gives a :class:`DriftTimeline`:
+  one exact report per time bucket or chunk of rows (``docs/drift-over-time.md``).
 * :class:`DriftState` is the mergeable partial state of a check, for data
   counted in pieces (streams, Dask, Spark, Ray: see ``docs/drift-state.md``).
 
@@ -24,5 +26,7 @@ from fastmlops.drift._ks import KstestResult, ks_2samp
 from fastmlops.drift._reference import DriftReference
 from fastmlops.drift.report import DriftReport
 from fastmlops.drift.state import DriftState
+from fastmlops.drift.timeline import DriftTimeline, TimeChunk
 
-__all__ = ["KstestResult", "ks_2samp", "DriftReference", "DriftReport", "DriftState"]
+__all__ = ["DriftReference", "DriftReport", "DriftState", "DriftTimeline", "KstestResult",
+           "TimeChunk", "ks_2samp"]

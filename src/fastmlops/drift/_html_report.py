@@ -28,6 +28,8 @@ from importlib import resources
 from string import Template
 from typing import TYPE_CHECKING, Any
 
+from fastmlops._core.documents import check_document, finite
+
 if TYPE_CHECKING:
     import os
 
@@ -69,14 +71,7 @@ def _asset(name: str) -> str:
 
 
 # ------------------------------------------------------------------ numbers
-def _finite(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
+_finite = finite
 
 
 def _num(value: Any, digits: int = 3) -> str:
@@ -150,19 +145,10 @@ def _script_json(value: Any) -> str:
 
 # ------------------------------------------------------------------ checks
 def _check(report: object) -> None:
-    if not isinstance(report, Mapping):
-        raise TypeError(f"render() takes the dict of DriftReport.to_dict(), "
-                        f"got {type(report).__name__}")
-    if report.get("format") != _FORMAT:
-        raise ValueError(f"not a drift report: 'format' is {report.get('format')!r}, "
-                         f"expected {_FORMAT!r} (pass DriftReport.to_dict())")
-    if report.get("version") not in _VERSIONS:
-        raise ValueError(f"drift report layout version {report.get('version')!r} is not "
-                         f"supported (this fastmlops reads version 1); upgrade fastmlops")
-    for key in ("verdict", "summary", "sizes", "reference", "rule", "columns"):
-        if key not in report:
-            raise ValueError(f"drift report has no {key!r}; pass DriftReport.to_dict()")
-    if not isinstance(report["columns"], list):
+    doc = check_document(report, fmt=_FORMAT, versions=_VERSIONS,
+                         keys=("verdict", "summary", "sizes", "reference", "rule", "columns"),
+                         what="drift report", source="DriftReport.to_dict()")
+    if not isinstance(doc["columns"], list):
         raise ValueError("drift report 'columns' must be a list")
 
 

@@ -14,12 +14,13 @@ Only the standard library is used.
 from __future__ import annotations
 
 import html
-import math
 import re
 from collections.abc import Mapping
 from importlib import resources
 from string import Template
 from typing import Any
+
+from fastmlops._core.documents import check_document, finite
 
 __all__ = ["render"]
 
@@ -35,14 +36,7 @@ def _asset(name: str) -> str:
         .read_text(encoding="utf-8")
 
 
-def _finite(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
+_finite = finite
 
 
 def _num(value: Any, spec: str = ".4g") -> str:
@@ -55,18 +49,9 @@ def _e(value: Any) -> str:
 
 
 def _check(report: object) -> None:
-    if not isinstance(report, Mapping):
-        raise TypeError(f"render() takes the dict of GateReport.to_dict(), "
-                        f"got {type(report).__name__}")
-    if report.get("format") != _FORMAT:
-        raise ValueError(f"not a gate report: 'format' is {report.get('format')!r}, "
-                         f"expected {_FORMAT!r} (pass GateReport.to_dict())")
-    if report.get("version") not in _VERSIONS:
-        raise ValueError(f"gate report layout version {report.get('version')!r} is not "
-                         "supported (this fastmlops reads version 1); upgrade fastmlops")
-    for key in ("decision", "summary", "names", "sizes", "rule", "metrics", "slices"):
-        if key not in report:
-            raise ValueError(f"gate report has no {key!r}; pass GateReport.to_dict()")
+    check_document(report, fmt=_FORMAT, versions=_VERSIONS,
+                   keys=("decision", "summary", "names", "sizes", "rule", "metrics", "slices"),
+                   what="gate report", source="GateReport.to_dict()")
 
 
 # ------------------------------------------------------------------ picture

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fastmlops._core.markdown import md_text
 from fastmlops.gate._compare import Comparison, compare
 from fastmlops.gate._stats import holm
 
@@ -53,38 +53,8 @@ FORMAT = "fastmlops.gate_report"
 
 
 # ------------------------------------------------------------------ text helpers
-#: As the drift report's Markdown (:mod:`fastmlops.drift.report`): characters
-#: that start markup anywhere in GitHub-flavoured Markdown, and the backslash.
-_MD_ESCAPE = frozenset("\\`*_~|[]#!$@")
-_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_MD_LEADING = re.compile(r"^(?:[-+=]|\d+[.)])")
-
-
-def md(text: object) -> str:
-    """``text`` as literal Markdown on one line, escaped exactly as the drift
-    report escapes it: control characters become visible escapes, ``& < >``
-    entities, markup characters and a leading list marker backslash-escaped,
-    spaces at either end entities."""
-    out = []
-    for ch in str(text):
-        if ch in _MD_ENTITIES:
-            out.append(_MD_ENTITIES[ch])
-        elif ch in _MD_ESCAPE:
-            out.append("\\" + ch)
-        elif ch.isprintable() or ch == " ":
-            out.append(ch)
-        else:
-            out.append(ch.encode("unicode_escape").decode("ascii").replace("\\", "\\\\"))
-    text_md = "".join(out)
-    lead = _MD_LEADING.match(text_md)
-    if lead:
-        end = lead.end()
-        text_md = text_md[:end - 1] + "\\" + text_md[end - 1:]
-    body = text_md.strip(" ")
-    if not body:
-        return "&#32;" * len(text_md)
-    start = text_md.index(body)
-    return "&#32;" * start + body + "&#32;" * (len(text_md) - start - len(body))
+#: As the drift report's Markdown: :func:`fastmlops._core.markdown.md_text`.
+md = md_text
 
 
 def _one_line(text: object) -> str:
