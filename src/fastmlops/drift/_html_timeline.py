@@ -83,7 +83,8 @@ def _summary(tl: Mapping[str, Any]) -> str:
     s, axis = tl["summary"], tl["axis"]
     verdict = str(tl["verdict"])
     n, n_drift, n_watch = int(s["n_chunks"]), int(s["n_drift"]), int(s["n_watch"])
-    what = (f"chunks ({axis.get('every')} buckets of {axis.get('by')})"
+    what = (f"chunks ({axis.get('every')} buckets of "
+            f"{axis.get('by') if axis.get('by') is not None else 'a monitor window'})"
             if axis.get("kind") != "rows" else f"chunks ({axis.get('every')} rows each)")
     worst = s.get("worst")
     if verdict == "ok":

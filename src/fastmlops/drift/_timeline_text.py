@@ -79,7 +79,9 @@ def format_timeline(tl: DriftTimeline, *, max_rows: int = 50, markdown: bool = F
     n = len(tl.chunks)
     n_drift = sum(c.report.verdict == "drift" for c in tl.chunks)
     n_watch = sum(c.report.verdict == "watch" for c in tl.chunks)
-    what = f"{tl.every} rows each" if tl.axis == "rows" else f"{tl.every} buckets of {tl.by}"
+    what = f"{tl.every} rows each" if tl.axis == "rows" else \
+        f"{tl.every} buckets of {tl.by}" if tl.by is not None else \
+        f"{tl.every} buckets of a monitor's window"
     worst = f"; worst: {text(tl.worst().label)}" if n and tl.verdict != "ok" else ""
     lines.append("")
     lines.append(f"{n_drift} of {n} chunks ({text(what)}) drifted, {n_watch} to watch{worst}; "

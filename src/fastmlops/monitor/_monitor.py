@@ -101,7 +101,7 @@ if TYPE_CHECKING:  # annotations only: prometheus_client is imported on first us
     from prometheus_client.metrics_core import Metric as MetricFamily
     from prometheus_client.registry import CollectorRegistry
 
-    from fastmlops.drift import DriftReference
+    from fastmlops.drift import DriftReference, DriftTimeline
 
 __all__ = ["DriftMonitor", "VERDICT_CODES"]
 
@@ -492,6 +492,15 @@ class DriftMonitor:
         if report is None:
             return self._compute()  # raises the "no rows" error
         return report
+
+    def timeline(self, every: float | str | datetime.timedelta | None = None) -> DriftTimeline:
+        """The window as a :class:`~fastmlops.drift.DriftTimeline` (the view of
+        :meth:`DriftReference.check_over_time`): one report per ``every`` (whole
+        buckets, default one; ``"5m"``, seconds or a timedelta), oldest first,
+        every process; KS bucketed as in :meth:`report`."""
+        from fastmlops.monitor._timeline import monitor_timeline
+
+        return monitor_timeline(self, every)
 
     def ks_bounds(self) -> np.ndarray:
         """Per column, the upper bound of the exact KS statistic for the window
