@@ -38,48 +38,46 @@ __all__ = ["categorical_effect", "numeric_effect", "summarize", "summarize_rows"
 PERCENTILES = np.arange(5, 100, 5) / 100.0
 
 
-def _summary(limbs: np.ndarray, out: np.ndarray) -> ValueSummary:
-    total = sum(int(v) << (32 * k) for k, v in enumerate(limbs.tolist()) if v)
+def _summary(acc: np.ndarray, over: np.ndarray, out: np.ndarray) -> ValueSummary:
+    from fastmlops._kernels.summary import LIMIT
+
+    total = 0
+    for e in np.flatnonzero((acc != 0) | (over != 0)).tolist():
+        total += (int(acc[e]) + int(over[e]) * LIMIT) << e
     return ValueSummary(total, float(out[0]), float(out[1]), int(out[2]), int(out[3]))
 
 
-def _start(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    from fastmlops._kernels.summary import LIMBS
+def _start(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from fastmlops._kernels.summary import EXPONENTS
 
     out = np.zeros((*shape, 4), dtype=np.float64)
     out[..., 0], out[..., 1] = np.inf, -np.inf
-    return np.zeros((*shape, LIMBS), dtype=np.int64), out
+    return (np.zeros((*shape, EXPONENTS), dtype=np.int64),
+            np.zeros((*shape, EXPONENTS), dtype=np.int64), out)
 
 
 def summarize(values: np.ndarray) -> ValueSummary:
     """The exact sum and range of a contiguous 1-D array of a kernel dtype."""
-    from fastmlops._kernels.summary import MAX_VALUES, column_summary
+    from fastmlops._kernels.summary import column_summary
 
-    limbs, out = _start(())
-    total: ValueSummary | None = None
-    for i in range(0, max(1, values.size), MAX_VALUES):  # limbs cannot overflow
-        limbs[:] = 0
-        column_summary(values[i:i + MAX_VALUES], limbs, out)
-        part = _summary(limbs, out)
-        total = part if total is None else total.merge(part)
-    assert total is not None
-    return total
+    acc, over, out = _start(())
+    column_summary(values, acc, over, out)
+    return _summary(acc, over, out)
 
 
 def summarize_rows(table: np.ndarray) -> list[ValueSummary]:
     """:func:`summarize` of every column of a row-major 2-D table, read in place
     (row chunks on the threads)."""
     from fastmlops._core.parallel import chunk_bounds, n_workers, parallel_map
-    from fastmlops._kernels.summary import MAX_VALUES, table_summary
+    from fastmlops._kernels.summary import table_summary
 
     n, k = table.shape
-    chunks = min(max(1, n_workers()), max(1, n // 65536))
-    bounds = chunk_bounds(n, max(chunks, -(-n // MAX_VALUES)))
+    bounds = chunk_bounds(n, min(max(1, n_workers()), max(1, n // 65536)))
 
     def work(r: tuple[int, int]) -> list[ValueSummary]:
-        limbs, out = _start((k,))
-        table_summary(table, r[0], r[1], limbs, out)
-        return [_summary(limbs[j], out[j]) for j in range(k)]
+        acc, over, out = _start((k,))
+        table_summary(table, r[0], r[1], acc, over, out)
+        return [_summary(acc[j], over[j], out[j]) for j in range(k)]
 
     parts = parallel_map(work, bounds)
     first = parts[0]
