@@ -38,14 +38,19 @@ def _processes_mentioning(text):
 
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory):
-    out = tmp_path_factory.mktemp("loop")
+    base = tmp_path_factory.mktemp("loop")
     lines = []
-    cfg = LoopConfig(out=str(out), rate=120.0, threads=6, stage_seconds=2.0,
-                     stage_requests=(2, 8, 30), warmup_seconds=1.0, retrain_rows=600,
-                     drift_window=6.0, phase_timeout=30.0, echo=lines.append)
-    t0 = time.monotonic()
-    result = run_loop(cfg)
-    return result, lines, out, time.monotonic() - t0
+    here = os.getcwd()
+    os.chdir(base)  # a relative output directory, as `fastmlops demo loop --out run` gives
+    try:
+        cfg = LoopConfig(out="run", rate=120.0, threads=6, stage_seconds=2.0,
+                         stage_requests=(2, 8, 30), warmup_seconds=1.0, retrain_rows=600,
+                         drift_window=6.0, phase_timeout=30.0, echo=lines.append)
+        t0 = time.monotonic()
+        result = run_loop(cfg)
+    finally:
+        os.chdir(here)
+    return result, lines, base / "run", time.monotonic() - t0
 
 
 def test_loop_is_short_and_leaves_no_process(loop):

@@ -83,6 +83,10 @@ class LoopConfig:
     prometheus: str = "auto"
     echo: Callable[[str], object] = field(default=print)
 
+    def __post_init__(self) -> None:
+        # absolute: the server's workers and Prometheus run in directories of their own
+        self.out = os.path.abspath(self.out)
+
 
 @dataclass
 class LoopResult:
