@@ -37,7 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``fastmlops`` parser: every command's subparser, with its handler as
     ``func`` (and its extra checks as ``check_arguments``)."""
     import fastmlops
-    from fastmlops.cli import _demo, _drift, _fingerprint, _gate, _metrics, _version, _warmup
+    from fastmlops.cli import (
+        _demo,
+        _drift,
+        _fingerprint,
+        _gate,
+        _metrics,
+        _version,
+        _warmup,
+    )
 
     parser = argparse.ArgumentParser(
         prog="fastmlops",

@@ -1,10 +1,12 @@
 """What the commands of the ``fastmlops`` command line share: argparse types
-for their options, and the error a command reports as one line."""
+for their options, the errors a command reports as one line, and the writing
+of a report (stdout in a ``--format``, a ``--html`` page)."""
 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Callable
+import sys
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     #: The ``add_subparsers()`` object each command module registers its parser on.
@@ -13,6 +15,36 @@ if TYPE_CHECKING:
 
 class CommandError(Exception):
     """A failure reported as one ``fastmlops COMMAND: error:`` line with exit status 1."""
+
+
+class InputError(ValueError):
+    """A problem with the command's input: exit status 2, one line on stderr."""
+
+
+def say(text: str) -> None:
+    """A message on stderr (never an error: stderr may be closed)."""
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def write_report(report: Any, fmt: str, html: str | None, command: str,
+                 what: str = "report") -> None:
+    """Write ``report`` (a drift or gate report, a drift timeline) as the
+    ``--html`` page ``html`` when given, then on stdout in ``fmt`` ("json":
+    its ``to_json()`` only; "markdown"; else the text table)."""
+    if html:
+        try:
+            report.to_html(html)
+        except OSError as exc:
+            raise InputError(f"cannot write --html {html}: {exc.strerror or exc}") from None
+        say(f"fastmlops {command}: wrote the HTML {what} to {html}")
+    if fmt == "json":
+        sys.stdout.write(report.to_json() + "\n")
+    else:
+        sys.stdout.write(report.format(markdown=fmt == "markdown") + "\n")
+    sys.stdout.flush()
 
 
 def probability(text: str) -> float:

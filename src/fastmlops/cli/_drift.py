@@ -21,7 +21,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from fastmlops.cli import _drift_time
-from fastmlops.cli._common import int_in_range, probability
+from fastmlops.cli._common import InputError, int_in_range, probability, write_report
+from fastmlops.cli._common import say as _say
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,10 +34,6 @@ if TYPE_CHECKING:
 #: The verdicts, from least to most severe.
 _SEVERITY = {"ok": 0, "watch": 1, "drift": 2, "never": 3}
 _REFERENCE_MAGIC = b"FMLDREF\n"
-
-
-class InputError(ValueError):
-    """A problem with the command's input: exit status 2, one line on stderr."""
 
 
 def is_saved_reference(path: str) -> bool:
@@ -60,13 +57,6 @@ def _names(values: list[str] | None) -> list[str] | None:
         raise InputError("empty column name in a comma-separated list "
                          f"({','.join(values)!r}); write names separated by single commas")
     return out
-
-
-def _say(text: str) -> None:
-    try:
-        print(text, file=sys.stderr, flush=True)
-    except (OSError, ValueError):
-        pass
 
 
 def _size(path: str) -> int:
@@ -196,20 +186,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
             raise
         finally:
             bar.close()
-    if args.html:
-        try:
-            report.to_html(args.html)
-        except OSError as exc:
-            raise InputError(f"cannot write --html {args.html}: "
-                             f"{exc.strerror or exc}") from None
-        _say(f"fastmlops drift: wrote the HTML report to {args.html}")
-    if args.format == "json":
-        sys.stdout.write(report.to_json() + "\n")
-    elif args.format == "markdown":
-        sys.stdout.write(report.format(markdown=True) + "\n")
-    else:
-        sys.stdout.write(report.format() + "\n")
-    sys.stdout.flush()
+    write_report(report, args.format, args.html, "drift")
     return 1 if _SEVERITY[report.verdict] >= _SEVERITY[args.fail_on] else 0
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from fastmlops.cli._common import int_in_range
+from fastmlops.cli._common import int_in_range, write_report
 
 if TYPE_CHECKING:
     from fastmlops.drift import DriftReference, DriftTimeline
@@ -106,13 +106,6 @@ def check_time_arguments(args: argparse.Namespace) -> None:
         raise ValueError(message)
 
 
-def _say(text: str) -> None:
-    try:
-        print(text, file=sys.stderr, flush=True)
-    except (OSError, ValueError):
-        pass
-
-
 def _check(ref: DriftReference, args: argparse.Namespace,
            progress: Callable[[int, int | None], object]) -> DriftTimeline:
     try:
@@ -143,19 +136,7 @@ def run(args: argparse.Namespace, ref: DriftReference) -> int:
         timeline = _check(ref, args, bar)
     finally:
         bar.close()
-    html_path: Any = getattr(args, "html", None)
-    if html_path:
-        try:
-            timeline.to_html(html_path)
-        except OSError as exc:
-            raise ValueError(f"cannot write --html {html_path}: "
-                             f"{exc.strerror or exc}") from None
-        _say(f"fastmlops drift: wrote the HTML timeline to {html_path}")
-    fmt = getattr(args, "format", "table")
-    if fmt == "json":
-        sys.stdout.write(timeline.to_json() + "\n")
-    else:
-        sys.stdout.write(timeline.format(markdown=fmt == "markdown") + "\n")
-    sys.stdout.flush()
+    write_report(timeline, getattr(args, "format", "table"), getattr(args, "html", None),
+                 "drift", "timeline")
     fail_on = getattr(args, "fail_on", "drift")
     return 1 if _SEVERITY[timeline.verdict] >= _SEVERITY[fail_on] else 0

@@ -25,7 +25,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from fastmlops.cli._common import probability
+from fastmlops.cli._common import InputError, probability, write_report
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,17 +38,6 @@ _HYPOTHESES = ("non-inferiority", "superiority", "harm")
 METRICS = ("roc_auc", "average_precision", "log_loss", "brier_score", "ece", "accuracy",
            "precision", "recall", "f1", "rmse", "mae", "r2")
 REGRESSION = ("rmse", "mae", "r2")
-
-
-class InputError(ValueError):
-    """A problem with the command's input: exit status 2, one line on stderr."""
-
-
-def _say(text: str) -> None:
-    try:
-        print(text, file=sys.stderr, flush=True)
-    except (OSError, ValueError):
-        pass
 
 
 # ------------------------------------------------------------------ reading
@@ -286,20 +275,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
                              hypothesis=args.hypothesis, groups=inputs["groups"],
                              names=inputs["names"], slice_name=args.slice,
                              threshold=args.threshold)
-    if args.html:
-        try:
-            report.to_html(args.html)
-        except OSError as exc:
-            raise InputError(f"cannot write --html {args.html}: "
-                             f"{exc.strerror or exc}") from None
-        _say(f"fastmlops gate: wrote the HTML report to {args.html}")
-    if args.format == "json":
-        sys.stdout.write(report.to_json() + "\n")
-    elif args.format == "markdown":
-        sys.stdout.write(report.format(markdown=True) + "\n")
-    else:
-        sys.stdout.write(report.format() + "\n")
-    sys.stdout.flush()
+    write_report(report, args.format, args.html, "gate")
     return 0 if report.passed else 1
 
 
