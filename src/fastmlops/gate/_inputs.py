@@ -9,13 +9,13 @@ how to fix it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fastmlops._core.parallel import parallel_map
+from fastmlops._core.rows import as_groups, as_weights, values_of
 from fastmlops._core.validation import as_numeric_array, reject_long_double
 
 if TYPE_CHECKING:
@@ -63,23 +63,8 @@ class Paired:
         return list(zip(self.group_values, np.split(order, cuts)))
 
 
-def _is_pandas(x: object) -> bool:
-    return type(x).__module__.split(".")[0] == "pandas"
-
-
-def _values(x: object) -> Any:
-    """A pandas object's values as numpy (nullable numbers with NA as NaN)."""
-    if _is_pandas(x) and hasattr(x, "to_numpy"):
-        dtype = getattr(x, "dtype", None)
-        if dtype is not None and getattr(dtype, "kind", "O") in "biuf" and \
-                not isinstance(dtype, np.dtype):
-            return x.to_numpy(dtype=np.float64, na_value=np.nan)
-        return x.to_numpy()
-    return x
-
-
 def _one_d(x: object, name: str) -> np.ndarray:
-    arr = as_numeric_array(_values(x), name)
+    arr = as_numeric_array(values_of(x), name)
     reject_long_double(arr, name)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D (one value per row), got shape {arr.shape}")
@@ -117,44 +102,6 @@ def as_labels(y_true: ArrayLike) -> np.ndarray:
         raise ValueError(f"y_true must be binary (bool or 0/1), got values {shown}: map the "
                          "positive class to 1 first, e.g. (y == 'churn').astype(int)")
     return np.ascontiguousarray(arr, dtype=np.uint8)
-
-
-def as_weights(sample_weight: ArrayLike | None, n: int) -> np.ndarray:
-    """Sample weights as float64 (empty for None): finite and non-negative."""
-    if sample_weight is None:
-        return np.empty(0, dtype=np.float64)
-    arr = np.ascontiguousarray(_one_d(sample_weight, "sample_weight"), dtype=np.float64)
-    if arr.size != n:
-        raise ValueError(f"sample_weight has {arr.size:,} rows but y_true has {n:,}")
-    bad = ~(np.isfinite(arr) & (arr >= 0))
-    if bad.any():
-        raise ValueError(f"sample_weight must be finite and non-negative; {int(bad.sum()):,} "
-                         f"rows are not (first: {arr[bad][0]!r})")
-    return arr
-
-
-def as_groups(groups: ArrayLike | None, n: int) -> tuple[np.ndarray, list[Any] | None]:
-    """(int32 slice code per row, the slice values sorted); zeros and None
-    without groups.  Missing values (NaN, None) raise."""
-    if groups is None:
-        return np.zeros(n, dtype=np.int32), None
-    raw = _values(groups)
-    arr = np.asarray(raw)
-    if arr.ndim != 1 or arr.size != n:
-        raise ValueError(f"groups must hold one slice label per row ({n:,}), "
-                         f"got shape {arr.shape}")
-    if arr.dtype.kind == "f" and np.isnan(arr).any():
-        raise ValueError(f"groups has {int(np.isnan(arr).sum()):,} NaN values: give every "
-                         "row a slice (e.g. fill them with 'unknown')")
-    if arr.dtype.kind == "O" and any(v is None or (isinstance(v, float) and math.isnan(v)) for v in arr):
-        raise ValueError("groups has missing values (None or NaN): give every row a slice "
-                         "(e.g. fill them with 'unknown')")
-    try:
-        values, codes = np.unique(arr, return_inverse=True)
-    except TypeError as exc:
-        raise TypeError(f"groups must be values that can be sorted (ints or strings): {exc}"
-                        ) from None
-    return np.ascontiguousarray(codes.reshape(-1), dtype=np.int32), values.tolist()
 
 
 def paired_input(y_true: ArrayLike, baseline: ArrayLike, candidate: ArrayLike, *,

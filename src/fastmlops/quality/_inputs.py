@@ -16,6 +16,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fastmlops._core.parallel import parallel_map
+from fastmlops._core.rows import (
+    as_groups,
+    as_weights,
+    check_length,
+    is_pandas,
+    values_of,
+)
 from fastmlops._core.validation import as_numeric_array, reject_long_double
 
 if TYPE_CHECKING:
@@ -56,21 +63,6 @@ class Prepared:
         return np.ascontiguousarray(self.scores[:, j])
 
 
-def _is_pandas(x: object) -> bool:
-    return type(x).__module__.split(".")[0] == "pandas"
-
-
-def _values(x: object) -> Any:
-    """A pandas object's values as numpy (nullable dtypes with NA as NaN)."""
-    if _is_pandas(x) and hasattr(x, "to_numpy"):
-        dtype = getattr(x, "dtype", None)
-        if dtype is not None and getattr(dtype, "kind", "O") in "biuf" and \
-                not isinstance(dtype, np.dtype):  # a nullable extension dtype
-            return x.to_numpy(dtype=np.float64, na_value=np.nan)
-        return x.to_numpy()
-    return x
-
-
 def _nan_rows(arr: np.ndarray) -> int:
     return int(np.count_nonzero(np.isnan(arr))) if arr.dtype.kind == "f" else 0
 
@@ -84,15 +76,15 @@ def as_scores(scores: ArrayLike, name: str) -> tuple[np.ndarray, list[Any], bool
     model per column (named 0, 1, ...).  NaN raises, naming the column."""
     names: list[Any] | None = None
     one_d = False
-    if _is_pandas(scores) and hasattr(scores, "columns"):
+    if is_pandas(scores) and hasattr(scores, "columns"):
         names = list(scores.columns)
-        cols = [_values(scores[c]) for c in names]  # type: ignore[index]
+        cols = [values_of(scores[c]) for c in names]  # type: ignore[index]
         arr = np.column_stack([as_numeric_array(col, f"{name}[{c!r}]")
                                for col, c in zip(cols, names)]) if cols else np.empty((0, 0))
     else:
-        if _is_pandas(scores) and getattr(scores, "name", None) is not None:
+        if is_pandas(scores) and getattr(scores, "name", None) is not None:
             names = [scores.name]  # type: ignore[union-attr]
-        arr = as_numeric_array(_values(scores), name)
+        arr = as_numeric_array(values_of(scores), name)
         if arr.ndim == 1:
             one_d = True
             names = names or [name]
@@ -130,12 +122,12 @@ def as_labels(y_true: ArrayLike, n: int, pos_label: object = None,
     Without ``pos_label``: bool, or numbers that are all 0 or 1.  With
     ``pos_label``: rows equal to it are positive, and the column holds at most
     one other value (any dtype, strings included)."""
-    raw = _values(y_true)
+    raw = values_of(y_true)
     if pos_label is not None:
         arr = np.asarray(raw)
         if arr.dtype.kind == "f" and _nan_rows(arr):
             raise ValueError(f"{name} has {_nan_rows(arr):,} NaN rows: drop them first")
-        _check_length(arr, n, name)
+        check_length(arr, n, name)
         try:
             distinct = np.unique(arr)
         except TypeError:  # e.g. strings mixed with None or NaN
@@ -149,7 +141,7 @@ def as_labels(y_true: ArrayLike, n: int, pos_label: object = None,
                              f"{distinct.tolist()}")
         return np.ascontiguousarray(arr == pos_label, dtype=np.uint8)
     arr = as_numeric_array(raw, name)
-    _check_length(arr, n, name)
+    check_length(arr, n, name)
     if arr.dtype.kind == "f" and _nan_rows(arr):
         raise ValueError(f"{name} has {_nan_rows(arr):,} NaN rows of {arr.size:,}: "
                          "drop those rows before scoring")
@@ -161,68 +153,6 @@ def as_labels(y_true: ArrayLike, n: int, pos_label: object = None,
         raise _not_binary(np.unique(arr), name,
                           "pass 0/1 or bool labels, or name the positive value with pos_label=")
     return np.ascontiguousarray(arr, dtype=np.uint8)
-
-
-def _check_length(arr: np.ndarray, n: int, name: str) -> None:
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.size != n:
-        raise ValueError(f"{name} has {arr.size:,} rows but the scores have {n:,}: "
-                         "pass one value per row")
-
-
-def as_weights(sample_weight: ArrayLike | None, n: int) -> np.ndarray:
-    """Sample weights as float64 (empty for None): finite and non-negative."""
-    if sample_weight is None:
-        return np.empty(0, dtype=np.float64)
-    arr = as_numeric_array(_values(sample_weight), "sample_weight")
-    reject_long_double(arr, "sample_weight")
-    _check_length(arr, n, "sample_weight")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
-    bad = ~(np.isfinite(arr) & (arr >= 0))
-    if bad.any():
-        raise ValueError(f"sample_weight must be finite and non-negative; {int(bad.sum()):,} "
-                         f"rows are not (first: {arr[bad][0]!r})")
-    return arr
-
-
-def as_groups(groups: ArrayLike | None, n: int) -> tuple[np.ndarray, list[Any] | None]:
-    """(int32 group code per row, the group values in sorted order); zeros and
-    None without groups.  Groups may be integers or strings (any values
-    numpy can sort); missing values (NaN, None) raise."""
-    if groups is None:
-        return np.zeros(n, dtype=np.int32), None
-    raw = _values(groups)
-    if _is_pandas(groups):
-        import pandas as pd
-
-        if pd.isna(raw).any():
-            raise ValueError(f"groups has {int(pd.isna(raw).sum()):,} missing values: "
-                             "give every row a group (e.g. fill them with 'unknown')")
-        codes, uniques = pd.factorize(raw, sort=True)
-        _check_length(codes, n, "groups")
-        values = uniques.tolist() if hasattr(uniques, "tolist") else list(uniques)
-        return np.ascontiguousarray(codes, dtype=np.int32), values
-    arr = np.asarray(raw)
-    _check_length(arr, n, "groups")
-    if arr.dtype.kind == "f" and _nan_rows(arr):
-        raise ValueError(f"groups has {_nan_rows(arr):,} NaN values: give every row a group")
-    if arr.dtype.kind == "O" and any(v is None for v in arr):
-        raise ValueError("groups has missing values (None): give every row a group")
-    if arr.dtype.kind in "iu" and arr.size:
-        lo, hi = int(arr.min()), int(arr.max())
-        if hi - lo <= 4 * arr.size + 1024:  # small range: a table instead of a sort
-            present = np.bincount((arr - lo).astype(np.int64), minlength=hi - lo + 1) > 0
-            index = np.cumsum(present) - 1
-            codes = index[(arr - lo).astype(np.int64)].astype(np.int32)
-            values = (np.flatnonzero(present) + lo).astype(arr.dtype)
-            return codes, values.tolist()
-    try:
-        values, codes = np.unique(arr, return_inverse=True)
-    except TypeError as exc:
-        raise TypeError(f"groups must be values that can be sorted (ints or strings): {exc}"
-                        ) from None
-    return np.ascontiguousarray(codes.reshape(-1), dtype=np.int32), values.tolist()
 
 
 def binary_input(y_true: ArrayLike, scores: ArrayLike, sample_weight: ArrayLike | None,
@@ -245,9 +175,9 @@ def regression_input(y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayL
     """Check and convert the input of a regression metric (no NaN, no inf)."""
     arr, models, one_d = as_scores(y_pred, "y_pred")
     n = arr.shape[0]
-    target = as_numeric_array(_values(y_true), "y_true")
+    target = as_numeric_array(values_of(y_true), "y_true")
     reject_long_double(target, "y_true")
-    _check_length(target, n, "y_true")
+    check_length(target, n, "y_true")
     target = np.ascontiguousarray(target, dtype=np.float64)
     for what, values in (("y_true", target), ("y_pred", arr)):
         bad = ~np.isfinite(values)
