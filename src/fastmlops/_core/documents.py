@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["check_document", "finite"]
+__all__ = ["base_css", "check_document", "finite"]
 
 
 def finite(value: Any) -> float | None:
@@ -40,3 +40,12 @@ def check_document(doc: object, *, fmt: str, versions: Sequence[int], keys: Sequ
         if key not in doc:
             raise ValueError(f"{what} has no {key!r}; pass {source}")
     return doc
+
+
+def base_css() -> str:
+    """The CSS every report page shares (``_core/_assets/base.css``); a page
+    puts it before its own."""
+    from importlib import resources
+
+    return resources.files("fastmlops._core").joinpath("_assets", "base.css") \
+        .read_text(encoding="utf-8")

@@ -28,7 +28,7 @@ from importlib import resources
 from string import Template
 from typing import TYPE_CHECKING, Any
 
-from fastmlops._core.documents import check_document, finite
+from fastmlops._core.documents import base_css, check_document, finite
 
 if TYPE_CHECKING:
     import os
@@ -467,7 +467,7 @@ def render(report: Mapping[str, Any], *, title: str | None = None) -> str:
     title = title or "Drift report"
     page = Template(_asset("report.html")).substitute(
         title=html.escape(title),
-        css=_asset("report.css"),
+        css=base_css() + _asset("report.css"),
         js=_asset("report.js"),
         summary=_summary_html(report),
         n_columns=f"{len(columns):,}",

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
-from fastmlops._core.documents import check_document, finite
+from fastmlops._core.documents import base_css, check_document, finite
 
 __all__ = ["MAX_CHARTS", "OPEN_TABLE", "TOP", "render"]
 
@@ -62,7 +62,7 @@ details.chunk-list summary { cursor: pointer; } details.chunk-list summary h2 { 
 def _css() -> str:
     base = resources.files("fastmlops.drift").joinpath("_report_assets", "report.css") \
         .read_text(encoding="utf-8")
-    return base + _EXTRA_CSS
+    return base_css() + base + _EXTRA_CSS
 
 
 _finite = finite

@@ -20,7 +20,7 @@ from importlib import resources
 from string import Template
 from typing import Any
 
-from fastmlops._core.documents import check_document, finite
+from fastmlops._core.documents import base_css, check_document, finite
 
 __all__ = ["render"]
 
@@ -219,7 +219,7 @@ def render(report: Mapping[str, Any], *, title: str | None = None) -> str:
     level = _finite(metrics[0].get("interval_level")) if metrics else None
     page = Template(_asset("report.html")).substitute(
         title=_e(title or "Model-quality gate"),
-        css=_asset("report.css"),
+        css=base_css() + _asset("report.css"),
         js=_asset("report.js"),
         summary=_summary(report),
         level=_e(f"{100 * level:g} %" if level is not None else "–"),
