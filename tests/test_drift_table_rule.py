@@ -202,3 +202,18 @@ def test_public_psi_unchanged_by_rule():
     np.testing.assert_array_equal(a.ks_pvalue, b.ks_pvalue)
     np.testing.assert_array_equal(a.psi, b.psi)
     assert fastmlops.DriftReport is type(a)
+
+
+def test_table_rule_at_underflowing_p_values():
+    """A total shift gives a KS p-value of 0 or a subnormal one; Holm's
+    adjustment across 40 columns is made in logs, so the table still drifts on
+    that column alone (no decision through a quantity that underflows)."""
+    rng = np.random.default_rng(21)
+    m = 40
+    ref = DriftReference(rng.normal(size=(3000, m)))
+    for shift in (50.0, 8.0):  # p = 0; p far below 1e-300
+        cur = rng.normal(size=(3000, m))
+        cur[:, 7] += shift
+        report = ref.check(cur)
+        assert report.ks_pvalue[7] < 1e-300
+        assert report.table_columns == ["7"] and report.verdict == "drift"
