@@ -334,7 +334,10 @@ class DriftMonitor:
         self._flush()
 
     def _flush(self) -> None:
-        if not self._buf:
+        # an empty buffer may mean another thread took the rows and is still
+        # writing them (the flusher's _refresh reads through here): wait for it,
+        # or an exit flush would return before the rows reach shared memory
+        if not self._buf and not self._lock.locked():
             return
         with self._lock:
             self._flush_locked()
